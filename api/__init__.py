@@ -1,0 +1,1 @@
+"""The pvideo HTTP API: campaigns, landing pages, events and analytics."""

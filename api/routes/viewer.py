@@ -1,0 +1,71 @@
+"""Customers: the personal landing page and its media, reached only by a signed token."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+
+from api.deps import SessionDep, StateDep
+from api.pages import templates
+from pvideo.models import Render, RenderStatus
+
+router = APIRouter(tags=["viewer"])
+
+_NOT_FOUND = "video not found"
+
+
+def _render_for(token: str, state: StateDep, session: SessionDep) -> Render:
+    render_id = state.tokens.verify(token)
+    render = session.get(Render, render_id) if render_id else None
+    if render is None or render.viewer_token != token:
+        raise HTTPException(404, _NOT_FOUND)
+    return render
+
+
+@router.get("/v/{token}", response_class=HTMLResponse)
+def landing_page(token: str, request: Request, state: StateDep, session: SessionDep) -> Response:
+    render = _render_for(token, state, session)
+    if render.status != RenderStatus.DONE:
+        return templates.TemplateResponse(request, "pending.html", {"status": render.status},
+                                          status_code=404 if render.status == RenderStatus.FAILED else 202,
+                                          headers={"Retry-After": "5"})
+    hotspots = list(render.hotspots or [])
+    context = {
+        "title": f"Your {render.campaign.name} video",
+        "heading": "A video made just for you",
+        "video_url": f"/v/{token}/video.mp4",
+        "poster_url": f"/v/{token}/poster.jpg" if render.poster_key else None,
+        "width": render.width or 1280,
+        "height": render.height or 720,
+        "duration": render.duration or 0,
+        "hotspots": hotspots,
+        "static_url": "/static",
+        "config": {"token": token, "events_url": "/api/events", "hotspots": hotspots,
+                   "duration": render.duration or 0},
+    }
+    return templates.TemplateResponse(request, "landing.html", context)
+
+
+def _media(token: str, state: StateDep, session: SessionDep, which: str, media_type: str) -> Response:
+    render = _render_for(token, state, session)
+    key = render.video_key if which == "video" else render.poster_key
+    if render.status != RenderStatus.DONE or not key:
+        raise HTTPException(404, _NOT_FOUND)
+    storage = state.runtime.storage
+    direct = storage.url(key)
+    if direct:
+        return RedirectResponse(direct, status_code=307)
+    path = storage.local_path(key)
+    if path is None or not path.is_file():
+        raise HTTPException(404, _NOT_FOUND)
+    return FileResponse(path, media_type=media_type, headers={"Cache-Control": "private, max-age=3600"})
+
+
+@router.get("/v/{token}/video.mp4", response_class=FileResponse)
+def video(token: str, state: StateDep, session: SessionDep) -> Response:
+    return _media(token, state, session, "video", "video/mp4")
+
+
+@router.get("/v/{token}/poster.jpg", response_class=FileResponse)
+def poster(token: str, state: StateDep, session: SessionDep) -> Response:
+    return _media(token, state, session, "poster", "image/jpeg")

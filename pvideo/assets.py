@@ -1,0 +1,35 @@
+"""Finding assets (videos, images, fonts) safely inside the assets folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pvideo.errors import AssetError
+
+FONT_SUFFIXES = (".otf", ".ttf")
+
+
+def resolve_asset(assets_dir: Path, relative: str) -> Path:
+    """Return the file ``relative`` names under ``assets_dir``; refuse anything outside it."""
+    root = Path(assets_dir).resolve()
+    if not relative or Path(relative).is_absolute() or "\\" in relative:
+        raise AssetError(f"asset path {relative!r} must be relative to the assets folder")
+    path = (root / relative).resolve()
+    if not path.is_relative_to(root):
+        raise AssetError(f"asset path {relative!r} escapes the assets folder")
+    if not path.is_file():
+        raise AssetError(f"asset {relative!r} not found in {root}")
+    return path
+
+
+def resolve_font(assets_dir: Path, name: str) -> Path:
+    """Fonts are named by file stem (``Inter-Bold``) and live in ``assets/fonts/``."""
+    fonts = Path(assets_dir) / "fonts"
+    if "/" in name or "\\" in name or name.startswith("."):
+        raise AssetError(f"font name {name!r} is not a plain font name")
+    for suffix in FONT_SUFFIXES:
+        candidate = fonts / f"{name}{suffix}"
+        if candidate.is_file():
+            return candidate
+    available = sorted(p.stem for p in fonts.glob("*") if p.suffix in FONT_SUFFIXES)
+    raise AssetError(f"unknown font {name!r}; available: {', '.join(available) or 'none'}")

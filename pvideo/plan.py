@@ -1,0 +1,125 @@
+"""Compile a scene and one customer row into a frozen ``RenderPlan``.
+
+``compile`` is where every template is resolved, every text and image is
+rasterized to a PNG and every CTA becomes an http(s) URL with a box and a time
+window. It reads assets but writes nothing; the renderer needs nothing else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from pvideo import raster
+from pvideo.assets import resolve_asset, resolve_font
+from pvideo.errors import DataError, PvideoError
+from pvideo.spec import Box, CtaLayer, ImageLayer, SceneSpec, TextLayer
+from pvideo.templating import render_template
+from pvideo.urls import check_link
+
+
+@dataclass(frozen=True)
+class Overlay:
+    """A rasterized layer: an RGBA PNG placed at (x, y) while ``start <= t < end``."""
+
+    layer: str
+    png: bytes = field(repr=False)
+    x: int
+    y: int
+    w: int
+    h: int
+    start: float
+    end: float
+
+
+@dataclass(frozen=True)
+class Hotspot:
+    """A clickable CTA on the landing page, in video pixels and seconds."""
+
+    id: str
+    label: str
+    href: str
+    x: int
+    y: int
+    w: int
+    h: int
+    start: float
+    end: float
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class RenderPlan:
+    scene: str
+    customer_id: str
+    template: Path
+    poster_at: float
+    overlays: tuple[Overlay, ...]
+    hotspots: tuple[Hotspot, ...]
+
+    def digest(self) -> str:
+        """A content hash of everything that decides the output pixels."""
+        h = hashlib.sha256()
+        h.update(json.dumps([self.scene, str(self.template), self.poster_at]).encode())
+        for o in self.overlays:
+            h.update(json.dumps([o.x, o.y, o.w, o.h, o.start, o.end]).encode())
+            h.update(hashlib.sha256(o.png).digest())
+        return h.hexdigest()
+
+
+def _describe(index: int, layer: TextLayer | ImageLayer | CtaLayer) -> str:
+    ident = f" {layer.id!r}" if layer.id else ""
+    return f"layer {index} ({layer.type}{ident})"
+
+
+def compile(spec: SceneSpec, row: Mapping[str, Any], *, assets_dir: Path,
+            customer_id: str = "", row_number: int | None = None) -> RenderPlan:
+    """Resolve ``spec`` for one validated ``row`` (see ``customers.coerce_row``)."""
+    template = resolve_asset(assets_dir, spec.video)
+    overlays: list[Overlay] = []
+    hotspots: list[Hotspot] = []
+    for index, layer in enumerate(spec.layers, start=1):
+        name = _describe(index, layer)
+        try:
+            if isinstance(layer, TextLayer):
+                text = render_template(layer.text, row, field=f"{name} text")
+                style = raster.TextStyle(
+                    font=resolve_font(assets_dir, layer.font), size=layer.size,
+                    min_size=min(layer.min_size, layer.size), color=layer.color,
+                    background=layer.background, align=layer.align,
+                    radius=min(16, layer.box.h // 4) if layer.background else 0,
+                    padding=max(8, layer.box.h // 8) if layer.background else 0)
+                png = raster.render_text(text, layer.box.w, layer.box.h, style)
+            elif isinstance(layer, ImageLayer):
+                png = raster.render_image(resolve_asset(assets_dir, layer.src), layer.box.w, layer.box.h)
+            else:
+                label = render_template(layer.label, row, field=f"{name} label")
+                href = render_template(layer.href, row, field=f"{name} href")
+                try:
+                    check_link(href)
+                except ValueError as exc:
+                    raise DataError(f"{name} href {href[:200]!r}: {exc}", field="href") from None
+                style = raster.TextStyle(
+                    font=resolve_font(assets_dir, layer.font), size=layer.size,
+                    min_size=min(12, layer.size), color=layer.color, background=layer.background,
+                    align="center", radius=layer.box.h // 2, padding=max(8, layer.box.h // 6))
+                png = raster.render_text(label, layer.box.w, layer.box.h, style)
+                hotspots.append(_hotspot(layer, label, href))
+        except DataError as exc:
+            raise DataError(exc.reason if exc.reason.startswith("layer") else f"{name}: {exc.reason}",
+                            row=row_number, field=exc.field) from None
+        except PvideoError as exc:
+            raise type(exc)(f"{name}: {exc}") from None
+        overlays.append(Overlay(name, png, layer.box.x, layer.box.y, layer.box.w, layer.box.h,
+                                layer.start, layer.end))
+    return RenderPlan(spec.name, customer_id, template, spec.poster_at, tuple(overlays), tuple(hotspots))
+
+
+def _hotspot(layer: CtaLayer, label: str, href: str) -> Hotspot:
+    box: Box = layer.box
+    return Hotspot(layer.id, label, href, box.x, box.y, box.w, box.h, layer.start, layer.end)

@@ -1,0 +1,99 @@
+"""The one settings object, read from ``PVIDEO_*`` environment variables.
+
+Unset values fall back to embedded defaults that need no service at all:
+SQLite and local files under ``PVIDEO_DATA_DIR`` (``./pvideo-data``), and an
+in-process queue. Nothing here runs at import time; build ``Settings()`` at
+the edge (CLI, API app factory, worker entry point) and pass it in.
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+_MIN_SECRET_LEN = 32
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PVIDEO_", extra="ignore")
+
+    data_dir: Path = Path("pvideo-data")
+    database_url: str | None = None
+    redis_url: str | None = None
+    storage_url: str | None = None
+    s3_endpoint_url: str | None = None
+    secret_key: str | None = Field(default=None, repr=False)
+    api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list, repr=False)
+    public_base_url: str = "http://127.0.0.1:8000"
+    assets_dir: Path = PROJECT_ROOT / "assets"
+    scenes_dir: Path = PROJECT_ROOT / "scenes"
+    ffmpeg: str | None = None
+    ffmpeg_timeout: float = 600.0
+    x264_preset: str = "veryfast"
+    x264_crf: int = 23
+    worker_threads: int = 2
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [k.strip() for k in value.split(",") if k.strip()]
+        return value
+
+    @field_validator("secret_key")
+    @classmethod
+    def _strong_secret(cls, value: str | None) -> str | None:
+        if value is not None and len(value) < _MIN_SECRET_LEN:
+            raise ValueError(f"PVIDEO_SECRET_KEY must be at least {_MIN_SECRET_LEN} characters")
+        return value
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'pvideo.db').resolve()}"
+
+    @property
+    def resolved_storage_url(self) -> str:
+        return self.storage_url or f"file://{(self.data_dir / 'storage').resolve()}"
+
+    @property
+    def ffmpeg_exe(self) -> str:
+        if self.ffmpeg:
+            return self.ffmpeg
+        import imageio_ffmpeg
+
+        return imageio_ffmpeg.get_ffmpeg_exe()
+
+    @cached_property
+    def signing_key(self) -> str:
+        """PVIDEO_SECRET_KEY, or a random key kept in the data folder (embedded mode)."""
+        if self.secret_key:
+            return self.secret_key
+        return _persistent_secret(self.data_dir / "secret.key")
+
+    @cached_property
+    def effective_api_keys(self) -> list[str]:
+        """PVIDEO_API_KEYS, or one random key kept in the data folder (embedded mode)."""
+        if self.api_keys:
+            return list(self.api_keys)
+        return [_persistent_secret(self.data_dir / "api.key")]
+
+
+def _persistent_secret(path: Path) -> str:
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(32)
+    path.write_text(value + "\n")
+    path.chmod(0o600)
+    return value

@@ -1,0 +1,196 @@
+"""The scene script: one pydantic model, validated once at the edge.
+
+A scene names a base video under ``assets/``, the customer fields it uses, and
+layers drawn over the video in time windows. Layers are a union told apart by
+``type``. Everything is plain data, so a spec travels unchanged in a Dramatiq
+message or a database column (``spec.model_dump(mode="json")``).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from pvideo.errors import SceneError
+
+_COLOR = re.compile(r"^#(?:[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$")
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Box(_Model):
+    """A rectangle in video pixels; (x, y) is the top-left corner."""
+
+    x: int = Field(ge=0)
+    y: int = Field(ge=0)
+    w: int = Field(gt=0)
+    h: int = Field(gt=0)
+
+
+def _check_color(value: str | None) -> str | None:
+    if value is not None and not _COLOR.match(value):
+        raise ValueError(f"{value!r} is not a color; use #RRGGBB or #RRGGBBAA")
+    return value
+
+
+class _TimedLayer(_Model):
+    id: str | None = None
+    start: float = Field(ge=0)
+    end: float = Field(gt=0)
+    box: Box
+
+    @model_validator(mode="after")
+    def _window(self) -> "_TimedLayer":
+        if self.end <= self.start:
+            raise ValueError(f"end ({self.end}) must be after start ({self.start})")
+        return self
+
+
+class TextLayer(_TimedLayer):
+    """Text from a Jinja2 template over the customer row; shrinks to fit, then ellipsizes."""
+
+    type: Literal["text"]
+    text: str
+    font: str = "Inter-Bold"
+    size: int = Field(default=48, gt=0, le=1000)
+    min_size: int = Field(default=14, gt=0)
+    color: str = "#ffffff"
+    background: str | None = None
+    align: Literal["left", "center", "right"] = "left"
+
+    _colors = field_validator("color", "background")(_check_color)
+
+
+class ImageLayer(_TimedLayer):
+    """A picture from ``assets/``, fitted inside its box (aspect ratio kept)."""
+
+    type: Literal["image"]
+    src: str
+
+
+class CtaLayer(_TimedLayer):
+    """A call-to-action button: burned into the video and a clickable hotspot on the page."""
+
+    type: Literal["cta"]
+    id: str
+    label: str
+    href: str
+    font: str = "Inter-Bold"
+    size: int = Field(default=36, gt=0, le=1000)
+    color: str = "#ffffff"
+    background: str = "#e4572e"
+
+    _colors = field_validator("color", "background")(_check_color)
+
+    @field_validator("id")
+    @classmethod
+    def _ident(cls, value: str) -> str:
+        if not _IDENT.match(value):
+            raise ValueError("CTA id must be letters, digits and underscores")
+        return value
+
+
+Layer = Annotated[Union[TextLayer, ImageLayer, CtaLayer], Field(discriminator="type")]
+
+
+class FieldSpec(_Model):
+    """A customer field the scene uses: its type, and whether it is required or defaulted."""
+
+    type: Literal["str", "int", "float", "bool"] = "str"
+    required: bool = True
+    default: Any = None
+
+    @model_validator(mode="after")
+    def _default_means_optional(self) -> "FieldSpec":
+        if self.default is not None and self.required:
+            object.__setattr__(self, "required", False)
+        return self
+
+
+class SceneSpec(_Model):
+    name: str
+    video: str = Field(description="Base video, a path relative to assets/")
+    fields: dict[str, FieldSpec] = Field(default_factory=dict)
+    id_field: str = Field(default="customer_id", description="Field naming the customer")
+    poster_at: float = Field(default=1.0, ge=0, description="Second of the poster frame")
+    layers: list[Layer] = Field(default_factory=list)
+
+    @field_validator("fields")
+    @classmethod
+    def _field_names(cls, value: dict[str, FieldSpec]) -> dict[str, FieldSpec]:
+        for key in value:
+            if not _IDENT.match(key):
+                raise ValueError(f"field name {key!r} must be letters, digits and underscores")
+        return value
+
+    @model_validator(mode="after")
+    def _unique_cta_ids(self) -> "SceneSpec":
+        seen: set[str] = set()
+        for layer in self.layers:
+            if isinstance(layer, CtaLayer):
+                if layer.id in seen:
+                    raise ValueError(f"duplicate CTA id {layer.id!r}")
+                seen.add(layer.id)
+        return self
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+def parse_scene(data: Any, *, source: str = "<scene>") -> SceneSpec:
+    """Validate raw scene data; errors name the source, the layer and the field."""
+    try:
+        return SceneSpec.model_validate(data)
+    except ValidationError as exc:
+        raise SceneError(_describe(exc, data, source)) from None
+
+
+def load_scene(path: str | Path) -> SceneSpec:
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SceneError(f"{path}: scene file not found") from None
+    except yaml.YAMLError as exc:
+        raise SceneError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise SceneError(f"{path}: a scene must be a mapping with name, video and layers")
+    return parse_scene(data, source=str(path))
+
+
+def _describe(exc: ValidationError, data: Any, source: str) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = list(err["loc"])
+        where = _location(loc, data)
+        msg = err["msg"]
+        if err["type"] == "union_tag_invalid":
+            msg = f"unknown layer type {err['input'].get('type')!r}; expected one of text, image, cta"
+        lines.append(f"{source}: {where}: {msg}")
+    return "\n".join(lines)
+
+
+def _location(loc: list[Any], data: Any) -> str:
+    """Turn pydantic's loc into 'layer 2 (cta 'buy'), field href'."""
+    if len(loc) >= 2 and loc[0] == "layers" and isinstance(loc[1], int):
+        index = loc[1]
+        rest = [str(p) for p in loc[2:]]
+        if rest and rest[0] in ("text", "image", "cta"):
+            rest = rest[1:]  # pydantic puts the discriminator tag in the loc
+        layer_desc = f"layer {index + 1}"
+        try:
+            raw = data["layers"][index]
+            kind = raw.get("type", "?")
+            ident = raw.get("id")
+            layer_desc += f" ({kind}{' ' + repr(ident) if ident else ''})"
+        except (KeyError, IndexError, TypeError, AttributeError):
+            pass
+        return f"{layer_desc}, field {'.'.join(rest)}" if rest else layer_desc
+    return f"field {'.'.join(str(p) for p in loc)}" if loc else "scene"

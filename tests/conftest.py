@@ -1,0 +1,102 @@
+"""Shared fixtures: a tiny synthetic template, test scenes, settings and a runtime.
+
+The tiny template (640x360, 30 fps, 4 s, moving test pattern + a tone) keeps
+renders well under a second, so tests can decode and compare every frame.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from PIL import Image, ImageDraw
+
+from pvideo.settings import PROJECT_ROOT, Settings
+
+pytest_plugins = ["tests.s3server", "tests.services"]
+
+API_KEY = "test-api-key"
+SECRET = "s" * 40
+WIDTH, HEIGHT, FPS, SECONDS = 640, 360, 30, 4
+
+CARD_SCENE = {
+    "name": "card",
+    "video": "templates/tiny.mp4",
+    "poster_at": 1.0,
+    "fields": {
+        "customer_id": {"type": "str"},
+        "first_name": {"type": "str"},
+        "plan": {"type": "str", "default": "Basic"},
+        "price": {"type": "float"},
+    },
+    "layers": [
+        {"type": "text", "id": "hello", "text": "Hi {{ first_name }}!", "start": 1.0, "end": 2.0,
+         "box": {"x": 40, "y": 40, "w": 300, "h": 80}, "size": 48, "color": "#ffffff",
+         "background": "#102040"},
+        {"type": "image", "id": "logo", "src": "logo.png", "start": 0, "end": 4,
+         "box": {"x": 540, "y": 20, "w": 80, "h": 80}},
+        {"type": "cta", "id": "buy", "label": "Get {{ plan }}",
+         "href": "https://shop.example/buy?c={{ customer_id | urlencode }}",
+         "start": 2.5, "end": 4.0, "box": {"x": 40, "y": 260, "w": 240, "h": 60}},
+    ],
+}
+
+
+def make_template(path: Path, *, audio: bool = True, seconds: int = SECONDS) -> Path:
+    from pvideo.settings import Settings as _S
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    args = [_S().ffmpeg_exe, "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi",
+            "-i", f"testsrc2=size={WIDTH}x{HEIGHT}:rate={FPS}:duration={seconds}"]
+    if audio:
+        args += ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={seconds}",
+                 "-c:a", "aac", "-b:a", "96k"]
+    args += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", "30", str(path)]
+    subprocess.run(args, check=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def assets_dir(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("assets")
+    shutil.copytree(PROJECT_ROOT / "assets" / "fonts", root / "fonts")
+    make_template(root / "templates" / "tiny.mp4")
+    logo = Image.new("RGBA", (120, 120), (0, 0, 0, 0))
+    ImageDraw.Draw(logo).ellipse((0, 0, 119, 119), fill=(250, 200, 0, 255))
+    logo.save(root / "logo.png")
+    (root / "not-an-image.png").write_bytes(b"this is text, not a PNG")
+    return root
+
+
+@pytest.fixture(scope="session")
+def scenes_dir(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("scenes")
+    (root / "card.yaml").write_text(yaml.safe_dump(CARD_SCENE, sort_keys=False))
+    return root
+
+
+@pytest.fixture()
+def settings(tmp_path, assets_dir, scenes_dir) -> Settings:
+    return Settings(data_dir=tmp_path / "data", assets_dir=assets_dir, scenes_dir=scenes_dir,
+                    secret_key=SECRET, api_keys=[API_KEY], x264_preset="ultrafast",
+                    public_base_url="http://testserver", ffmpeg_timeout=120)
+
+
+@pytest.fixture()
+def card_spec(scenes_dir):
+    from pvideo.spec import load_scene
+
+    return load_scene(scenes_dir / "card.yaml")
+
+
+@pytest.fixture()
+def runtime(settings) -> Iterator:
+    from workers.runtime import Runtime
+
+    rt = Runtime.from_settings(settings)
+    yield rt
+    rt.db.dispose()

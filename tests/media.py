@@ -1,0 +1,44 @@
+"""Helpers for tests that look inside rendered files: decode frames, read MP4 atoms."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import av
+import numpy as np
+
+
+def frames_rgb(path: Path) -> list[np.ndarray]:
+    """Every video frame as an HxWx3 uint8 array."""
+    with av.open(str(path)) as container:
+        return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+
+
+def top_level_atoms(path: Path) -> list[str]:
+    """The MP4's top-level box types in file order (``moov`` before ``mdat`` = faststart)."""
+    atoms = []
+    with open(path, "rb") as f:
+        while header := f.read(8):
+            size, kind = struct.unpack(">I4s", header)
+            if size == 1:
+                size = struct.unpack(">Q", f.read(8))[0]
+                f.seek(size - 16, 1)
+            elif size == 0:
+                atoms.append(kind.decode("latin-1"))
+                break
+            else:
+                f.seek(size - 8, 1)
+            atoms.append(kind.decode("latin-1"))
+    return atoms
+
+
+def box_diff(a: np.ndarray, b: np.ndarray, box: tuple[int, int, int, int]) -> tuple[float, float]:
+    """Mean absolute difference inside ``box`` (x, y, w, h) and outside it (with a margin)."""
+    x, y, w, h = box
+    diff = np.abs(a.astype(np.int16) - b.astype(np.int16)).mean(axis=2)
+    inside = diff[y:y + h, x:x + w].mean()
+    mask = np.ones(diff.shape, dtype=bool)
+    margin = 16  # x264 macroblocks around the box may shift a little
+    mask[max(0, y - margin):y + h + margin, max(0, x - margin):x + w + margin] = False
+    return float(inside), float(diff[mask].mean())

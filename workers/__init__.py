@@ -1,0 +1,1 @@
+"""Dramatiq workers: thin actors that load, compile, render and store one customer."""
