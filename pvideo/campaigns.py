@@ -9,10 +9,10 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from pvideo.assets import resolve_asset
 from pvideo.customers import CustomerRow, customer_id, iter_valid
 from pvideo.errors import NotFound
 from pvideo.models import Campaign, Render, RenderStatus, new_id
+from pvideo.plan import check_assets
 from pvideo.spec import SceneSpec
 from pvideo.tokens import ViewerTokens
 
@@ -29,10 +29,11 @@ def submit_campaign(session: Session, spec: SceneSpec, rows: Iterable[CustomerRo
                     source: str = "customers") -> Submission:
     """Store the campaign and its renders; the caller enqueues ``Submission.queued``.
 
-    A scene whose base video is missing fails the whole submission (``AssetError``):
-    no row could render. A bad row becomes a failed render naming its field.
+    A scene missing an asset (video, image, font) fails the whole submission
+    (``AssetError``): no row could render. A bad row becomes a failed render
+    naming its field.
     """
-    resolve_asset(assets_dir, spec.video)
+    check_assets(spec, assets_dir)
     campaign = Campaign(id=new_id(), name=name or spec.name, scene_name=spec.name, scene=spec.to_json())
     session.add(campaign)
     submission = Submission(campaign)

@@ -32,7 +32,7 @@ def _settings():
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}", markup=True, highlight=False)
+    err.print(f"[red]error:[/red] {message}", markup=True, highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -52,7 +52,7 @@ def validate(scene: Path, data: Annotated[Optional[Path], typer.Option(help="cus
     problems = validate_scene(scene, data, _settings())
     if problems:
         for problem in problems:
-            err.print(problem, highlight=False, markup=False)
+            err.print(problem, highlight=False, markup=False, soft_wrap=True)
         raise _fail(f"{len(problems)} problem(s) found")
     console.print(f"[green]ok[/green]: {scene}" + (f" with {data}" if data else ""))
 

@@ -11,11 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from pvideo.errors import DataError
-from pvideo.spec import FieldSpec, SceneSpec
-
-_TRUE = {"true", "yes", "1", "y", "on"}
-_FALSE = {"false", "no", "0", "n", "off"}
-
+from pvideo.spec import SceneSpec
 
 @dataclass(frozen=True)
 class CustomerRow:
@@ -23,34 +19,6 @@ class CustomerRow:
 
     number: int
     data: Mapping[str, Any]
-
-
-def _convert(spec: FieldSpec, value: Any, name: str, row: int | None, source: str | None) -> Any:
-    def bad(expected: str) -> DataError:
-        return DataError(f"expected {expected}, got {value!r}", row=row, field=name, source=source)
-
-    if spec.type == "str":
-        if isinstance(value, (dict, list)):
-            raise bad("text")
-        return str(value)
-    if spec.type == "bool":
-        if isinstance(value, bool):
-            return value
-        text = str(value).strip().lower()
-        if text in _TRUE:
-            return True
-        if text in _FALSE:
-            return False
-        raise bad("true or false")
-    if isinstance(value, bool):
-        raise bad("a number")
-    try:
-        number = float(str(value).strip()) if spec.type == "float" else int(str(value).strip())
-    except ValueError:
-        raise bad("an integer" if spec.type == "int" else "a number") from None
-    if spec.type == "float" and number != number:  # NaN
-        raise bad("a number")
-    return number
 
 
 def coerce_row(spec: SceneSpec, raw: Mapping[str, Any], *, row: int | None = None,
@@ -70,7 +38,10 @@ def coerce_row(spec: SceneSpec, raw: Mapping[str, Any], *, row: int | None = Non
                 raise DataError("missing required field", row=row, field=name, source=source)
             data[name] = field.default
             continue
-        data[name] = _convert(field, value, name, row, source)
+        try:
+            data[name] = field.parse(value)
+        except ValueError as exc:
+            raise DataError(str(exc), row=row, field=name, source=source) from None
     return data
 
 

@@ -15,7 +15,7 @@ from typing import Any, Mapping
 
 from pvideo import raster
 from pvideo.assets import resolve_asset, resolve_font
-from pvideo.errors import DataError, PvideoError
+from pvideo.errors import AssetError, DataError, PvideoError
 from pvideo.spec import Box, CtaLayer, ImageLayer, SceneSpec, TextLayer
 from pvideo.templating import render_template
 from pvideo.urls import check_link
@@ -75,6 +75,19 @@ class RenderPlan:
 def _describe(index: int, layer: TextLayer | ImageLayer | CtaLayer) -> str:
     ident = f" {layer.id!r}" if layer.id else ""
     return f"layer {index} ({layer.type}{ident})"
+
+
+def check_assets(spec: SceneSpec, assets_dir: Path) -> None:
+    """Fail fast (``AssetError`` naming the layer) if any file the scene needs is missing."""
+    resolve_asset(assets_dir, spec.video)
+    for index, layer in enumerate(spec.layers, start=1):
+        try:
+            if isinstance(layer, ImageLayer):
+                resolve_asset(assets_dir, layer.src)
+            else:
+                resolve_font(assets_dir, layer.font)
+        except AssetError as exc:
+            raise AssetError(f"{_describe(index, layer)}: {exc}") from None
 
 
 def compile(spec: SceneSpec, row: Mapping[str, Any], *, assets_dir: Path,

@@ -100,6 +100,11 @@ class CtaLayer(_TimedLayer):
 Layer = Annotated[Union[TextLayer, ImageLayer, CtaLayer], Field(discriminator="type")]
 
 
+_TRUE = frozenset({"true", "yes", "1", "y", "on"})
+_FALSE = frozenset({"false", "no", "0", "n", "off"})
+_EXPECTED = {"str": "text", "int": "an integer", "float": "a number", "bool": "true or false"}
+
+
 class FieldSpec(_Model):
     """A customer field the scene uses: its type, and whether it is required or defaulted."""
 
@@ -109,9 +114,39 @@ class FieldSpec(_Model):
 
     @model_validator(mode="after")
     def _default_means_optional(self) -> "FieldSpec":
-        if self.default is not None and self.required:
+        if self.default is not None:
+            try:
+                object.__setattr__(self, "default", self.parse(self.default))
+            except ValueError as exc:
+                raise ValueError(f"default {exc}") from None
             object.__setattr__(self, "required", False)
         return self
+
+    def parse(self, value: Any) -> Any:
+        """``value`` (often CSV text) as this field's type; ``ValueError`` saying what was expected."""
+        def bad() -> ValueError:
+            return ValueError(f"expected {_EXPECTED[self.type]}, got {value!r}")
+
+        if self.type == "str":
+            if isinstance(value, (dict, list)):
+                raise bad()
+            return str(value)
+        if self.type == "bool":
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in _TRUE or text in _FALSE:
+                return text in _TRUE
+            raise bad()
+        if isinstance(value, (bool, dict, list)):
+            raise bad()
+        try:
+            number = float(str(value).strip()) if self.type == "float" else int(str(value).strip())
+        except ValueError:
+            raise bad() from None
+        if number != number or number in (float("inf"), float("-inf")):
+            raise bad()
+        return number
 
 
 class SceneSpec(_Model):
@@ -132,12 +167,13 @@ class SceneSpec(_Model):
 
     @model_validator(mode="after")
     def _unique_cta_ids(self) -> "SceneSpec":
-        seen: set[str] = set()
-        for layer in self.layers:
+        seen: dict[str, int] = {}
+        for number, layer in enumerate(self.layers, start=1):
             if isinstance(layer, CtaLayer):
                 if layer.id in seen:
-                    raise ValueError(f"duplicate CTA id {layer.id!r}")
-                seen.add(layer.id)
+                    raise ValueError(f"layer {number} (cta {layer.id!r}), field id: duplicate CTA id {layer.id!r}, "
+                                     f"already used by layer {seen[layer.id]}")
+                seen[layer.id] = number
         return self
 
     def to_json(self) -> dict[str, Any]:
@@ -169,11 +205,11 @@ def _describe(exc: ValidationError, data: Any, source: str) -> str:
     lines = []
     for err in exc.errors():
         loc = list(err["loc"])
-        where = _location(loc, data)
-        msg = err["msg"]
+        msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "union_tag_invalid":
             msg = f"unknown layer type {err['input'].get('type')!r}; expected one of text, image, cta"
-        lines.append(f"{source}: {where}: {msg}")
+        lines.append(f"{source}: {msg}" if not loc and msg.startswith("layer ")
+                     else f"{source}: {_location(loc, data)}: {msg}")
     return "\n".join(lines)
 
 

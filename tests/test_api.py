@@ -169,3 +169,19 @@ def test_bad_event_batches_are_4xx(client, campaign):
 
 def test_healthz(client):
     assert client.get("/healthz").json() == {"status": "ok"}
+
+
+def test_scene_with_missing_asset_is_rejected_at_submit(client, settings):
+    import yaml
+
+    from tests.conftest import CARD_SCENE
+
+    scene = dict(CARD_SCENE, name="broken")
+    scene["layers"] = [dict(CARD_SCENE["layers"][1], src="missing-logo.png")]
+    (settings.scenes_dir / "broken.yaml").write_text(yaml.safe_dump(scene))
+    try:
+        response = client.post("/api/campaigns", json={"scene": "broken", "rows": ROWS}, headers=AUTH)
+    finally:
+        (settings.scenes_dir / "broken.yaml").unlink()
+    assert response.status_code == 422
+    assert "layer 1 (image 'logo')" in response.text and "missing-logo.png" in response.text

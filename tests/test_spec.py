@@ -103,17 +103,12 @@ def test_end_not_after_start(tmp_path, end):
     assert "end" in msg and "must be after start" in msg
 
 
-def test_duplicate_cta_ids_rejected(tmp_path):
+def test_duplicate_cta_ids(tmp_path):
     path, msg = _scene_error(tmp_path, lambda d: d["layers"].append(copy.deepcopy(d["layers"][2])))
     assert str(path) in msg
     assert "duplicate CTA id 'buy'" in msg
-
-
-@pytest.mark.xfail(strict=True, reason="BUG: duplicate-CTA error comes from the scene-level validator "
-                   "and names no layer ('<file>: scene: Value error, duplicate CTA id ...')")
-def test_duplicate_cta_ids_names_the_layer(tmp_path):
-    _, msg = _scene_error(tmp_path, lambda d: d["layers"].append(copy.deepcopy(d["layers"][2])))
-    assert "layer 4" in msg
+    assert "layer 4 (cta 'buy')" in msg  # the second one is the culprit
+    assert "field id" in msg
 
 
 def test_extra_unknown_key_typo(tmp_path):
@@ -191,13 +186,17 @@ def test_parse_scene_names_source():
     assert str(info.value).startswith("campaign 42: layer 1 (text 'hello'), field box.h")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: FieldSpec.default is not checked against FieldSpec.type; "
-                   "coerce_row then hands the raw default ('abc') to templates as a float field")
-def test_field_default_must_match_type():
+def test_field_default_must_match_type(tmp_path):
+    path, msg = _scene_error(tmp_path, lambda d: d["fields"].update(price={"type": "float", "default": "abc"}))
+    assert str(path) in msg
+    assert "fields.price" in msg and "default" in msg and "'abc'" in msg
+
+
+def test_field_default_is_typed():
     data = copy.deepcopy(CARD_SCENE)
-    data["fields"]["price"] = {"type": "float", "default": "abc"}
-    with pytest.raises(SceneError):
-        parse_scene(data, source="card.yaml")
+    data["fields"]["price"] = {"type": "float", "default": "2.5"}
+    field = parse_scene(data).fields["price"]
+    assert field.default == 2.5 and type(field.default) is float and field.required is False
 
 
 # --- schema and plain-data round trip ------------------------------------------------------
