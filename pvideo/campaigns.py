@@ -59,6 +59,13 @@ def get_campaign(session: Session, campaign_id: str) -> Campaign:
     return campaign
 
 
+def render_by_token(session: Session, tokens: ViewerTokens, token: str) -> Render | None:
+    """The render a viewer token opens, or ``None`` for a forged, altered or revoked token."""
+    render_id = tokens.verify(token)
+    render = session.get(Render, render_id) if render_id else None
+    return render if render is not None and render.viewer_token == token else None
+
+
 def status_counts(session: Session, campaign_id: str) -> dict[str, int]:
     rows = session.execute(
         select(Render.status, func.count()).where(Render.campaign_id == campaign_id).group_by(Render.status)

@@ -175,6 +175,9 @@ def demo(serve: Annotated[bool, typer.Option("--serve/--no-serve", help="serve t
     queue.close()
     if serve:
         console.print(f"serving landing pages on http://{host}:{port} (Ctrl-C to stop)")
+        _announce_api_key(settings)
+        console.print(f"analytics: curl -H 'X-API-Key: ...' "
+                      f"{settings.public_base_url}/api/campaigns/{campaign_id}/analytics", soft_wrap=True)
         _serve(runtime=runtime, host=host, port=port)
     if done < len(rows):
         raise typer.Exit(1)
@@ -197,9 +200,16 @@ def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
 
     settings = _settings()
     runtime = Runtime.from_settings(settings)
-    if not settings.api_keys:
-        console.print(f"API key (X-API-Key): {settings.effective_api_keys[0]}  [dim](set PVIDEO_API_KEYS to choose)[/dim]")
+    _announce_api_key(settings)
     _serve(runtime=runtime, host=host, port=port)
+
+
+def _announce_api_key(settings) -> None:
+    """Embedded mode generates a key; say where it is so the API can be tried at once."""
+    if not settings.api_keys:
+        key_file = (settings.data_dir / "api.key").resolve()
+        console.print(f"API key (X-API-Key header): {settings.effective_api_keys[0]}  "
+                      f"[dim](kept in {key_file}; set PVIDEO_API_KEYS to choose your own)[/dim]", soft_wrap=True)
 
 
 @app.command()

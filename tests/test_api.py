@@ -71,6 +71,8 @@ def test_submit_reports_bad_rows_and_renders_the_rest(client, campaign):
         video = client.get(r["video_url"].removeprefix("http://testserver"))
         assert video.status_code == 200 and video.headers["content-type"] == "video/mp4"
         assert video.content[4:8] == b"ftyp"
+    for r in renders[2:]:  # a failed row gets no link to a page that cannot play
+        assert r["landing_url"] is None and r["video_url"] is None and r["error"]
 
 
 def test_csv_upload_with_missing_column_is_rejected_by_name(client):

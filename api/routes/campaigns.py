@@ -14,6 +14,7 @@ from api.schemas import CampaignCreate, CampaignPublic, CampaignSubmitted, Rende
 from pvideo import campaigns
 from pvideo.analytics import campaign_analytics
 from pvideo.customers import CustomerRow, check_columns, parse_csv
+from pvideo.manifest import render_links
 from pvideo.models import Render
 from pvideo.spec import SceneSpec, load_scene
 
@@ -97,15 +98,8 @@ def get_campaign(campaign_id: str, session: SessionDep, _: ApiKeyDep) -> Campaig
 
 
 def render_public(render: Render, base_url: str) -> RenderPublic:
-    token = render.viewer_token
-    done = render.status == "done" and token
-    return RenderPublic(
-        id=render.id, row=render.row_number, customer_id=render.customer_id, status=render.status,
-        error=render.error,
-        landing_url=f"{base_url}/v/{token}" if token else None,
-        video_url=f"{base_url}/v/{token}/video.mp4" if done else None,
-        poster_url=f"{base_url}/v/{token}/poster.jpg" if done else None,
-    )
+    return RenderPublic(id=render.id, row=render.row_number, customer_id=render.customer_id,
+                        status=render.status, error=render.error, **render_links(render, base_url))
 
 
 @router.get("/{campaign_id}/renders", response_model=list[RenderPublic])

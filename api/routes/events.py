@@ -7,7 +7,7 @@ from pydantic import ValidationError
 
 from api.deps import SessionDep, StateDep
 from api.schemas import EventsAccepted
-from pvideo.models import Render
+from pvideo.campaigns import render_by_token
 from pvideo.tracking import EventBatch, record_events
 
 router = APIRouter(prefix="/api/events", tags=["events"])
@@ -31,9 +31,8 @@ async def post_events(request: Request, state: StateDep, session: SessionDep) ->
         batch = EventBatch.model_validate_json(bytes(body))
     except ValidationError as exc:
         raise HTTPException(422, exc.errors(include_url=False, include_context=False, include_input=False)) from None
-    render_id = state.tokens.verify(batch.token)
-    render = session.get(Render, render_id) if render_id else None
-    if render is None or render.viewer_token != batch.token:
+    render = render_by_token(session, state.tokens, batch.token)
+    if render is None:
         raise HTTPException(404, "unknown viewer token")
     stored, duplicates = record_events(session, render, batch.events)
     return EventsAccepted(stored=stored, duplicates=duplicates)

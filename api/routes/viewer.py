@@ -7,6 +7,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 
 from api.deps import SessionDep, StateDep
 from api.pages import templates
+from pvideo.campaigns import render_by_token
 from pvideo.models import Render, RenderStatus
 
 router = APIRouter(tags=["viewer"])
@@ -15,9 +16,8 @@ _NOT_FOUND = "video not found"
 
 
 def _render_for(token: str, state: StateDep, session: SessionDep) -> Render:
-    render_id = state.tokens.verify(token)
-    render = session.get(Render, render_id) if render_id else None
-    if render is None or render.viewer_token != token:
+    render = render_by_token(session, state.tokens, token)
+    if render is None:
         raise HTTPException(404, _NOT_FOUND)
     return render
 
