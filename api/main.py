@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from api.pages import STATIC_DIR
-from api.routes import campaigns, events, health, viewer
+from api.routes import analytics, campaigns, dashboard, events, health, hls, landing, links, thumbnails, viewer
 from api.security import SecurityHeaders
 from api.state import AppState
 from pvideo import __version__
@@ -34,7 +34,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.state.pvideo = AppState.build(runtime)
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (health, campaigns, viewer, events):
+    for module in (health, campaigns, analytics, links, viewer, hls, thumbnails, landing, events, dashboard):
         app.include_router(module.router)
     _add_error_handlers(app)
     return app

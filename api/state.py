@@ -1,9 +1,11 @@
-"""What the app holds for its lifetime: runtime (settings, db, storage), queue, tokens."""
+"""What the app holds for its lifetime: runtime (settings, db, storage), queue, tokens, rate limits."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pvideo.ondemand import OnDemand
+from pvideo.ratelimit import RateLimiter
 from pvideo.tokens import ViewerTokens
 from workers.queue import RenderQueue
 from workers.runtime import Runtime
@@ -14,8 +16,13 @@ class AppState:
     runtime: Runtime
     queue: RenderQueue
     tokens: ViewerTokens
+    event_limiter: RateLimiter
+    ondemand: OnDemand
 
     @classmethod
     def build(cls, runtime: Runtime) -> "AppState":
+        settings = runtime.settings
         return cls(runtime=runtime, queue=RenderQueue(runtime),
-                   tokens=ViewerTokens(runtime.settings.signing_key))
+                   tokens=ViewerTokens(settings.signing_key, max_age=settings.viewer_token_max_age_days * 86400),
+                   event_limiter=RateLimiter(settings.event_rate_per_second, settings.event_rate_burst),
+                   ondemand=OnDemand(runtime))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import json
 import os
 import shutil
@@ -16,6 +17,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from pvideo.errors import PvideoError
+
+class Engine(str, enum.Enum):
+    segments = "segments"
+    full = "full"
+
 
 app = typer.Typer(help="pvideo: personalized video from scene scripts.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -61,12 +67,18 @@ def validate(scene: Path, data: Annotated[Optional[Path], typer.Option(help="cus
 def render(scene: Path,
            out: Annotated[Path, typer.Option("-o", "--out", help="output MP4 path")],
            data: Annotated[Optional[Path], typer.Option(help="one customer row as a JSON object")] = None,
-           row: Annotated[Optional[list[str]], typer.Option(help="a field as key=value (repeatable)")] = None) -> None:
+           row: Annotated[Optional[list[str]], typer.Option(help="a field as key=value (repeatable)")] = None,
+           engine: Annotated[Optional[Engine], typer.Option(
+               help="segments (default: re-encode only personalized segments) or full")] = None) -> None:
     """Render one personalized MP4 (and a poster JPEG beside it)."""
-    from pvideo import customers, plan, render as renderer
+    from pvideo import customers, plan
     from pvideo.spec import load_scene
+    from pvideo.storage import storage_from_settings
+    from pvideo.templates import render_on_template, template_version
 
     settings = _settings()
+    if engine:
+        settings = settings.model_copy(update={"engine": engine.value})
     values: dict[str, object] = {}
     try:
         if data:
@@ -80,8 +92,10 @@ def render(scene: Path,
         coerced = customers.coerce_row(spec, values, source=str(data or "--row"))
         the_plan = plan.compile(spec, coerced, assets_dir=settings.assets_dir)
         started = time.perf_counter()
+        storage = storage_from_settings(settings)
         with tempfile.TemporaryDirectory(prefix="pvideo-") as tmp:
-            outputs = renderer.render(the_plan, Path(tmp), settings)
+            version = template_version(the_plan, storage, settings)
+            outputs = render_on_template(the_plan, version, storage, settings, Path(tmp))
             out.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(outputs.video, out)
             shutil.copyfile(outputs.poster, out.with_suffix(".jpg"))
@@ -95,48 +109,59 @@ def render(scene: Path,
 
 
 def _wait_with_progress(runtime, campaign_id: str, total: int) -> dict[str, int]:
-    from pvideo.campaigns import status_counts
+    from pvideo.campaigns import progress as campaign_progress
 
     with Progress(TextColumn("rendering"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[detail]}"),
-                  TimeElapsedColumn(), console=console) as progress:
-        task = progress.add_task("render", total=total, detail="")
+                  TimeElapsedColumn(), console=console) as bar:
+        task = bar.add_task("render", total=total, detail="")
         while True:
             with runtime.db.session() as session:
-                counts = status_counts(session, campaign_id)
-            finished = counts["done"] + counts["failed"]
-            progress.update(task, completed=finished, detail=f"{counts['done']} done, {counts['failed']} failed")
-            if finished >= total:
+                now = campaign_progress(session, campaign_id, window_seconds=runtime.settings.eta_window_seconds)
+            counts = now.counts
+            eta = f", ETA {now.eta_seconds:.0f} s" if now.eta_seconds else ""
+            bar.update(task, completed=now.finished,
+                       detail=f"{counts['done']} done, {counts['failed']} failed, "
+                              f"{now.rate_per_minute:g}/min{eta}")
+            if now.finished >= total:
                 return counts
             time.sleep(0.5)
 
 
-def _run_campaign(settings, scene: Path, customers_file: Path, *, wait: bool, name: str | None = None):
-    """Submit, enqueue and (embedded, or with ``wait``) render; returns (runtime, queue, campaign id)."""
+def _run_campaign(settings, scene: Path, customers_file: Path, *, wait: bool, name: str | None = None,
+                  idempotency_key: str | None = None, webhook_url: str | None = None,
+                  metadata: dict | None = None):
+    """Submit (streaming the file), fan out and (embedded, or with ``wait``) render.
+
+    Returns (runtime, queue, campaign id).
+    """
     import threading
 
     from pvideo.campaigns import submit_campaign
-    from pvideo.customers import read_customers
+    from pvideo.customers import stream_customers
     from pvideo.spec import load_scene
     from pvideo.tokens import ViewerTokens
     from workers.queue import RenderQueue
     from workers.runtime import Runtime
 
     spec = load_scene(scene)
-    rows = read_customers(customers_file, spec)
     runtime = Runtime.from_settings(settings)
     queue = RenderQueue(runtime)
     with runtime.db.session() as session:
-        submission = submit_campaign(session, spec, rows, assets_dir=settings.assets_dir,
-                                     tokens=ViewerTokens(settings.signing_key), name=name, source=str(customers_file))
-        campaign_id = submission.campaign.id
+        submission = submit_campaign(session, spec, stream_customers(customers_file, spec),
+                                     assets_dir=settings.assets_dir, tokens=ViewerTokens(settings.signing_key),
+                                     name=name, source=str(customers_file), idempotency_key=idempotency_key,
+                                     webhook_url=webhook_url, metadata=metadata)
+        campaign_id, total = submission.campaign.id, submission.campaign.total
     for number, reason in submission.rejected:
         err.print(f"[yellow]rejected[/yellow] {reason}", highlight=False)
-    queue.enqueue(submission.queued)
+    if submission.rejected_count > len(submission.rejected):
+        err.print(f"[yellow]... {submission.rejected_count} rows rejected in all (see the manifest)[/yellow]")
+    queue.fan_out(campaign_id)
     if queue.embedded or wait:
         if queue.embedded:
             queue.start()
             threading.Thread(target=queue.join, daemon=True).start()
-        _wait_with_progress(runtime, campaign_id, len(rows))
+        _wait_with_progress(runtime, campaign_id, total)
     return runtime, queue, campaign_id
 
 
@@ -213,23 +238,36 @@ def _announce_api_key(settings) -> None:
 
 
 @app.command()
-def worker(processes: int = typer.Option(1, min=1), threads: int = typer.Option(2, min=1)) -> None:
-    """Run Dramatiq render workers against PVIDEO_REDIS_URL."""
-    if not _settings().redis_url:
+def worker(processes: Annotated[Optional[int], typer.Option(min=1, help="worker processes (PVIDEO_WORKER_PROCESSES)")] = None,
+           threads: Annotated[Optional[int], typer.Option(min=1, help="threads per process (PVIDEO_WORKER_THREADS)")] = None,
+           queues: Annotated[str, typer.Option(help="comma-separated queues to consume")] = "renders,campaigns,webhooks"
+           ) -> None:
+    """Run Dramatiq workers (renders, campaign fan-out, webhooks) against PVIDEO_REDIS_URL."""
+    settings = _settings()
+    if not settings.redis_url:
         raise _fail("pvideo worker needs PVIDEO_REDIS_URL (without it, `pvideo serve` renders in-process)")
-    args = [sys.executable, "-m", "dramatiq", "workers.main", "--processes", str(processes),
-            "--threads", str(threads), "--queues", "renders"]
+    args = [sys.executable, "-m", "dramatiq", "workers.main",
+            "--processes", str(processes or settings.worker_processes),
+            "--threads", str(threads or settings.worker_threads), "--queues", *queues.split(",")]
     os.execv(sys.executable, args)
 
 
 @campaign_app.command("submit")
 def campaign_submit(scene: Path, customers: Path,
-                    wait: Annotated[bool, typer.Option(help="show progress until every row is done")] = False,
-                    name: Optional[str] = None) -> None:
+                    wait: Annotated[bool, typer.Option(help="show a progress bar until every row is finished")] = False,
+                    name: Optional[str] = None,
+                    idempotency_key: Annotated[Optional[str], typer.Option(help="a repeat with the same key returns the first campaign")] = None,
+                    webhook_url: Annotated[Optional[str], typer.Option(help="receives signed render/campaign events")] = None,
+                    metadata: Annotated[Optional[str], typer.Option(help="JSON object passed through in webhooks")] = None) -> None:
     """Submit a campaign; prints its id. Without Redis it renders here and waits."""
     try:
-        runtime, queue, campaign_id = _run_campaign(_settings(), scene, customers, wait=wait, name=name)
-    except PvideoError as exc:
+        meta = json.loads(metadata) if metadata else None
+        if meta is not None and not isinstance(meta, dict):
+            raise _fail("--metadata must be a JSON object")
+        runtime, queue, campaign_id = _run_campaign(_settings(), scene, customers, wait=wait, name=name,
+                                                    idempotency_key=idempotency_key, webhook_url=webhook_url,
+                                                    metadata=meta)
+    except (PvideoError, json.JSONDecodeError) as exc:
         raise _fail(str(exc)) from None
     queue.close()
     print(campaign_id)
@@ -237,35 +275,212 @@ def campaign_submit(scene: Path, customers: Path,
 
 @campaign_app.command("status")
 def campaign_status(campaign_id: str) -> None:
-    """Counts of renders per status."""
-    from pvideo.campaigns import get_campaign, status_counts
-    from pvideo.database import Database
+    """Counts of renders per status, the recent rate and an ETA."""
+    from pvideo.campaigns import get_campaign, progress
 
-    db = Database(_settings().resolved_database_url)
+    settings = _settings()
+    db = _database(settings)
     try:
         with db.session() as session:
             campaign = get_campaign(session, campaign_id)
-            counts = status_counts(session, campaign_id)
+            now = progress(session, campaign_id, window_seconds=settings.eta_window_seconds)
     except PvideoError as exc:
         raise _fail(str(exc)) from None
-    console.print(f"{campaign.name} ({campaign.scene_name}): " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    eta = f"; ETA {now.eta_seconds:.0f} s" if now.eta_seconds else ""
+    console.print(f"{campaign.name} ({campaign.scene_name}, {campaign.status}): "
+                  + ", ".join(f"{k} {v}" for k, v in now.counts.items())
+                  + f"; {now.rate_per_minute:g}/min{eta}")
+
+
+def _database(settings):
+    from pvideo.database import Database
+
+    return Database(settings.resolved_database_url)
+
+
+@campaign_app.command("cancel")
+def campaign_cancel(campaign_id: str) -> None:
+    """Cancel the rows not started yet (rows rendering now finish)."""
+    from pvideo.campaigns import cancel_campaign
+
+    try:
+        with _database(_settings()).session() as session:
+            cancelled = cancel_campaign(session, campaign_id)
+    except PvideoError as exc:
+        raise _fail(str(exc)) from None
+    console.print(f"cancelled {cancelled} rows")
+
+
+@campaign_app.command("retry")
+def campaign_retry(campaign_id: str) -> None:
+    """Queue again the rows that failed while rendering (and cancelled rows)."""
+    from pvideo.campaigns import retry_failed
+    from workers.queue import RenderQueue
+    from workers.runtime import Runtime
+
+    runtime = Runtime.from_settings(_settings())
+    queue = RenderQueue(runtime)
+    try:
+        with runtime.db.session() as session:
+            ids = retry_failed(session, campaign_id)
+        queue.enqueue(ids)
+        if queue.embedded and ids:
+            queue.join()
+    except PvideoError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        queue.close()
+    console.print(f"queued {len(ids)} rows again")
 
 
 @campaign_app.command("manifest")
 def campaign_manifest(campaign_id: str,
-                      out: Annotated[Path, typer.Option("-o", "--out", help="CSV file to write")] = Path("links.csv")) -> None:
-    """Export customer id, landing URL, video URL, poster URL, status and error as CSV."""
-    from pvideo.campaigns import get_campaign, list_renders
-    from pvideo.database import Database
-    from pvideo.manifest import manifest_csv, manifest_rows
+                      out: Annotated[Path, typer.Option("-o", "--out", help="file to write")] = Path("links.csv"),
+                      format: Annotated[str, typer.Option(help="csv or json (default: from the file suffix)")] = "") -> None:
+    """Export customer id, landing/video/poster/thumbnail URLs, status and error (CSV or JSON)."""
+    from pvideo.campaigns import get_campaign
+    from pvideo.manifest import csv_chunks, iter_manifest, json_chunks
 
     settings = _settings()
-    db = Database(settings.resolved_database_url)
+    fmt = format or ("json" if out.suffix.lower() == ".json" else "csv")
+    if fmt not in ("csv", "json"):
+        raise _fail("--format must be csv or json")
+    count = 0
+
+    def counted(rows):
+        nonlocal count
+        for row in rows:
+            count += 1
+            yield row
+
     try:
-        with db.session() as session:
+        with _database(settings).session() as session, out.open("w", encoding="utf-8", newline="") as f:
             get_campaign(session, campaign_id)
-            rows = manifest_rows(list_renders(session, campaign_id, limit=10**9), settings.public_base_url)
+            rows = counted(iter_manifest(session, campaign_id, settings.public_base_url))
+            for chunk in (csv_chunks(rows) if fmt == "csv" else json_chunks(rows)):
+                f.write(chunk)
     except PvideoError as exc:
         raise _fail(str(exc)) from None
-    out.write_text(manifest_csv(rows), encoding="utf-8")
-    console.print(f"wrote {len(rows)} rows to {out}")
+    console.print(f"wrote {count} rows to {out}")
+
+
+db_app = typer.Typer(help="Database schema (PostgreSQL: Alembic migrations).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Bring the database to the latest schema (Alembic on PostgreSQL, create_all on SQLite)."""
+    settings = _settings()
+    db = _database(settings)
+    db.create_schema()
+    if db.engine.dialect.name == "postgresql":
+        from pvideo import migrations
+
+        console.print(f"database at revision {migrations.current(db.engine)}")
+    else:
+        console.print(f"SQLite schema ready at {settings.resolved_database_url}")
+
+
+@db_app.command("revision")
+def db_revision(message: Annotated[str, typer.Option("-m", "--message")]) -> None:
+    """Autogenerate a migration from the models against PVIDEO_DATABASE_URL (PostgreSQL)."""
+    from pvideo import migrations
+
+    db = _database(_settings())
+    if db.engine.dialect.name != "postgresql":
+        raise _fail("migrations are generated against PostgreSQL: set PVIDEO_DATABASE_URL")
+    migrations.revision(db.engine, message)
+
+
+@app.command("bench-queue")
+def bench_queue(rows: Annotated[int, typer.Option(help="rows in the ingest benchmark")] = 100_000,
+                renders: Annotated[int, typer.Option(help="renders in the queue-overhead benchmark (0: skip)")] = 20,
+                scene: Annotated[Optional[Path], typer.Option(help="scene for the overhead benchmark")] = None) -> None:
+    """Measure 100k-row ingest + fan-out (time, peak RSS, Redis round trips) and queue overhead."""
+    from pvideo import queuebench
+
+    settings = _settings()
+    if not settings.redis_url:
+        raise _fail("bench-queue measures the Redis queue: set PVIDEO_REDIS_URL")
+    report = queuebench.run(settings, rows=rows, renders=renders, scene=scene, console=console)
+    console.print_json(json.dumps(report))
+
+
+@app.command()
+def bench(customers: Annotated[int, typer.Option(min=1, help="customers per approach")] = 8,
+          approaches: Annotated[str, typer.Option(help="subset of abcd: a moviepy, b full, c segments, d on demand")] = "abcd",
+          slow_customers: Annotated[Optional[int], typer.Option(help="cap moviepy (a) runs, which take ~1 min each")] = None,
+          workdir: Annotated[Optional[Path], typer.Option(help="where the workload and outputs go")] = None,
+          as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False) -> None:
+    """Render the reference workload with each approach, interleaved, and compare them as ratios."""
+    from rich.table import Table
+
+    from pvideo.bench import APPROACHES, run_bench
+
+    if set(approaches) - set(APPROACHES) or not approaches:
+        raise _fail(f"--approaches takes letters from {''.join(APPROACHES)}")
+    done = [0]
+    total = customers * len(approaches)
+
+    def tick(approach: str, index: int) -> None:
+        done[0] += 1
+        if not as_json:
+            err.print(f"  [{done[0]}/{total}] {APPROACHES[approach]} #{index + 1}", highlight=False)
+
+    report = run_bench(customers=customers, approaches=approaches, slow_customers=slow_customers,
+                       workdir=workdir, progress=tick)
+    if as_json:
+        print(json.dumps(report, indent=2))
+        return
+    table = Table("approach", "runs", "median s/video", "videos/min", "CPU s", "peak RSS MB", "MP4 bytes",
+                  "HLS bytes/customer", title=f"pvideo bench: {report['customers']} customers, "
+                                               f"{report['cpu_count']} cores")
+    for key, r in report["approaches"].items():
+        table.add_row(f"({key}) {r['name']}", str(r["runs"]), f"{r['median_wall_s']:.2f}", f"{r['videos_per_minute']}",
+                      f"{r['median_cpu_s']}", f"{r['peak_rss_mb']}", str(r["mp4_bytes"] or "-"),
+                      str(r["hls_bytes_per_customer"] or "-"))
+    console.print(table)
+    console.print("ratios: " + ", ".join(f"{k} = {v}" for k, v in report["ratios"].items()))
+    console.print(f"template ingest (once per template version): {report['ingest_seconds_once']} s")
+    if report["psnr_c_vs_b_personalized"]:
+        q = report["psnr_c_vs_b_personalized"]
+        console.print(f"PSNR (c) vs (b) on personalized frames: {q['sequence_db']} dB sequence, "
+                      f"{q['worst_frame_db']} dB worst frame")
+
+
+template_app = typer.Typer(help="Template versions: ingest base videos into reusable segments.", no_args_is_help=True)
+app.add_typer(template_app, name="template")
+
+
+@template_app.command("ingest")
+def template_ingest(video: Annotated[Optional[Path], typer.Argument(help="a base video file")] = None,
+                    scene: Annotated[Optional[Path], typer.Option(
+                        help="ingest the version this scene renders on (its static layers baked in)")] = None) -> None:
+    """Normalize and segment a template now (renders otherwise do it on first use)."""
+    from pvideo.ingest import ingest
+    from pvideo.storage import storage_from_settings
+    from pvideo.templates import ingest_options, template_version
+
+    settings = _settings()
+    storage = storage_from_settings(settings)
+    started = time.perf_counter()
+    try:
+        if scene is not None:
+            from pvideo.plan import compile
+            from pvideo.spec import load_scene
+            from pvideo.validation import sample_row
+
+            spec = load_scene(scene)
+            version = template_version(compile(spec, sample_row(spec), assets_dir=settings.assets_dir),
+                                       storage, settings)
+        elif video is not None:
+            version = ingest(video, storage, ffmpeg_exe=settings.ffmpeg_exe, options=ingest_options(settings),
+                             timeout=settings.ffmpeg_timeout)
+        else:
+            raise _fail("give a VIDEO or --scene SCENE.yaml")
+    except PvideoError as exc:
+        raise _fail(str(exc)) from None
+    console.print(f"{version.prefix}: {version.width}x{version.height} @ {float(version.fps):.3f} fps, "
+                  f"{version.frames} frames in {len(version.segments)} segments "
+                  f"({sum(s.bytes for s in version.segments) / 1e6:.1f} MB) in {time.perf_counter() - started:.1f} s")

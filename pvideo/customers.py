@@ -8,7 +8,7 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from pvideo.errors import DataError
 from pvideo.spec import SceneSpec
@@ -68,6 +68,44 @@ def parse_csv(text: str, *, source: str = "<csv>") -> tuple[list[str], list[Cust
     rows = [CustomerRow(i, {k: v for k, v in r.items() if k is not None})
             for i, r in enumerate(reader, start=1)]
     return columns, rows
+
+
+def iter_csv(stream: IO[str], *, source: str = "<csv>") -> tuple[list[str], Iterator[CustomerRow]]:
+    """The header and a lazy iterator of rows: a 100k-row upload is never held in memory."""
+    reader = csv.DictReader(stream)
+    try:
+        columns = [c.strip() for c in (reader.fieldnames or [])]
+    except (csv.Error, UnicodeDecodeError) as exc:
+        raise DataError(f"not valid UTF-8 CSV: {exc}", source=source) from None
+    if not columns:
+        raise DataError("CSV has no header row", source=source)
+    reader.fieldnames = columns
+
+    def rows() -> Iterator[CustomerRow]:
+        number = 0
+        try:
+            for number, r in enumerate(reader, start=1):
+                yield CustomerRow(number, {k: v for k, v in r.items() if k is not None})
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise DataError(f"not valid UTF-8 CSV: {exc}", row=number + 1, source=source) from None
+
+    return columns, rows()
+
+
+def stream_customers(path: str | Path, spec: SceneSpec) -> Iterator[CustomerRow]:
+    """Rows of a ``.csv`` (streamed, columns checked first) or ``.json`` file."""
+    path = Path(path)
+    if path.suffix.lower() == ".json":
+        yield from read_customers(path, spec)
+        return
+    try:
+        stream = path.open(encoding="utf-8-sig", newline="")
+    except FileNotFoundError:
+        raise DataError("file not found", source=str(path)) from None
+    with stream:
+        columns, rows = iter_csv(stream, source=str(path))
+        check_columns(spec, columns, source=str(path))
+        yield from rows
 
 
 def parse_json(text: str, *, source: str = "<json>") -> list[CustomerRow]:

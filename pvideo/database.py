@@ -1,4 +1,9 @@
-"""Engines and sessions: SQLite by default, PostgreSQL (psycopg 3) in production."""
+"""Engines and sessions: SQLite by default, PostgreSQL (psycopg 3) in production.
+
+The schema: SQLite is created with ``create_all``; PostgreSQL is migrated with
+Alembic (``pvideo.migrations``). A dropped connection surfaces as
+``DatabaseUnavailable`` (transient) through ``database_errors``.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,10 @@ from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from pvideo.errors import DatabaseUnavailable
 from pvideo.models import Base
 
 
@@ -31,7 +38,7 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, pool_recycle=1800)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -43,7 +50,26 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 
 def create_schema(engine: Engine) -> None:
-    Base.metadata.create_all(engine)
+    """SQLite: ``create_all``. PostgreSQL: Alembic ``upgrade head`` (under an advisory lock)."""
+    if engine.dialect.name == "postgresql":
+        from pvideo import migrations
+
+        migrations.upgrade(engine)
+    else:
+        Base.metadata.create_all(engine)
+
+
+@contextmanager
+def database_errors() -> Iterator[None]:
+    """Connection-level database failures become the transient ``DatabaseUnavailable``."""
+    try:
+        yield
+    except (OperationalError, InterfaceError) as exc:
+        raise DatabaseUnavailable(f"database unavailable: {exc.orig or exc}") from exc
+    except DBAPIError as exc:
+        if exc.connection_invalidated:
+            raise DatabaseUnavailable(f"database connection lost: {exc.orig or exc}") from exc
+        raise
 
 
 class Database:

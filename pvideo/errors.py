@@ -61,3 +61,19 @@ class StorageError(TransientError):
 
 class NotFound(PermanentError):
     """A campaign, render or object does not exist."""
+
+
+class DatabaseUnavailable(TransientError):
+    """The database dropped the connection or could not be reached."""
+
+
+class WebhookError(TransientError):
+    """A webhook receiver did not answer 2xx in time; delivery is retried."""
+
+
+class RenderBusy(TransientError):
+    """Another live worker holds this render's lease; try again once it may have expired."""
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)

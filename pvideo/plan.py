@@ -23,7 +23,11 @@ from pvideo.urls import check_link
 
 @dataclass(frozen=True)
 class Overlay:
-    """A rasterized layer: an RGBA PNG placed at (x, y) while ``start <= t < end``."""
+    """A rasterized layer: an RGBA PNG placed at (x, y) while ``start <= t < end``.
+
+    ``static`` overlays look the same for every customer (no template markup,
+    bundled images); engines bake them into the template version once.
+    """
 
     layer: str
     png: bytes = field(repr=False)
@@ -33,6 +37,7 @@ class Overlay:
     h: int
     start: float
     end: float
+    static: bool = False
 
 
 @dataclass(frozen=True)
@@ -62,12 +67,20 @@ class RenderPlan:
     overlays: tuple[Overlay, ...]
     hotspots: tuple[Hotspot, ...]
 
+    @property
+    def personal_overlays(self) -> tuple[Overlay, ...]:
+        return tuple(o for o in self.overlays if not o.static)
+
+    @property
+    def static_overlays(self) -> tuple[Overlay, ...]:
+        return tuple(o for o in self.overlays if o.static)
+
     def digest(self) -> str:
         """A content hash of everything that decides the output pixels."""
         h = hashlib.sha256()
         h.update(json.dumps([self.scene, str(self.template), self.poster_at]).encode())
         for o in self.overlays:
-            h.update(json.dumps([o.x, o.y, o.w, o.h, o.start, o.end]).encode())
+            h.update(json.dumps([o.x, o.y, o.w, o.h, o.start, o.end, o.static]).encode())
             h.update(hashlib.sha256(o.png).digest())
         return h.hexdigest()
 
@@ -100,6 +113,7 @@ def compile(spec: SceneSpec, row: Mapping[str, Any], *, assets_dir: Path,
         name = _describe(index, layer)
         try:
             if isinstance(layer, TextLayer):
+                static = not _templated(layer.text)
                 text = render_template(layer.text, row, field=f"{name} text")
                 style = raster.TextStyle(
                     font=resolve_font(assets_dir, layer.font), size=layer.size,
@@ -109,8 +123,10 @@ def compile(spec: SceneSpec, row: Mapping[str, Any], *, assets_dir: Path,
                     padding=max(8, layer.box.h // 8) if layer.background else 0)
                 png = raster.render_text(text, layer.box.w, layer.box.h, style)
             elif isinstance(layer, ImageLayer):
+                static = True
                 png = raster.render_image(resolve_asset(assets_dir, layer.src), layer.box.w, layer.box.h)
             else:
+                static = not _templated(layer.label)
                 label = render_template(layer.label, row, field=f"{name} label")
                 href = render_template(layer.href, row, field=f"{name} href")
                 try:
@@ -129,8 +145,12 @@ def compile(spec: SceneSpec, row: Mapping[str, Any], *, assets_dir: Path,
         except PvideoError as exc:
             raise type(exc)(f"{name}: {exc}") from None
         overlays.append(Overlay(name, png, layer.box.x, layer.box.y, layer.box.w, layer.box.h,
-                                layer.start, layer.end))
+                                layer.start, layer.end, static))
     return RenderPlan(spec.name, customer_id, template, spec.poster_at, tuple(overlays), tuple(hotspots))
+
+
+def _templated(source: str) -> bool:
+    return "{{" in source or "{%" in source
 
 
 def _hotspot(layer: CtaLayer, label: str, href: str) -> Hotspot:

@@ -21,6 +21,7 @@ class VideoInfo:
     has_audio: bool
     audio_codec: str | None
     video_codec: str
+    nominal_fps: Fraction | None = None  # the stream's declared rate (r_frame_rate); VFR averages below it
 
     @property
     def frame_duration(self) -> float:
@@ -51,4 +52,5 @@ def probe(path: Path, *, count_frames: bool = True) -> VideoInfo:
             fps=Fraction(fps), duration=duration, frames=frames,
             has_audio=audio is not None, audio_codec=audio.codec_context.name if audio else None,
             video_codec=video.codec_context.name,
+            nominal_fps=Fraction(video.guessed_rate) if video.guessed_rate else None,
         )

@@ -8,10 +8,12 @@ the edge (CLI, API app factory, worker entry point) and pass it in.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -35,9 +37,32 @@ class Settings(BaseSettings):
     scenes_dir: Path = PROJECT_ROOT / "scenes"
     ffmpeg: str | None = None
     ffmpeg_timeout: float = 600.0
+    # Landing pages and events (see pvideo/tracking.py, pvideo/ratelimit.py, pvideo/export.py)
+    viewer_token_max_age_days: float = Field(default=365.0, gt=0)
+    event_rate_per_second: float = Field(default=10.0, gt=0)
+    event_rate_burst: int = Field(default=500, ge=100)
+    event_export_settle_seconds: float = Field(default=2.0, ge=0)
     x264_preset: str = "veryfast"
     x264_crf: int = 23
+    engine: Literal["segments", "full"] = "segments"
+    segment_seconds: float = Field(default=1.0, gt=0.1, le=10)
     worker_threads: int = 2
+    worker_processes: int = 1
+    # Queue tuning (see workers/broker.py): a killed worker's renders are redelivered
+    # once its heartbeat is older than redis_heartbeat_timeout and a live worker runs
+    # maintenance, which every worker does at least every redis_maintenance_interval.
+    redis_namespace: str = "dramatiq"
+    redis_heartbeat_timeout: float = Field(default=10.0, gt=1)
+    redis_maintenance_interval: float = Field(default=2.0, gt=0)
+    render_max_retries: int = Field(default=4, ge=0)
+    render_lease_seconds: float = Field(default=15.0, gt=1)
+    fanout_batch_size: int = Field(default=1000, ge=1, le=50_000)
+    max_upload_mb: int = Field(default=1024, ge=1)
+    eta_window_seconds: float = Field(default=300.0, gt=0)
+    webhook_secret: str | None = Field(default=None, repr=False)
+    webhook_timeout: float = Field(default=10.0, gt=0)
+    webhook_max_retries: int = Field(default=8, ge=0)
+    log_format: str = "json"
 
     @field_validator("api_keys", mode="before")
     @classmethod
@@ -51,6 +76,13 @@ class Settings(BaseSettings):
     def _strong_secret(cls, value: str | None) -> str | None:
         if value is not None and len(value) < _MIN_SECRET_LEN:
             raise ValueError(f"PVIDEO_SECRET_KEY must be at least {_MIN_SECRET_LEN} characters")
+        return value
+
+    @field_validator("log_format")
+    @classmethod
+    def _log_format(cls, value: str) -> str:
+        if value not in ("json", "text"):
+            raise ValueError("PVIDEO_LOG_FORMAT must be 'json' or 'text'")
         return value
 
     @field_validator("public_base_url")
@@ -80,6 +112,13 @@ class Settings(BaseSettings):
         if self.secret_key:
             return self.secret_key
         return _persistent_secret(self.data_dir / "secret.key")
+
+    @property
+    def webhook_signing_key(self) -> str:
+        """PVIDEO_WEBHOOK_SECRET, or one derived from the signing key (never the key itself)."""
+        if self.webhook_secret:
+            return self.webhook_secret
+        return hmac.new(self.signing_key.encode(), b"pvideo-webhooks", hashlib.sha256).hexdigest()
 
     @cached_property
     def effective_api_keys(self) -> list[str]:

@@ -28,12 +28,19 @@ from pvideo.errors import NotFound, StorageError
 from pvideo.settings import Settings
 
 _MISSING_CODES = {"NoSuchKey", "NotFound", "404"}
+_EXISTS_CODES = {"PreconditionFailed", "412", "ConditionalRequestConflict", "409"}
 
 
 @runtime_checkable
 class Storage(Protocol):
     def put_file(self, key: str, path: Path, content_type: str | None = None) -> None: ...
     def put_bytes(self, key: str, data: bytes, content_type: str | None = None) -> None: ...
+    def put_file_if_absent(self, key: str, path: Path, content_type: str | None = None) -> bool:
+        """Create ``key`` from ``path`` only if no object has that key; True if this call created it.
+
+        Atomic: of two concurrent writers exactly one creates the object, and a
+        reader never sees a partial object.
+        """
     def get_bytes(self, key: str) -> bytes: ...
     def exists(self, key: str) -> bool: ...
     def delete(self, key: str) -> None: ...
@@ -100,6 +107,29 @@ class LocalStorage:
 
     def put_bytes(self, key: str, data: bytes, content_type: str | None = None) -> None:
         self._write(key, io.BytesIO(data))
+
+    def put_file_if_absent(self, key: str, path: Path, content_type: str | None = None) -> bool:
+        """Write a temp file, then hard-link it into place: ``link`` fails if the key exists."""
+        dest = self._path(key)
+        tmp_name: str | None = None
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
+            with os.fdopen(fd, "wb") as out, open(path, "rb") as src:
+                shutil.copyfileobj(src, out, 1024 * 1024)
+                out.flush()
+                os.fsync(out.fileno())
+            os.chmod(tmp_name, 0o644)
+            try:
+                os.link(tmp_name, dest)
+            except FileExistsError:
+                return False
+            return True
+        except OSError as exc:
+            raise StorageError(f"cannot write {key!r} under {self.root}: {exc}") from exc
+        finally:
+            if tmp_name is not None:
+                Path(tmp_name).unlink(missing_ok=True)
 
     def get_bytes(self, key: str) -> bytes:
         path = self._path(key)
@@ -204,6 +234,22 @@ class S3Storage:
         with self._errors("put", key):
             self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data,
                                    **self._extra(key, content_type))
+
+    def put_file_if_absent(self, key: str, path: Path, content_type: str | None = None) -> bool:
+        """``PutObject`` with ``If-None-Match: *``: S3 refuses (412) when the key exists."""
+        if not Path(path).is_file():
+            raise FileNotFoundError(path)
+        try:
+            with self._errors("conditional put", key), open(path, "rb") as body:
+                self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=body, IfNoneMatch="*",
+                                       **self._extra(key, content_type))
+        except StorageError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, ClientError) and \
+                    cause.response.get("Error", {}).get("Code", "") in _EXISTS_CODES:
+                return False
+            raise
+        return True
 
     def get_bytes(self, key: str) -> bytes:
         with self._errors("get", key):

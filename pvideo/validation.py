@@ -18,7 +18,7 @@ def validate_scene(scene: Path, customers: Path | None, settings: Settings) -> l
     except PvideoError as exc:
         return [str(exc)]
     if customers is None:
-        sample = {name: f.default if f.default is not None else _sample(f.type) for name, f in spec.fields.items()}
+        sample = sample_row(spec)
         try:
             compile(spec, sample, assets_dir=settings.assets_dir)
         except PvideoError as exc:
@@ -40,6 +40,11 @@ def validate_scene(scene: Path, customers: Path | None, settings: Settings) -> l
         elif error is not None:
             problems.append(f"{customers}, row {row.number}: {error}")
     return problems
+
+
+def sample_row(spec) -> dict[str, object]:
+    """A made-up row with every declared field (defaults where given)."""
+    return {name: f.default if f.default is not None else _sample(f.type) for name, f in spec.fields.items()}
 
 
 def _sample(kind: str) -> object:

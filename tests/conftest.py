@@ -94,6 +94,35 @@ def card_spec(scenes_dir):
 
 
 @pytest.fixture()
+def client(runtime):
+    """The real app over the test runtime, lifespan (in-process worker) included."""
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+
+    with TestClient(create_app(runtime=runtime)) as client:
+        yield client
+
+
+def drain(client) -> None:
+    """Wait until the app's in-process queue has rendered everything sent to it."""
+    client.app.state.pvideo.queue.join(timeout_ms=120_000)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request, tmp_path):
+    """A fresh database of each kind: a SQLite file, and a private schema on the real PostgreSQL."""
+    from pvideo.database import Database
+
+    url = (f"sqlite:///{tmp_path / 'db.sqlite'}" if request.param == "sqlite"
+           else request.getfixturevalue("postgres_url"))
+    database = Database(url)
+    database.create_schema()
+    yield database
+    database.dispose()
+
+
+@pytest.fixture()
 def runtime(settings) -> Iterator:
     from workers.runtime import Runtime
 

@@ -8,21 +8,10 @@ from sqlalchemy import func, select
 from pvideo.analytics import campaign_analytics
 from pvideo.campaigns import status_counts, submit_campaign
 from pvideo.customers import CustomerRow
-from pvideo.database import Database
 from pvideo.models import Event, Render
 from pvideo.tokens import ViewerTokens
 from pvideo.tracking import EventIn, record_events
 from tests.conftest import SECRET
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db(request, tmp_path):
-    url = (f"sqlite:///{tmp_path / 'db.sqlite'}" if request.param == "sqlite"
-           else request.getfixturevalue("postgres_url"))
-    database = Database(url)
-    database.create_schema()
-    yield database
-    database.dispose()
 
 
 def test_submit_stores_one_render_per_row(db, card_spec, settings):
@@ -39,7 +28,7 @@ def test_submit_stores_one_render_per_row(db, card_spec, settings):
         assert renders[0].data == {"customer_id": "a", "first_name": "Ana", "price": 1.5, "plan": "Basic"}
         assert "people.csv, row 2, field 'first_name': missing required field" == renders[1].error
         assert ViewerTokens(SECRET).verify(renders[0].viewer_token) == renders[0].id
-        assert status_counts(session, campaign_id) == {"queued": 1, "rendering": 0, "done": 0, "failed": 1}
+        assert status_counts(session, campaign_id) == {"queued": 1, "rendering": 0, "done": 0, "failed": 1, "cancelled": 0}
 
 
 def test_events_dedupe_on_event_id_and_count_in_analytics(db, card_spec, settings):

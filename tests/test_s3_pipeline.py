@@ -37,6 +37,13 @@ def test_campaign_renders_to_s3_and_plays_back(settings, s3_bucket, tmp_path):
 
     raw = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
     keys = sorted(o["Key"] for o in raw.list_objects_v2(Bucket=bucket)["Contents"])
-    assert len(keys) == 2 and keys[0].endswith("/poster.jpg") and keys[1].endswith("/video.mp4")
-    assert raw.get_object(Bucket=bucket, Key=keys[1])["Body"].read() == video.content
+    outputs = [k.rsplit("/", 1)[1] for k in keys if k.startswith("pv/outputs/")]
+    assert {"poster.jpg", "thumbnail.jpg", "video.mp4", "index.m3u8"} <= set(outputs)
+    assert all(name.startswith("part_") for name in set(outputs) - {"poster.jpg", "thumbnail.jpg", "video.mp4",
+                                                                     "index.m3u8"})
+    templates = [k for k in keys if k.startswith("pv/templates/")]
+    assert len([k for k in templates if k.endswith(".ts")]) == SECONDS and any(k.endswith("manifest.json")
+                                                                               for k in templates)
+    video_key = next(k for k in keys if k.endswith("/video.mp4"))
+    assert raw.get_object(Bucket=bucket, Key=video_key)["Body"].read() == video.content
     runtime.db.dispose()

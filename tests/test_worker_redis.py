@@ -67,7 +67,7 @@ def test_real_worker_renders_campaign_from_redis(redis_settings, card_spec, tmp_
                 break
             assert worker.poll() is None, (tmp_path / "worker.log").read_text()[-3000:]
             time.sleep(0.5)
-        assert counts == {"queued": 0, "rendering": 0, "done": 3, "failed": 0}, \
+        assert counts == {"queued": 0, "rendering": 0, "done": 3, "failed": 0, "cancelled": 0}, \
             (tmp_path / "worker.log").read_text()[-3000:]
     finally:
         os.killpg(worker.pid, signal.SIGTERM)

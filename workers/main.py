@@ -12,12 +12,12 @@ import dramatiq
 
 from pvideo.logs import configure_logging
 from pvideo.settings import Settings
-from workers.actors import declare_render_actor
+from workers.actors import declare_for
 from workers.broker import build_broker
 from workers.runtime import Runtime
 
 settings = Settings()
-configure_logging()
+configure_logging(fmt=settings.log_format)
 broker = build_broker(settings)
 dramatiq.set_broker(broker)
 
@@ -27,4 +27,5 @@ def _runtime() -> Runtime:
     return Runtime.from_settings(settings)
 
 
-render_customer = declare_render_actor(broker, _runtime)
+actors = declare_for(broker, _runtime, settings)
+render_customer, fan_out_campaign, deliver_webhook = actors.render, actors.fan_out, actors.webhook

@@ -1,23 +1,26 @@
-"""Sending renders to the workers, and the in-process worker of embedded mode."""
+"""Sending work to the workers, and the in-process worker of embedded mode."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 
 import dramatiq
 
-from workers.actors import RENDER_QUEUE, declare_render_actor
-from workers.broker import build_broker, is_embedded
+from pvideo.fanout import send_in_batches
+from workers.actors import CAMPAIGN_QUEUE, QUEUES, RENDER_QUEUE, WEBHOOK_QUEUE, declare_for
+from workers.broker import PvideoRedisBroker, is_embedded
+from workers.broker import build_broker
 from workers.runtime import Runtime
 
 
 class RenderQueue:
-    """Enqueues render ids. Without Redis, it also runs the worker threads itself."""
+    """Enqueues campaigns and renders. Without Redis, it also runs the worker threads itself."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.broker = build_broker(runtime.settings)
-        self.actor = declare_render_actor(self.broker, lambda: runtime)
+        self.actors = declare_for(self.broker, lambda: runtime, runtime.settings)
+        self.actor = self.actors.render
         self._worker: dramatiq.Worker | None = None
 
     @property
@@ -30,18 +33,27 @@ class RenderQueue:
             self._worker = dramatiq.Worker(self.broker, worker_threads=self.runtime.settings.worker_threads)
             self._worker.start()
 
-    def enqueue(self, render_ids: Iterable[str]) -> int:
-        count = 0
-        for render_id in render_ids:
-            self.actor.send(render_id)
-            count += 1
-        return count
+    def fan_out(self, campaign_id: str) -> None:
+        """One message; a worker enqueues the campaign's rows in batches (``pvideo.fanout``)."""
+        self.actors.fan_out.send(campaign_id)
+
+    def enqueue(self, render_ids: Sequence[str]) -> int:
+        """Enqueue renders in pipelined batches (one Redis round trip per batch)."""
+        return send_in_batches(list(render_ids), self.actors.send_renders,
+                               batch_size=self.runtime.settings.fanout_batch_size)
+
+    def depth(self) -> dict[str, int]:
+        """Messages waiting per queue (Redis only; empty when embedded)."""
+        if isinstance(self.broker, PvideoRedisBroker):
+            return {q: self.broker.queue_depth(q) for q in QUEUES}
+        return {}
 
     def join(self, timeout_ms: int | None = None) -> None:
-        """Wait until the embedded queue is drained (renders done or failed)."""
+        """Wait until the embedded queues are drained (renders done or failed, webhooks sent)."""
         if self.embedded:
             self.start()
-            self.broker.join(RENDER_QUEUE, timeout=timeout_ms, fail_fast=False)
+            for queue in (CAMPAIGN_QUEUE, RENDER_QUEUE, WEBHOOK_QUEUE):
+                self.broker.join(queue, timeout=timeout_ms, fail_fast=False)
             if self._worker is not None:
                 self._worker.join()
 

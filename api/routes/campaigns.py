@@ -1,29 +1,35 @@
-"""Marketing: submit campaigns (JSON rows or a CSV upload), follow their progress."""
+"""Marketing: submit campaigns (JSON rows or a streamed CSV upload), follow, cancel, retry, export."""
 
 from __future__ import annotations
 
+import io
+import json
 import re
-from typing import Any
+from collections.abc import Iterator
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request, status
-from starlette.datastructures import UploadFile
+from fastapi import APIRouter, Header, HTTPException, Query, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import ValidationError
+from starlette.datastructures import UploadFile
 
 from api.deps import ApiKeyDep, SessionDep, StateDep
 from api.schemas import CampaignCreate, CampaignPublic, CampaignSubmitted, RenderPublic, RowError
 from pvideo import campaigns
-from pvideo.analytics import campaign_analytics
-from pvideo.customers import CustomerRow, check_columns, parse_csv
-from pvideo.manifest import render_links
+from pvideo.customers import CustomerRow, check_columns, iter_csv
+from pvideo.errors import DataError
+from pvideo.manifest import csv_chunks, iter_manifest, json_chunks, render_links
 from pvideo.models import Render
 from pvideo.spec import SceneSpec, load_scene
+from pvideo.urls import check_link
 
 router = APIRouter(prefix="/api/campaigns", tags=["campaigns"])
 
 _SCENE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,100}$")
-MAX_CSV_BYTES = 20 * 1024 * 1024
-
 _SUBMIT_BODY = {
+    "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string"},
+                    "description": "repeat a submission safely: the same key returns the first campaign"}],
     "requestBody": {
         "required": True,
         "content": {
@@ -31,11 +37,13 @@ _SUBMIT_BODY = {
             "multipart/form-data": {"schema": {
                 "type": "object", "required": ["scene", "file"],
                 "properties": {"scene": {"type": "string"}, "name": {"type": "string"},
+                               "webhook_url": {"type": "string"},
+                               "metadata": {"type": "string", "description": "a JSON object"},
                                "file": {"type": "string", "format": "binary",
-                                        "description": "customers CSV with a header row"}},
+                                        "description": "customers CSV with a header row (streamed)"}},
             }},
         },
-    }
+    },
 }
 
 
@@ -46,55 +54,121 @@ def _scene(state: StateDep, name: str) -> SceneSpec:
     return load_scene(path)
 
 
-async def _read_submission(request: Request, state: StateDep) -> tuple[SceneSpec, list[CustomerRow], str | None, str]:
+def _webhook(url: str | None) -> str | None:
+    if not url:
+        return None
+    try:
+        return check_link(url)
+    except ValueError as exc:
+        raise HTTPException(422, f"webhook_url: {exc}") from None
+
+
+def _metadata(raw: object) -> dict[str, Any] | None:
+    if raw is None or raw == "":
+        return None
+    try:
+        value = json.loads(raw) if isinstance(raw, str) else raw
+    except json.JSONDecodeError as exc:
+        raise HTTPException(422, f"metadata: not JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise HTTPException(422, "metadata must be a JSON object")
+    return value
+
+
+async def _read_submission(request: Request, state: StateDep) -> dict[str, Any]:
+    """The scene, a (lazy, for CSV) iterator of rows, and the submission options."""
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
-        form = await request.form(max_files=1, max_fields=10)
+        form = await request.form(max_files=1, max_fields=10)  # files spool to disk past 1 MB
         scene_name, upload = form.get("scene"), form.get("file")
         if not isinstance(scene_name, str) or not isinstance(upload, UploadFile):
             raise HTTPException(422, "multipart submissions need a 'scene' field and a 'file' CSV")
-        raw = await upload.read(MAX_CSV_BYTES + 1)
-        if len(raw) > MAX_CSV_BYTES:
-            raise HTTPException(413, f"CSV larger than {MAX_CSV_BYTES // (1024 * 1024)} MB")
+        limit = state.runtime.settings.max_upload_mb * 1024 * 1024
+        if upload.size is not None and upload.size > limit:
+            raise HTTPException(413, f"CSV larger than {state.runtime.settings.max_upload_mb} MB")
         source = upload.filename or "upload.csv"
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise HTTPException(422, f"{source}: not UTF-8 text") from None
         spec = _scene(state, scene_name)
-        columns, rows = parse_csv(text, source=source)
+        stream = io.TextIOWrapper(upload.file, encoding="utf-8-sig", newline="")
+        columns, rows = iter_csv(stream, source=source)
         check_columns(spec, columns, source=source)
         name = form.get("name")
-        return spec, rows, name if isinstance(name, str) else None, source
+        return {"spec": spec, "rows": rows, "name": name if isinstance(name, str) else None, "source": source,
+                "webhook_url": _webhook(form.get("webhook_url") or None), "metadata": _metadata(form.get("metadata")),
+                "render_mode": _choice("render", form.get("render"), ("eager", "on_demand")),
+                "outputs": _choice("outputs", form.get("outputs"), ("both", "mp4", "hls"))}
     try:
         body = CampaignCreate.model_validate_json(await request.body())
     except ValidationError as exc:
         raise HTTPException(422, exc.errors(include_url=False, include_context=False)) from None
     spec = _scene(state, body.scene)
-    return spec, [CustomerRow(i, r) for i, r in enumerate(body.rows, start=1)], body.name, "rows"
+    return {"spec": spec, "rows": (CustomerRow(i, r) for i, r in enumerate(body.rows, start=1)),
+            "name": body.name, "source": "rows", "webhook_url": _webhook(body.webhook_url),
+            "metadata": body.metadata, "render_mode": body.render, "outputs": body.outputs}
+
+
+def _choice(field: str, value: object, allowed: tuple[str, ...]) -> str:
+    """A multipart form choice; absent means the first (default) one."""
+    if value in (None, ""):
+        return allowed[0]
+    if value not in allowed:
+        raise HTTPException(422, f"{field} must be one of {', '.join(allowed)}")
+    return str(value)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=CampaignSubmitted,
-             openapi_extra=_SUBMIT_BODY)
-async def submit_campaign(request: Request, state: StateDep, _: ApiKeyDep) -> CampaignSubmitted:
-    """Submit a scene + customers. Good rows are queued; each bad row is reported."""
-    spec, rows, name, source = await _read_submission(request, state)
-    with state.runtime.db.session() as session:
-        submission = campaigns.submit_campaign(
-            session, spec, rows, assets_dir=state.runtime.settings.assets_dir,
-            tokens=state.tokens, name=name, source=source)
-        campaign_id = submission.campaign.id
-    state.queue.enqueue(submission.queued)
-    return CampaignSubmitted(id=campaign_id, queued=len(submission.queued),
-                             rejected=[RowError(row=r, error=e) for r, e in submission.rejected])
+             openapi_extra=_SUBMIT_BODY, responses={200: {"description": "replayed (same Idempotency-Key)"}})
+async def submit_campaign(request: Request, state: StateDep, _: ApiKeyDep,
+                          idempotency_key: Annotated[str | None, Header(max_length=200, include_in_schema=False)] = None
+                          ) -> Response:
+    """Submit a scene + customers. Good rows are queued; each bad row is reported with its reason."""
+    submission_args = await _read_submission(request, state)
+    runtime = state.runtime
+
+    def store() -> campaigns.Submission:
+        with runtime.db.session() as session:
+            return campaigns.submit_campaign(
+                session, submission_args["spec"], submission_args["rows"], assets_dir=runtime.settings.assets_dir,
+                tokens=state.tokens, name=submission_args["name"], source=submission_args["source"],
+                idempotency_key=idempotency_key, webhook_url=submission_args["webhook_url"],
+                metadata=submission_args["metadata"], render_mode=submission_args["render_mode"],
+                outputs=submission_args["outputs"])
+
+    try:
+        submission = await run_in_threadpool(store)  # 100k rows: keep the event loop free
+    except DataError as exc:
+        raise HTTPException(422, str(exc)) from None
+    if submission.campaign.render_mode != "on_demand":  # on demand: the first view renders
+        state.queue.fan_out(submission.campaign.id)  # a replay re-sends it: fan-out resumes, never repeats
+    body = CampaignSubmitted(id=submission.campaign.id, queued=submission.queued_count,
+                             rejected=[RowError(row=r, error=e) for r, e in submission.rejected],
+                             rejected_count=submission.rejected_count, replayed=submission.replayed)
+    return JSONResponse(body.model_dump(), status_code=200 if submission.replayed else 201)
 
 
 @router.get("/{campaign_id}", response_model=CampaignPublic)
-def get_campaign(campaign_id: str, session: SessionDep, _: ApiKeyDep) -> CampaignPublic:
+def get_campaign(campaign_id: str, session: SessionDep, state: StateDep, _: ApiKeyDep) -> CampaignPublic:
+    """Counts by status, the finish rate over the recent window, and an ETA."""
     campaign = campaigns.get_campaign(session, campaign_id)
-    counts = campaigns.status_counts(session, campaign_id)
-    return CampaignPublic(id=campaign.id, name=campaign.name, scene=campaign.scene_name,
-                          created_at=campaign.created_at, total=sum(counts.values()), counts=counts)
+    progress = campaigns.progress(session, campaign_id, window_seconds=state.runtime.settings.eta_window_seconds)
+    return CampaignPublic(id=campaign.id, name=campaign.name, scene=campaign.scene_name, status=campaign.status,
+                          created_at=campaign.created_at, total=progress.total, counts=progress.counts,
+                          finished=progress.finished, rate_per_minute=progress.rate_per_minute,
+                          eta_seconds=progress.eta_seconds, completed_at=campaign.completed_at,
+                          metadata=campaign.meta)
+
+
+@router.post("/{campaign_id}/cancel")
+def cancel_campaign(campaign_id: str, session: SessionDep, _: ApiKeyDep) -> dict[str, int]:
+    """Rows not started are cancelled; rows rendering now finish."""
+    return {"cancelled": campaigns.cancel_campaign(session, campaign_id)}
+
+
+@router.post("/{campaign_id}/retry")
+def retry_campaign(campaign_id: str, state: StateDep, _: ApiKeyDep) -> dict[str, int]:
+    """Queue again the rows that failed while rendering (and cancelled rows)."""
+    with state.runtime.db.session() as session:
+        ids = campaigns.retry_failed(session, campaign_id)
+    return {"queued": state.queue.enqueue(ids)}
 
 
 def render_public(render: Render, base_url: str) -> RenderPublic:
@@ -110,8 +184,21 @@ def list_renders(campaign_id: str, session: SessionDep, state: StateDep, _: ApiK
     return [render_public(r, base) for r in campaigns.list_renders(session, campaign_id, offset=offset, limit=limit)]
 
 
-@router.get("/{campaign_id}/analytics")
-def get_analytics(campaign_id: str, session: SessionDep, _: ApiKeyDep) -> dict[str, Any]:
-    """Landing views, viewers, plays, completions and clicks per CTA (see pvideo.analytics)."""
-    campaigns.get_campaign(session, campaign_id)
-    return campaign_analytics(session, campaign_id)
+@router.get("/{campaign_id}/manifest", response_class=StreamingResponse,
+            responses={200: {"content": {"text/csv": {}, "application/json": {}}}})
+def manifest(campaign_id: str, state: StateDep, _: ApiKeyDep,
+             format: str = Query("csv", pattern="^(csv|json)$")) -> StreamingResponse:
+    """customer id, landing/video/poster/thumbnail URLs, status, error: one row per customer, streamed."""
+    db, base = state.runtime.db, state.runtime.settings.public_base_url
+    with db.session() as session:
+        campaigns.get_campaign(session, campaign_id)
+
+    def chunks() -> Iterator[str]:
+        with db.session() as session:
+            rows = iter_manifest(session, campaign_id, base)
+            yield from (csv_chunks(rows) if format == "csv" else json_chunks(rows))
+
+    media = "text/csv; charset=utf-8" if format == "csv" else "application/json"
+    filename = f"campaign-{campaign_id}-links.{format}"
+    return StreamingResponse(chunks(), media_type=media,
+                             headers={"Content-Disposition": f'attachment; filename="{filename}"'})

@@ -1,18 +1,29 @@
-"""Viewer events from the tracker: JSON or text/plain (``sendBeacon``), deduplicated."""
+"""Viewer events in (batched, sendBeacon-safe, CORS-open) and raw events out (cursor export)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request
-from pydantic import ValidationError
+import json
+import math
+from typing import Literal
 
-from api.deps import SessionDep, StateDep
-from api.schemas import EventsAccepted
-from pvideo.campaigns import render_by_token
-from pvideo.tracking import EventBatch, record_events
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import PlainTextResponse, Response
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from api.deps import ApiKeyDep, SessionDep, StateDep
+from api.schemas import EventsAccepted, FailedEventPublic
+from pvideo.campaigns import get_campaign, render_by_token
+from pvideo.devices import device_class
+from pvideo.export import decode_cursor, encode_cursor, export_page, to_csv, to_ndjson
+from pvideo.models import FailedEvent
+from pvideo.tracking import EventBatch, describe, ingest
 
 router = APIRouter(prefix="/api/events", tags=["events"])
 
 MAX_BODY = 64 * 1024
+CORS = {"Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": "Retry-After"}
 
 _BODY = {"requestBody": {"required": True, "content": {
     "application/json": {"schema": EventBatch.model_json_schema()},
@@ -20,19 +31,92 @@ _BODY = {"requestBody": {"required": True, "content": {
 }}}
 
 
-@router.post("", response_model=EventsAccepted, openapi_extra=_BODY)
-async def post_events(request: Request, state: StateDep, session: SessionDep) -> EventsAccepted:
+def _reject(status: int, detail: object, headers: dict[str, str] | None = None) -> HTTPException:
+    return HTTPException(status, detail, headers={**CORS, **(headers or {})})
+
+
+async def _read_batch(request: Request) -> EventBatch:
     body = bytearray()
     async for chunk in request.stream():
         body.extend(chunk)
         if len(body) > MAX_BODY:
-            raise HTTPException(413, f"event batch larger than {MAX_BODY // 1024} KB")
+            raise _reject(413, f"event batch larger than {MAX_BODY // 1024} KB")
     try:
-        batch = EventBatch.model_validate_json(bytes(body))
+        return EventBatch.model_validate_json(bytes(body))
     except ValidationError as exc:
-        raise HTTPException(422, exc.errors(include_url=False, include_context=False, include_input=False)) from None
-    render = render_by_token(session, state.tokens, batch.token)
-    if render is None:
-        raise HTTPException(404, "unknown viewer token")
-    stored, duplicates = record_events(session, render, batch.events)
-    return EventsAccepted(stored=stored, duplicates=duplicates)
+        raise _reject(422, describe(exc)) from None
+
+
+@router.options("", include_in_schema=False)
+def preflight() -> Response:
+    return Response(status_code=204, headers={**CORS, "Access-Control-Allow-Methods": "POST, OPTIONS",
+                                              "Access-Control-Allow-Headers": "Content-Type",
+                                              "Access-Control-Max-Age": "86400"})
+
+
+@router.post("", response_model=EventsAccepted, openapi_extra=_BODY)
+async def post_events(request: Request, state: StateDep) -> Response:
+    """Store a batch (≤ 100 events, ≤ 64 KB). Bad events are kept in failed_events with the reason;
+    the answer counts stored, duplicate and failed events. 429 + Retry-After past the per-link rate."""
+    batch = await _read_batch(request)
+    render_id = state.tokens.verify(batch.token)
+    if render_id is None:
+        raise _reject(404, "unknown viewer token")
+    wait = state.event_limiter.take(render_id, len(batch.events))
+    if wait > 0:
+        raise _reject(429, "too many events for this link", {"Retry-After": str(math.ceil(wait))})
+    device = device_class(request.headers.get("user-agent"))
+
+    def store() -> EventsAccepted:
+        with state.runtime.db.session() as session:
+            render = render_by_token(session, state.tokens, batch.token)
+            if render is None:
+                raise _reject(404, "unknown viewer token")
+            result = ingest(session, render, batch.events, sent_at=batch.sent_at, device=device)
+        return EventsAccepted(stored=result.stored, duplicates=result.duplicates, failed=len(result.failed),
+                              errors=[{"index": i, "reason": r} for i, r in result.failed])
+
+    accepted = await run_in_threadpool(store)
+    return Response(accepted.model_dump_json(), media_type="application/json", headers=CORS)
+
+
+@router.get("", response_class=PlainTextResponse, responses={200: {"content": {
+    "application/x-ndjson": {}, "text/csv": {}}, "description": "one event per line, by id"}})
+def export_events(session: SessionDep, state: StateDep, _: ApiKeyDep,
+                  campaign_id: str = Query(max_length=32),
+                  after: str | None = Query(None, max_length=100, description="X-Next-Cursor of the previous page"),
+                  limit: int = Query(1000, ge=1, le=10_000),
+                  format: Literal["ndjson", "csv"] = "ndjson") -> Response:
+    """Raw events of a campaign in stable order. Resume with ``after=`` the ``X-Next-Cursor`` header;
+    an empty page keeps the cursor, so polling with it later returns only new events."""
+    get_campaign(session, campaign_id)
+    try:
+        after_id = decode_cursor(after)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+    rows = export_page(session, campaign_id, after=after_id, limit=limit,
+                       settle=state.runtime.settings.event_export_settle_seconds)
+    cursor = encode_cursor(rows[-1]["id"]) if rows else (after or encode_cursor(0))
+    headers = {"X-Next-Cursor": cursor, "X-Has-More": "true" if len(rows) == limit else "false"}
+    if format == "csv":
+        return Response(to_csv(rows), media_type="text/csv; charset=utf-8", headers=headers)
+    return Response(to_ndjson(rows), media_type="application/x-ndjson", headers=headers)
+
+
+@router.get("/failed", response_model=list[FailedEventPublic])
+def failed_events(session: SessionDep, _: ApiKeyDep, campaign_id: str = Query(max_length=32),
+                  after: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000)) -> list[FailedEventPublic]:
+    """Events that failed validation, with the reason and the payload as received (by id)."""
+    get_campaign(session, campaign_id)
+    rows = session.scalars(select(FailedEvent).where(FailedEvent.campaign_id == campaign_id,
+                                                     FailedEvent.id > after)
+                           .order_by(FailedEvent.id).limit(limit))
+    return [FailedEventPublic(id=r.id, render_id=r.render_id, event_id=r.event_id, reason=r.reason,
+                              payload=_json_or_text(r.payload), received_at=r.received_at) for r in rows]
+
+
+def _json_or_text(payload: str) -> object:
+    try:
+        return json.loads(payload)
+    except ValueError:
+        return payload

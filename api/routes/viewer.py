@@ -6,7 +6,9 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from api.deps import SessionDep, StateDep
+from api.landing import landing_context, landing_csp
 from api.pages import templates
+from api.routes.hls import hls_url, start_on_demand
 from pvideo.campaigns import render_by_token
 from pvideo.models import Render, RenderStatus
 
@@ -25,25 +27,16 @@ def _render_for(token: str, state: StateDep, session: SessionDep) -> Render:
 @router.get("/v/{token}", response_class=HTMLResponse)
 def landing_page(token: str, request: Request, state: StateDep, session: SessionDep) -> Response:
     render = _render_for(token, state, session)
-    if render.status != RenderStatus.DONE:
+    start_on_demand(render, state, session)
+    streaming = hls_url(render, token, state.runtime.storage)
+    if render.status != RenderStatus.DONE and not streaming:
         return templates.TemplateResponse(request, "pending.html", {"status": render.status},
                                           status_code=404 if render.status == RenderStatus.FAILED else 202,
                                           headers={"Retry-After": "5"})
-    hotspots = list(render.hotspots or [])
-    context = {
-        "title": f"Your {render.campaign.name} video",
-        "heading": "A video made just for you",
-        "video_url": f"/v/{token}/video.mp4",
-        "poster_url": f"/v/{token}/poster.jpg" if render.poster_key else None,
-        "width": render.width or 1280,
-        "height": render.height or 720,
-        "duration": render.duration or 0,
-        "hotspots": hotspots,
-        "static_url": "/static",
-        "config": {"token": token, "events_url": "/api/events", "hotspots": hotspots,
-                   "duration": render.duration or 0},
-    }
-    return templates.TemplateResponse(request, "landing.html", context)
+    context = landing_context(render, token, state.runtime.settings.public_base_url,
+                              hls_url=streaming, captions_url=None)
+    headers = {"Content-Security-Policy": landing_csp(hls=bool(context["hls_url"]))}
+    return templates.TemplateResponse(request, "landing.html", context, headers=headers)
 
 
 def _media(token: str, state: StateDep, session: SessionDep, which: str, media_type: str) -> Response:

@@ -1,53 +1,98 @@
 /*
- * pvideo landing-page tracker.
+ * pvideo landing-page tracker (plain JS, no libraries).
  *
  * - Shows each CTA (<a class="pvideo-cta" data-start data-end hidden>) exactly
- *   while start <= video.currentTime < end.
- * - Reports viewer events in batches to config.events_url:
- *     POST {"token": ..., "events": [{event_id, type, position, cta_id, client_ts}, ...]}
+ *   while start <= video.currentTime < end, placed by data-box (percent of
+ *   the video box, so it scales with the player).
+ * - Media events after Snowplow's media schema: page_view, ready, play, pause,
+ *   seek_start, seek_end, percent_progress (10 % steps), ping (every
+ *   config.ping_seconds while playing), end, cta_impression, fullscreen, error.
+ *   Each carries event_id, session_id, seq (order within the session),
+ *   position, duration and client_ts.
+ * - CTA clicks go through the server's redirect (the link's own href), which
+ *   records the click; the tracker only adds its event id, session, seq and
+ *   position to that URL.
+ * - Batches: POST {"token", "sent_at", "events": [...]} to config.events_url
+ *   (fetch keepalive); on pagehide/hidden, navigator.sendBeacon with a
+ *   text/plain body. Every event stays in a localStorage retry queue until a
+ *   2xx acknowledges it, and is re-sent on the next visit otherwise (the
+ *   server dedupes by event_id, so re-sending is safe).
  *
- * No libraries, no globals except window.pvideoTracker = {flush, queue}.
- * Loaded with <script defer>; works under CSP script-src 'self'.
+ * Globals: window.pvideoTracker = {flush, queue, sessionId}. CSP-safe.
  */
 (function () {
   'use strict';
 
   var DEBOUNCE_MS = 1000;     // flush this long after the first queued event
   var FLUSH_AT = 10;          // ...or as soon as this many are queued
-  var MAX_BATCH = 50;         // events per request (keepalive bodies are capped at 64 KiB)
+  var MAX_BATCH = 50;         // events per request (server limit 100 / 64 KB)
   var MAX_QUEUE = 500;        // oldest events are dropped beyond this
+  var MAX_AGE_MS = 7 * 24 * 3600 * 1000;
   var RETRY_MIN_MS = 2000;
   var RETRY_MAX_MS = 60000;
-  var MILESTONES = [25, 50, 75];
-
-  var queue = [];             // exposed; always mutated in place, never reassigned
 
   // ---- config ----------------------------------------------------------
 
   var config = {};
   try {
     var cfgEl = document.getElementById('pvideo-config');
-    if (cfgEl) {
-      config = JSON.parse(cfgEl.textContent || '{}') || {};
-    }
+    config = cfgEl ? (JSON.parse(cfgEl.textContent || '{}') || {}) : {};
   } catch (err) {
     config = {};
   }
   var token = typeof config.token === 'string' ? config.token : null;
   var eventsUrl = typeof config.events_url === 'string' ? config.events_url : null;
+  var pingMs = (Number(config.ping_seconds) > 0 ? Number(config.ping_seconds) : 10) * 1000;
 
-  var video = document.getElementById('pvideo-video') ||
-    document.querySelector('video.pvideo-video') ||
-    document.querySelector('video');
+  var video = document.getElementById('pvideo-video') || document.querySelector('video');
 
-  // ---- helpers ---------------------------------------------------------
+  // ---- storage (may be unavailable: private mode, disabled cookies) ------
+
+  function store(kind) {
+    try {
+      var s = window[kind];
+      var probe = '__pvideo__';
+      s.setItem(probe, probe);
+      s.removeItem(probe);
+      return s;
+    } catch (err) {
+      return null;
+    }
+  }
+  var local = store('localStorage');
+  var perTab = store('sessionStorage');
+  var QUEUE_KEY = 'pvideo.queue.' + (token || '');
+  var SESSION_KEY = 'pvideo.session.' + (token || '');
+
+  function readJson(s, key, fallback) {
+    if (!s) {
+      return fallback;
+    }
+    try {
+      var v = JSON.parse(s.getItem(key) || 'null');
+      return v == null ? fallback : v;
+    } catch (err) {
+      return fallback;
+    }
+  }
+
+  function writeJson(s, key, value) {
+    if (!s) {
+      return;
+    }
+    try {
+      s.setItem(key, JSON.stringify(value));
+    } catch (err) { /* quota: the in-memory queue still works */ }
+  }
+
+  // ---- ids, session, sequence ------------------------------------------
 
   function uuid() {
-    var c = window.crypto || window.msCrypto;
+    var c = window.crypto;
     if (c && typeof c.randomUUID === 'function') {
       try {
         return c.randomUUID();
-      } catch (err) { /* insecure context on some browsers: fall through */ }
+      } catch (err) { /* insecure context: fall through */ }
     }
     var b = new Uint8Array(16);
     if (c && typeof c.getRandomValues === 'function') {
@@ -57,68 +102,125 @@
         b[i] = Math.floor(Math.random() * 256);
       }
     }
-    b[6] = (b[6] & 0x0f) | 0x40;  // version 4
-    b[8] = (b[8] & 0x3f) | 0x80;  // RFC 4122 variant
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
     var h = [];
     for (var j = 0; j < 16; j++) {
       h.push((b[j] + 0x100).toString(16).slice(1));
     }
-    return h.slice(0, 4).join('') + '-' + h.slice(4, 6).join('') + '-' +
-      h.slice(6, 8).join('') + '-' + h.slice(8, 10).join('') + '-' +
-      h.slice(10, 16).join('');
+    return h.slice(0, 4).join('') + '-' + h.slice(4, 6).join('') + '-' + h.slice(6, 8).join('') +
+      '-' + h.slice(8, 10).join('') + '-' + h.slice(10, 16).join('');
   }
 
-  function currentPosition() {
+  // One session per tab and link; a reload continues it (and its seq).
+  var session = readJson(perTab, SESSION_KEY, null);
+  if (!session || typeof session.id !== 'string' || typeof session.seq !== 'number') {
+    session = { id: uuid().replace(/-/g, ''), seq: 0 };
+  }
+
+  function nextSeq() {
+    session.seq += 1;
+    writeJson(perTab, SESSION_KEY, session);
+    return session.seq;
+  }
+
+  // ---- events ----------------------------------------------------------
+
+  function position() {
     var t = video ? Number(video.currentTime) : 0;
-    if (!isFinite(t) || t < 0) {
-      t = 0;
-    }
-    return Math.round(t * 1000) / 1000;
+    return isFinite(t) && t > 0 ? Math.round(t * 1000) / 1000 : 0;
   }
 
   function mediaDuration() {
     var d = video ? Number(video.duration) : NaN;
     if (isFinite(d) && d > 0) {
-      return d;
+      return Math.round(d * 1000) / 1000;
     }
     d = Number(config.duration);
-    return isFinite(d) && d > 0 ? d : 0;
+    return isFinite(d) && d > 0 ? d : null;
   }
 
-  function makeEvent(type, ctaId) {
-    return {
+  function makeEvent(type, extra) {
+    var ev = {
       event_id: uuid(),
       type: type,
-      position: currentPosition(),
-      cta_id: ctaId == null ? null : String(ctaId),
+      session_id: session.id,
+      seq: nextSeq(),
+      position: position(),
+      duration: mediaDuration(),
       client_ts: new Date().toISOString()
     };
+    for (var k in extra || {}) {
+      if (Object.prototype.hasOwnProperty.call(extra, k)) {
+        ev[k] = extra[k];
+      }
+    }
+    return ev;
   }
 
-  function payload(events) {
-    return JSON.stringify({ token: token, events: events });
-  }
+  // ---- the retry queue -------------------------------------------------
 
-  function trimQueue() {
+  var queue = [];             // not yet acknowledged; mutated in place
+  var inflightIds = {};       // event_id -> true while a fetch carries it
+
+  (function restore() {
+    var saved = readJson(local, QUEUE_KEY, []);
+    var cutoff = Date.now() - MAX_AGE_MS;
+    for (var i = 0; i < saved.length; i++) {
+      var ev = saved[i];
+      if (ev && typeof ev.event_id === 'string' && Date.parse(ev.client_ts) > cutoff) {
+        queue.push(ev);
+      }
+    }
+  })();
+
+  function persist() {
     if (queue.length > MAX_QUEUE) {
       queue.splice(0, queue.length - MAX_QUEUE);
     }
+    if (queue.length) {
+      writeJson(local, QUEUE_KEY, queue);
+    } else if (local) {
+      try { local.removeItem(QUEUE_KEY); } catch (err) { /* ignore */ }
+    }
+  }
+
+  function acknowledge(batch) {
+    var done = {};
+    for (var i = 0; i < batch.length; i++) {
+      done[batch[i].event_id] = true;
+      delete inflightIds[batch[i].event_id];
+    }
+    for (var j = queue.length - 1; j >= 0; j--) {
+      if (done[queue[j].event_id]) {
+        queue.splice(j, 1);
+      }
+    }
+    persist();
+  }
+
+  function release(batch) {
+    for (var i = 0; i < batch.length; i++) {
+      delete inflightIds[batch[i].event_id];
+    }
+  }
+
+  function body(events) {
+    return JSON.stringify({ token: token, sent_at: new Date().toISOString(), events: events });
   }
 
   // ---- sending ---------------------------------------------------------
 
   var timer = null;
-  var inflight = false;
-  var retryDelay = 0;         // > 0 while backing off after a failure
+  var retryDelay = 0;
 
   function schedule(delay) {
-    if (timer !== null) {
-      return;
+    if (timer === null) {
+      timer = setTimeout(function () {
+        timer = null;
+        flush();
+      }, delay);
     }
-    timer = setTimeout(function () {
-      timer = null;
-      flush();
-    }, delay);
   }
 
   function cancelTimer() {
@@ -128,102 +230,94 @@
     }
   }
 
-  function retryable(status) {
-    return status === 408 || status === 425 || status === 429 || status >= 500;
+  function pending() {
+    var out = [];
+    for (var i = 0; i < queue.length && out.length < MAX_BATCH; i++) {
+      if (!inflightIds[queue[i].event_id]) {
+        out.push(queue[i]);
+      }
+    }
+    return out;
   }
 
-  // POST queued events with fetch(keepalive). Returns a Promise that resolves
-  // once this round is done (never rejects). On a network error or a
-  // retryable status the batch goes back to the front of the queue.
+  function retryAfter(res) {
+    var s = Number(res.headers && res.headers.get('Retry-After'));
+    return isFinite(s) && s > 0 ? s * 1000 : 0;
+  }
+
+  // POST the oldest unsent events. Resolves (never rejects) when done.
   function flush() {
     cancelTimer();
-    if (!eventsUrl || queue.length === 0 || typeof window.fetch !== 'function') {
+    var batch = pending();
+    if (!eventsUrl || !token || batch.length === 0 || typeof window.fetch !== 'function') {
       return Promise.resolve();
     }
-    if (inflight) {
-      // one request at a time keeps events in order; try again shortly
-      schedule(DEBOUNCE_MS);
-      return Promise.resolve();
+    for (var i = 0; i < batch.length; i++) {
+      inflightIds[batch[i].event_id] = true;
     }
-    var batch = queue.splice(0, MAX_BATCH);
-    inflight = true;
-
     var request;
     try {
       request = window.fetch(eventsUrl, {
         method: 'POST',
         headers: { 'Content-Type': 'application/json' },
-        body: payload(batch),
+        body: body(batch),
         keepalive: true,
-        credentials: 'same-origin',
+        credentials: 'omit',
         cache: 'no-store'
       });
     } catch (err) {
       request = Promise.reject(err);
     }
-
     return request.then(function (res) {
-      if (res.ok) {
-        return 'ok';
-      }
-      return retryable(res.status) ? 'retry' : 'drop';
-    }, function () {
-      return 'retry';
-    }).then(function (outcome) {
-      inflight = false;
-      if (outcome === 'retry') {
-        Array.prototype.unshift.apply(queue, batch);
-        trimQueue();
-        retryDelay = retryDelay ? Math.min(retryDelay * 2, RETRY_MAX_MS) : RETRY_MIN_MS;
-        schedule(retryDelay);
+      if (res.ok || (res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429)) {
+        // stored (bad events are kept server-side as failed), or refused for good
+        acknowledge(batch);
+        retryDelay = 0;
+        if (pending().length) {
+          schedule(queue.length >= FLUSH_AT ? 0 : DEBOUNCE_MS);
+        }
         return;
       }
-      // 'ok', or a 4xx the server will never accept: don't retry forever.
-      retryDelay = 0;
-      if (queue.length >= FLUSH_AT) {
-        return flush();
-      }
-      if (queue.length > 0) {
-        schedule(DEBOUNCE_MS);
-      }
+      release(batch);
+      retryDelay = Math.max(retryAfter(res),
+        retryDelay ? Math.min(retryDelay * 2, RETRY_MAX_MS) : RETRY_MIN_MS);
+      schedule(retryDelay);
+    }, function () {
+      release(batch);
+      retryDelay = retryDelay ? Math.min(retryDelay * 2, RETRY_MAX_MS) : RETRY_MIN_MS;
+      schedule(retryDelay);
     });
   }
 
-  // Hand everything queued to sendBeacon (survives unload/navigation).
-  // Anything the browser refuses stays queued for a later fetch flush.
+  // The page is going away: hand everything unacknowledged to sendBeacon.
+  // It stays in localStorage, so the next visit re-sends what got lost.
   function beaconFlush() {
     cancelTimer();
-    if (!eventsUrl || queue.length === 0) {
+    if (!eventsUrl || !token || queue.length === 0) {
       return;
     }
+    persist();
     if (!navigator.sendBeacon) {
       flush();
       return;
     }
-    while (queue.length > 0) {
-      var batch = queue.slice(0, MAX_BATCH);
+    for (var i = 0; i < queue.length; i += MAX_BATCH) {
       var ok = false;
       try {
-        ok = navigator.sendBeacon(
-          eventsUrl,
-          new Blob([payload(batch)], { type: 'text/plain' })
-        );
+        ok = navigator.sendBeacon(eventsUrl, new Blob([body(queue.slice(i, i + MAX_BATCH))],
+          { type: 'text/plain' }));
       } catch (err) {
         ok = false;
       }
       if (!ok) {
         break;
       }
-      queue.splice(0, batch.length);
-    }
-    if (queue.length > 0 && document.visibilityState !== 'hidden') {
-      schedule(DEBOUNCE_MS);
     }
   }
 
-  function track(type, ctaId) {
-    queue.push(makeEvent(type, ctaId));
-    trimQueue();
+  function track(type, extra) {
+    queue.push(makeEvent(type, extra));
+    persist();
     if (queue.length >= FLUSH_AT && retryDelay === 0) {
       flush();
     } else {
@@ -231,10 +325,8 @@
     }
   }
 
-  // ---- CTA visibility --------------------------------------------------
+  // ---- CTA placement and visibility ------------------------------------
 
-  // Geometry comes from data attributes (a strict CSP forbids inline styles);
-  // setting it through the CSSOM is allowed.
   var player = document.getElementById('pvideo-player');
   if (player) {
     var aspect = parseFloat(player.getAttribute('data-aspect'));
@@ -246,8 +338,8 @@
 
   var ctas = [];
   var ctaNodes = document.querySelectorAll('.pvideo-cta');
-  for (var i = 0; i < ctaNodes.length; i++) {
-    var el = ctaNodes[i];
+  for (var n = 0; n < ctaNodes.length; n++) {
+    var el = ctaNodes[n];
     var box = (el.getAttribute('data-box') || '').split(',').map(parseFloat);
     if (box.length === 4 && box.every(isFinite)) {
       el.style.left = box[0] + '%';
@@ -259,10 +351,13 @@
     var end = parseFloat(el.getAttribute('data-end'));
     ctas.push({
       el: el,
+      id: el.getAttribute('data-cta-id'),
+      href: el.getAttribute('href'),
       start: start,
       end: end,
       valid: isFinite(start) && isFinite(end) && end > start,
-      shown: !el.hidden
+      shown: !el.hidden,
+      seen: false
     });
   }
 
@@ -273,32 +368,85 @@
     }
     for (var k = 0; k < ctas.length; k++) {
       var c = ctas[k];
-      var show = c.valid && c.start <= t && t < c.end;
+      // the last frame: a CTA ending with the video stays up once it has ended
+      var atEnd = video && video.ended && c.end >= mediaDuration();
+      var show = c.valid && c.start <= t && (t < c.end || atEnd);
       if (show === c.shown) {
         continue;
       }
       c.shown = show;
       if (show) {
         c.el.hidden = false;
-        c.el.removeAttribute('aria-hidden');
+        if (!c.seen) {
+          c.seen = true;
+          track('cta_impression', { cta_id: c.id });
+        }
       } else {
         if (document.activeElement === c.el && video) {
-          // don't strand keyboard focus on an element that is going away
-          try {
-            video.focus({ preventScroll: true });
-          } catch (err) { /* ignore */ }
+          try { video.focus({ preventScroll: true }); } catch (err) { /* ignore */ }
         }
         c.el.hidden = true;
       }
     }
   }
 
+  function onCtaActivate(e) {
+    var link = e.target && e.target.closest ? e.target.closest('.pvideo-cta, .pvideo-links a') : null;
+    if (!link || (e.type === 'auxclick' && e.button !== 1)) {
+      return;
+    }
+    var base = null;
+    for (var k = 0; k < ctas.length; k++) {
+      if (ctas[k].el === link) {
+        base = ctas[k].href;
+      }
+    }
+    if (!base) {
+      return;
+    }
+    // The redirect records the click; these say which session, when, and where in the video.
+    link.setAttribute('href', base + '?e=' + encodeURIComponent(uuid()) +
+      '&s=' + encodeURIComponent(session.id) + '&q=' + nextSeq() + '&t=' + position());
+    beaconFlush();
+  }
+
+  // ---- media events ----------------------------------------------------
+
+  var lastPos = 0;            // last position seen while not seeking
+  var seeking = false;
+  var lastPingAt = 0;
+  var percentSent = {};
+  var readySent = false;
+
+  function onTime() {
+    updateCtas();
+    if (!video || video.seeking) {
+      return;
+    }
+    var t = position();
+    var d = mediaDuration();
+    if (!video.paused && d) {
+      // a boundary crossed by playing (not by a seek) is reported once per page
+      for (var p = 10; p < 100; p += 10) {
+        var mark = d * p / 100;
+        if (!percentSent[p] && lastPos < mark && t >= mark && t - lastPos < 2) {
+          percentSent[p] = true;
+          track('percent_progress', { percent: p });
+        }
+      }
+      if (Date.now() - lastPingAt >= pingMs) {
+        lastPingAt = Date.now();
+        track('ping');
+      }
+    }
+    lastPos = t;
+  }
+
   var rafId = null;
 
   function tick() {
     rafId = null;
-    updateCtas();
-    checkMilestones();
+    onTime();
     if (video && !video.paused && !video.ended) {
       rafId = window.requestAnimationFrame(tick);
     }
@@ -317,34 +465,21 @@
     }
   }
 
-  // ---- progress milestones ---------------------------------------------
-
-  var milestonesSent = {};
-
-  // Fires each of 25/50/75 % once per page load, when the position reaches
-  // it during playback (a seek while paused doesn't count until play).
-  function checkMilestones() {
-    if (!video || video.paused || video.seeking) {
-      return;
-    }
-    var d = mediaDuration();
-    if (!d) {
-      return;
-    }
-    var pct = (Number(video.currentTime) / d) * 100;
-    for (var m = 0; m < MILESTONES.length; m++) {
-      var mark = MILESTONES[m];
-      if (!milestonesSent[mark] && pct >= mark) {
-        milestonesSent[mark] = true;
-        track('progress');
-      }
-    }
+  function fullscreenState(on) {
+    track('fullscreen', { detail: on ? 'enter' : 'exit' });
   }
 
-  // ---- wiring ----------------------------------------------------------
-
   if (video) {
+    video.addEventListener('loadedmetadata', function () {
+      if (!readySent) {
+        readySent = true;
+        track('ready');
+      }
+      updateCtas();
+    });
     video.addEventListener('play', function () {
+      lastPos = position();
+      lastPingAt = Date.now();
       track('play');
       updateCtas();
       startLoop();
@@ -352,51 +487,48 @@
     video.addEventListener('playing', startLoop);
     video.addEventListener('pause', function () {
       stopLoop();
-      updateCtas();
-      // at the end browsers fire pause then ended; report only "ended"
-      if (!video.ended) {
+      onTime();
+      if (!video.ended) {   // at the end browsers fire pause, then ended: report only end
         track('pause');
       }
     });
     video.addEventListener('ended', function () {
       stopLoop();
-      updateCtas();
-      checkMilestones();
-      track('ended');
-    });
-    video.addEventListener('timeupdate', function () {
-      updateCtas();
-      checkMilestones();
-    });
-    ['seeking', 'seeked', 'loadedmetadata', 'loadeddata', 'durationchange', 'emptied']
-      .forEach(function (name) {
-        video.addEventListener(name, updateCtas);
-      });
-  }
-
-  function onCtaActivate(e) {
-    var target = e.target;
-    var link = target && target.closest ? target.closest('.pvideo-cta') : null;
-    if (!link) {
-      return;
-    }
-    if (e.type === 'auxclick' && e.button !== 1) {
-      return;   // only middle-click opens the link
-    }
-    // Queue the click and hand everything to sendBeacon right away so it
-    // survives the navigation. Default action is untouched: the link opens.
-    queue.push(makeEvent('cta_click', link.getAttribute('data-cta-id')));
-    trimQueue();
-    if (navigator.sendBeacon) {
+      onTime();
+      track('end', { position: mediaDuration() || position() });
       beaconFlush();
-    } else {
-      flush();
-    }
+    });
+    video.addEventListener('seeking', function () {
+      updateCtas();
+      if (!seeking) {
+        seeking = true;
+        track('seek_start', { position: lastPos });
+      }
+    });
+    video.addEventListener('seeked', function () {
+      seeking = false;
+      lastPos = position();
+      track('seek_end');
+      updateCtas();
+    });
+    video.addEventListener('timeupdate', onTime);
+    video.addEventListener('error', function () {
+      var code = video.error ? video.error.code : 0;
+      track('error', { detail: 'media error ' + code });
+    });
+    video.addEventListener('webkitbeginfullscreen', function () { fullscreenState(true); });
+    video.addEventListener('webkitendfullscreen', function () { fullscreenState(false); });
+    ['loadeddata', 'durationchange', 'emptied'].forEach(function (name) {
+      video.addEventListener(name, updateCtas);
+    });
   }
+  document.addEventListener('fullscreenchange', function () {
+    fullscreenState(!!document.fullscreenElement);
+  });
 
-  var player = document.getElementById('pvideo-player') || document;
-  player.addEventListener('click', onCtaActivate);
-  player.addEventListener('auxclick', onCtaActivate);
+  var clickRoot = document.getElementById('pvideo-player') || document;
+  clickRoot.addEventListener('click', onCtaActivate);
+  clickRoot.addEventListener('auxclick', onCtaActivate);
 
   document.addEventListener('visibilitychange', function () {
     if (document.visibilityState === 'hidden') {
@@ -418,12 +550,13 @@
 
   updateCtas();
   track('page_view');
+  if (video && video.readyState >= 1 && !readySent) {
+    readySent = true;
+    track('ready');
+  }
   if (video && !video.paused) {
     startLoop();
   }
 
-  window.pvideoTracker = {
-    flush: flush,
-    queue: queue
-  };
+  window.pvideoTracker = { flush: flush, queue: queue, sessionId: session.id };
 })();

@@ -1,0 +1,53 @@
+"""What a landing page shows: its template context and its Content-Security-Policy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from api.security import CSP
+from pvideo.chapters import chapters_from_ctas
+from pvideo.models import Render
+
+HLS_JS = "/static/vendor/hls.min.js"
+PING_SECONDS = 10
+
+
+def landing_csp(*, hls: bool) -> str:
+    """The strict page CSP; with HLS, hls.js also fetches playlists and segments from storage."""
+    return CSP.replace("connect-src 'self'", "connect-src 'self' https:") if hls else CSP
+
+
+def landing_context(render: Render, token: str, base_url: str, *, hls_url: str | None = None,
+                    captions_url: str | None = None, chapters: list[dict[str, Any]] | None = None,
+                    heading: str = "A video made just for you") -> dict[str, Any]:
+    """Everything ``landing.html`` needs. CTA links go through the click redirect
+    (``/v/{token}/cta/{id}``); no URL carries anything but the signed token."""
+    page = f"/v/{token}"
+    duration = render.duration or 0.0
+    hotspots = [dict(h, click_url=f"{page}/cta/{h['id']}") for h in render.hotspots or []]
+    if chapters is None:
+        chapters = [c.to_json() for c in chapters_from_ctas(hotspots, duration)]
+    poster = f"{page}/poster.jpg" if render.poster_key else None
+    title = f"Your {render.campaign.name} video"
+    return {
+        "title": title,
+        "heading": heading,
+        "description": "A personal video, made just for you.",
+        "page_url": f"{base_url}{page}",
+        "video_url": f"{page}/video.mp4",
+        "video_abs_url": f"{base_url}{page}/video.mp4",
+        "poster_url": poster,
+        "poster_abs_url": f"{base_url}{poster}" if poster else None,
+        "hls_url": hls_url,
+        "captions_url": captions_url,
+        "chapters": chapters,
+        "chapters_url": f"{page}/chapters.vtt" if chapters else None,
+        "width": render.width or 1280,
+        "height": render.height or 720,
+        "duration": duration,
+        "hotspots": hotspots,
+        "static_url": "/static",
+        "config": {"token": token, "events_url": "/api/events", "duration": duration, "hls_url": hls_url,
+                   "hls_js": HLS_JS, "ping_seconds": PING_SECONDS,
+                   "hotspots": [{k: h[k] for k in ("id", "start", "end", "click_url")} for h in hotspots]},
+    }

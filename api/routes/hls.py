@@ -1,0 +1,94 @@
+"""HLS for customers: their playlist and its segments, reached only by their token.
+
+The stored playlist names storage keys; here each becomes a URL the player
+may fetch: a presigned S3 URL, or this router's segment route, which serves
+only segments that this render's playlist lists.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import PurePosixPath
+
+from fastapi import APIRouter, HTTPException
+from fastapi.responses import FileResponse, RedirectResponse, Response
+
+from api.deps import SessionDep, StateDep
+from pvideo import hls
+from pvideo.campaigns import render_by_token
+from pvideo.errors import NotFound
+from pvideo.models import Render, RenderStatus
+from pvideo.storage import Storage
+
+router = APIRouter(tags=["viewer"])
+
+_SEGMENT_NAME = re.compile(r"^(seg|part)_\d{5}\.ts$")
+PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
+
+
+_STREAMABLE = (RenderStatus.DONE, RenderStatus.RENDERING, RenderStatus.QUEUED)
+PART_WAIT_SECONDS = 30.0
+
+
+def hls_url(render: Render, token: str, storage: Storage) -> str | None:
+    """The landing page's HLS source, once this render's playlist is stored (on demand: before
+    its personal parts are all encoded)."""
+    if render.status in _STREAMABLE and render.plan_digest and storage.exists(hls.playlist_key(render.plan_digest)):
+        return f"/v/{token}/index.m3u8"
+    return None
+
+
+def start_on_demand(render: Render, state: StateDep, session: SessionDep, wait: float = 3.0) -> None:
+    """A first view of an on-demand render starts it and waits (briefly) for its playlist."""
+    if render.campaign.render_mode != "on_demand" or render.status not in (RenderStatus.QUEUED,
+                                                                           RenderStatus.RENDERING):
+        return
+    if render.status == RenderStatus.QUEUED:
+        state.ondemand.request(render.id)
+    deadline = time.monotonic() + wait
+    while not render.plan_digest and time.monotonic() < deadline:
+        time.sleep(0.02)
+        session.refresh(render)
+
+
+def _playlist(token: str, state: StateDep, session: SessionDep) -> str:
+    render = render_by_token(session, state.tokens, token)
+    if render is not None:
+        start_on_demand(render, state, session)
+    if render is None or render.status not in _STREAMABLE or not render.plan_digest:
+        raise HTTPException(404, "video not found")
+    try:
+        return state.runtime.storage.get_bytes(hls.playlist_key(render.plan_digest)).decode()
+    except NotFound:
+        raise HTTPException(404, "video not found") from None
+
+
+@router.get("/v/{token}/index.m3u8")
+def playlist(token: str, state: StateDep, session: SessionDep) -> Response:
+    storage = state.runtime.storage
+    text = hls.rewrite(_playlist(token, state, session),
+                       lambda key: storage.url(key) or f"/v/{token}/hls/{PurePosixPath(key).name}")
+    return Response(text, media_type=PLAYLIST_TYPE, headers={"Cache-Control": "private, max-age=60"})
+
+
+@router.get("/v/{token}/hls/{name}")
+def segment(token: str, name: str, state: StateDep, session: SessionDep) -> Response:
+    if not _SEGMENT_NAME.match(name):
+        raise HTTPException(404, "segment not found")
+    keys = [k for k in hls.playlist_keys(_playlist(token, state, session)) if PurePosixPath(k).name == name]
+    if not keys:
+        raise HTTPException(404, "segment not found")
+    storage = state.runtime.storage
+    deadline = time.monotonic() + PART_WAIT_SECONDS
+    while not storage.exists(keys[0]):  # on demand: this part is still being encoded
+        if time.monotonic() > deadline:
+            raise HTTPException(503, "segment not ready", headers={"Retry-After": "1"})
+        time.sleep(0.05)
+    direct = storage.url(keys[0])
+    if direct:
+        return RedirectResponse(direct, status_code=307)
+    path = storage.local_path(keys[0])
+    if path is None or not path.is_file():
+        raise HTTPException(404, "segment not found")
+    return FileResponse(path, media_type="video/mp2t", headers={"Cache-Control": "private, max-age=86400"})

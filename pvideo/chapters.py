@@ -1,0 +1,63 @@
+"""Chapters of a landing-page video: given by the render, or made from the CTA windows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+START_TITLE = "Start"
+AFTER_TITLE = "Continue"
+
+
+@dataclass(frozen=True)
+class Chapter:
+    start: float
+    end: float
+    title: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"start": self.start, "end": self.end, "title": self.title}
+
+
+def chapters_from_ctas(hotspots: Iterable[Mapping[str, Any]], duration: float) -> list[Chapter]:
+    """One chapter per CTA window (titled with its label), with the stretches between them.
+
+    Boundaries are 0, every CTA start and end inside the video, and the end.
+    A chapter starting where a CTA starts takes that CTA's label; the first
+    one is "Start", others "Continue". No CTAs (or no duration): no chapters.
+    """
+    if duration <= 0:
+        return []
+    starts: dict[float, str] = {}
+    for h in sorted(hotspots, key=lambda h: (float(h["start"]), str(h["id"]))):
+        starts.setdefault(round(float(h["start"]), 3), str(h.get("label") or h["id"]))
+    if not starts:
+        return []
+    ends = {round(float(h["end"]), 3) for h in hotspots}
+    bounds = sorted({0.0, *starts, *ends} - {round(duration, 3)})
+    bounds = [b for b in bounds if 0 <= b < duration]
+    chapters = []
+    for i, begin in enumerate(bounds):
+        finish = bounds[i + 1] if i + 1 < len(bounds) else round(duration, 3)
+        title = starts.get(begin) or (START_TITLE if begin == 0 else AFTER_TITLE)
+        chapters.append(Chapter(begin, finish, title))
+    return chapters
+
+
+def _timestamp(seconds: float) -> str:
+    millis = round(seconds * 1000)
+    h, rest = divmod(millis, 3_600_000)
+    m, rest = divmod(rest, 60_000)
+    s, ms = divmod(rest, 1000)
+    return f"{h:02d}:{m:02d}:{s:02d}.{ms:03d}"
+
+
+def to_webvtt(chapters: Iterable[Chapter]) -> str:
+    """A WebVTT chapters track. Titles are cue text: escaped, on one line, without "-->"."""
+    lines = ["WEBVTT", ""]
+    for n, c in enumerate(chapters, start=1):
+        title = " ".join(c.title.replace("-->", "->").split())
+        title = title.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        lines += [f"chapter-{n}", f"{_timestamp(c.start)} --> {_timestamp(c.end)}", title, ""]
+    return "\n".join(lines)

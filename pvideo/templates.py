@@ -1,0 +1,85 @@
+"""The template version a plan renders on: ingested on first use, then reused.
+
+A version bakes in the plan's static overlays (the same for every customer),
+so the per-customer engines only ever touch personalized layers. Ingest runs
+at most once per host at a time (a file lock in the cache folder); any host
+that finds ``manifest.json`` in storage reuses the stored segments.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from pvideo import hls
+from pvideo.engine import EngineOutputs, render_plan
+from pvideo.ingest import IngestOptions, TemplateVersion, file_hash, ingest, segment_files, version_hash
+from pvideo.plan import RenderPlan
+from pvideo.settings import Settings
+from pvideo.storage import Storage
+
+_versions: dict[tuple[str, str], TemplateVersion] = {}
+_lock = threading.Lock()
+
+
+def ingest_options(settings: Settings) -> IngestOptions:
+    return IngestOptions(segment_seconds=settings.segment_seconds, preset=settings.x264_preset,
+                         crf=settings.x264_crf)
+
+
+def cache_dir(settings: Settings) -> Path:
+    return settings.data_dir / "cache"
+
+
+@contextmanager
+def _host_lock(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def template_version(plan: RenderPlan, storage: Storage, settings: Settings) -> TemplateVersion:
+    """Ingest ``plan.template`` with its static overlays baked in, unless already stored."""
+    options = ingest_options(settings)
+    vhash = version_hash(file_hash(plan.template), options, plan.static_overlays)
+    cache_key = (repr(storage), vhash)
+    with _lock:
+        cached = _versions.get(cache_key)
+    if cached is not None:
+        return cached
+    with _host_lock(cache_dir(settings) / "locks" / f"{vhash}.lock"):
+        version = ingest(plan.template, storage, ffmpeg_exe=settings.ffmpeg_exe, options=options,
+                         baked=plan.static_overlays, timeout=settings.ffmpeg_timeout)
+    with _lock:
+        _versions[cache_key] = version
+    return version
+
+
+def render_on_template(plan: RenderPlan, version: TemplateVersion, storage: Storage, settings: Settings,
+                       workdir: Path, *, mp4: bool = True, on_part=None) -> EngineOutputs:
+    """Run the configured engine (``PVIDEO_ENGINE``) for ``plan`` over ``version``."""
+    paths = segment_files(version, storage, cache_dir(settings))
+    return render_plan(plan, version, paths, workdir, ffmpeg_exe=settings.ffmpeg_exe, engine=settings.engine,
+                       mp4=mp4, timeout=settings.ffmpeg_timeout, on_part=on_part)
+
+
+
+
+def store_hls(version: TemplateVersion, outputs: EngineOutputs, storage: Storage, prefix: str) -> str:
+    """Store the customer's parts and their playlist under ``prefix``; return the playlist key.
+
+    The playlist goes last: its presence means every part it names is stored.
+    """
+    for part in outputs.parts:
+        storage.put_file(f"{prefix}/{part.path.name}", part.path, "video/mp2t")
+    key = f"{prefix}/{hls.PLAYLIST}"
+    text = hls.media_playlist(hls.entries(version, [(p.first, p.count) for p in outputs.parts], prefix))
+    storage.put_bytes(key, text.encode(), "application/vnd.apple.mpegurl")
+    return key
