@@ -1,9 +1,9 @@
-"""Request dependencies: ``SessionDep``, ``StateDep``, ``ApiKeyDep``."""
+"""Request dependencies: ``SessionDep``, ``StateDep``, ``ApiKeyDep`` and the scoped key deps."""
 
 from __future__ import annotations
 
 import hmac
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, Security, status
@@ -11,6 +11,7 @@ from fastapi.security import APIKeyHeader
 from sqlalchemy.orm import Session
 
 from api.state import AppState
+from pvideo.apikeys import ALL_SCOPES, key_scopes
 
 
 def get_state(request: Request) -> AppState:
@@ -28,15 +29,42 @@ def get_session(state: StateDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False,
-                               description="A key from PVIDEO_API_KEYS (or pvideo-data/api.key)")
+                               description="A key from `pvideo apikey create` (scoped), PVIDEO_API_KEYS "
+                                           "or pvideo-data/api.key (all scopes)")
+
+
+def _scopes_of(state: AppState, key: str | None) -> frozenset[str]:
+    env_keys = state.runtime.settings.effective_api_keys
+    scopes = None
+    if key and any(hmac.compare_digest(key.encode(), k.encode()) for k in env_keys):
+        scopes = ALL_SCOPES
+    elif key:
+        with state.runtime.db.session() as session:
+            scopes = key_scopes(session, key, ())
+    if scopes is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing or invalid API key",
+                            headers={"WWW-Authenticate": "X-API-Key"})
+    return scopes
 
 
 def require_api_key(state: StateDep, key: Annotated[str | None, Security(_api_key_header)]) -> str:
-    valid = state.runtime.settings.effective_api_keys
-    if key and any(hmac.compare_digest(key.encode(), k.encode()) for k in valid):
-        return key
-    raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing or invalid API key",
-                        headers={"WWW-Authenticate": "X-API-Key"})
+    """Any valid key, whatever its scopes."""
+    _scopes_of(state, key)
+    return key or ""
+
+
+def require_scope(*any_of: str) -> Callable[..., str]:
+    """A dependency accepting a key that holds at least one of ``any_of`` (else 401, or 403 naming them)."""
+
+    def check(state: StateDep, key: Annotated[str | None, Security(_api_key_header)]) -> str:
+        if not _scopes_of(state, key) & set(any_of):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"this API key lacks the scope {' or '.join(any_of)}")
+        return key or ""
+
+    return check
 
 
 ApiKeyDep = Annotated[str, Depends(require_api_key)]
+CampaignsKeyDep = Annotated[str, Depends(require_scope("campaigns"))]
+AnalyticsKeyDep = Annotated[str, Depends(require_scope("analytics"))]
+LinksKeyDep = Annotated[str, Depends(require_scope("campaigns", "admin"))]

@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
+from api.limits import BodySizeLimit
 from api.pages import STATIC_DIR
 from api.routes import analytics, campaigns, dashboard, events, health, hls, landing, links, thumbnails, viewer
 from api.security import SecurityHeaders
@@ -33,6 +34,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                   description="Personalized video: campaigns, landing pages, events, analytics.")
     app.state.pvideo = AppState.build(runtime)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodySizeLimit, max_body=runtime.settings.max_body_mb * 1024 * 1024,
+                       max_upload=runtime.settings.max_upload_mb * 1024 * 1024)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for module in (health, campaigns, analytics, links, viewer, hls, thumbnails, landing, events, dashboard):
         app.include_router(module.router)

@@ -108,6 +108,37 @@ def render(scene: Path,
         console.print(f"  CTA {hotspot.id}: {hotspot.href} at {hotspot.start:g}-{hotspot.end:g} s", highlight=False)
 
 
+@app.command()
+def preview(scene: Path,
+            at: Annotated[float, typer.Option("--at", min=0, help="second of the frame to show")],
+            out: Annotated[Path, typer.Option("-o", "--out", help="output PNG path")],
+            data: Annotated[Optional[Path], typer.Option(help="one customer row as a JSON object")] = None,
+            row: Annotated[Optional[list[str]], typer.Option(help="a field as key=value (repeatable)")] = None) -> None:
+    """Render one frame as a PNG with moviepy (no video is encoded)."""
+    from pvideo import customers, plan
+    from pvideo.preview import preview_frame
+    from pvideo.spec import load_scene
+
+    settings = _settings()
+    values: dict[str, object] = {}
+    try:
+        if data:
+            values.update(json.loads(data.read_text()))
+        for item in row or []:
+            key, sep, value = item.partition("=")
+            if not sep:
+                raise _fail(f"--row {item!r} must be key=value")
+            values[key] = value
+        spec = load_scene(scene)
+        coerced = customers.coerce_row(spec, values, source=str(data or "--row"))
+        frame = preview_frame(plan.compile(spec, coerced, assets_dir=settings.assets_dir), at)
+    except (PvideoError, json.JSONDecodeError) as exc:
+        raise _fail(str(exc)) from None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    frame.save(out, format="PNG")
+    console.print(f"wrote {out} ({frame.width}x{frame.height}, t={at:g} s)")
+
+
 def _wait_with_progress(runtime, campaign_id: str, total: int) -> dict[str, int]:
     from pvideo.campaigns import progress as campaign_progress
 
@@ -484,3 +515,58 @@ def template_ingest(video: Annotated[Optional[Path], typer.Argument(help="a base
     console.print(f"{version.prefix}: {version.width}x{version.height} @ {float(version.fps):.3f} fps, "
                   f"{version.frames} frames in {len(version.segments)} segments "
                   f"({sum(s.bytes for s in version.segments) / 1e6:.1f} MB) in {time.perf_counter() - started:.1f} s")
+
+
+apikey_app = typer.Typer(help="API keys with scopes (stored hashed; shown once).", no_args_is_help=True)
+app.add_typer(apikey_app, name="apikey")
+
+
+class Scope(str, enum.Enum):
+    campaigns = "campaigns"
+    analytics = "analytics"
+    admin = "admin"
+
+
+@apikey_app.command("create")
+def apikey_create(scope: Annotated[list[Scope], typer.Option("--scope", help="campaigns, analytics, admin (repeat)")],
+                  name: Annotated[Optional[str], typer.Option(help="a label to recognise the key by")] = None) -> None:
+    """Create a key and print it once: only its SHA-256 digest is stored."""
+    from pvideo.apikeys import create_key
+
+    db = _database(_settings())
+    db.create_schema()
+    try:
+        with db.session() as session:
+            row, key = create_key(session, [s.value for s in scope], name=name)
+            key_id, scopes = row.id, ", ".join(row.scopes)
+    except PvideoError as exc:
+        raise _fail(str(exc)) from None
+    console.print(f"API key {key_id} ({scopes}); shown once, store it now:")
+    print(key)
+
+
+@apikey_app.command("revoke")
+def apikey_revoke(key_id: str) -> None:
+    """Revoke a key at once (requests and dashboard sessions made with it stop working)."""
+    from pvideo.apikeys import revoke_key
+
+    try:
+        with _database(_settings()).session() as session:
+            revoke_key(session, key_id)
+    except PvideoError as exc:
+        raise _fail(str(exc)) from None
+    console.print(f"revoked API key {key_id}")
+
+
+@apikey_app.command("list")
+def apikey_list() -> None:
+    """Every stored key: id, name, prefix, scopes, created, revoked (never the key)."""
+    from pvideo.apikeys import list_keys
+
+    db = _database(_settings())
+    db.create_schema()
+    with db.session() as session:
+        for row in list_keys(session):
+            state = f"revoked {row.revoked_at:%Y-%m-%d %H:%M}" if row.revoked_at else "active"
+            print(f"{row.id}\t{row.name}\tpvk_{row.prefix}_…\t{','.join(row.scopes)}\t"
+                  f"{row.created_at:%Y-%m-%d %H:%M}\t{state}")

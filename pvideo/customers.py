@@ -143,3 +143,27 @@ def iter_valid(spec: SceneSpec, rows: Iterable[CustomerRow], *, source: str
             yield row, coerce_row(spec, row.data, row=row.number, source=source), None
         except DataError as exc:
             yield row, None, exc
+
+
+def limit_rows(rows: Iterable[CustomerRow], max_rows: int, *, source: str) -> Iterator[CustomerRow]:
+    """``rows``, refusing the campaign (``DataError``) as soon as it has more than ``max_rows``."""
+    for count, row in enumerate(rows, start=1):
+        if count > max_rows:
+            raise DataError(f"{source}: more than {max_rows} rows (PVIDEO_MAX_ROWS); split the campaign")
+        yield row
+
+
+def check_row_count(binary: IO[bytes], max_rows: int, *, source: str) -> None:
+    """Refuse a CSV upload of more than ``max_rows`` data rows before anything is stored; rewinds the file."""
+    text = io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
+    try:
+        reader = csv.reader(text)
+        next(reader, None)  # header
+        for count, _ in enumerate(reader, start=1):
+            if count > max_rows:
+                raise DataError(f"{source}: more than {max_rows} rows (PVIDEO_MAX_ROWS); split the campaign")
+    except (UnicodeDecodeError, csv.Error):
+        pass  # reported with its row number by the real read
+    finally:
+        text.detach()
+        binary.seek(0)

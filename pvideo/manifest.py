@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from pvideo.models import Render, RenderStatus
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 COLUMNS = ("row", "customer_id", "status", "landing_url", "video_url", "poster_url", "thumbnail_url", "error")
 PAGE = 5000
 
@@ -57,13 +58,18 @@ def iter_manifest(session: Session, campaign_id: str, base_url: str, *, page: in
         session.expunge_all()
 
 
+def spreadsheet_safe(value: str) -> str:
+    """A CSV cell a spreadsheet will not run as a formula: ``=``, ``+``, ``-``, ``@`` get a leading ``'``."""
+    return "'" + value if value[:1] in FORMULA_STARTS else value
+
+
 def csv_chunks(rows: Iterator[dict[str, str]], *, every: int = 1000) -> Iterator[str]:
-    """The CSV text (header first) in chunks of ``every`` rows."""
+    """The CSV text (header first) in chunks of ``every`` rows; customer text is spreadsheet-safe."""
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=COLUMNS)
     writer.writeheader()
     for i, row in enumerate(rows, start=1):
-        writer.writerow(row)
+        writer.writerow({k: spreadsheet_safe(v) if k in ("customer_id", "error") else v for k, v in row.items()})
         if i % every == 0:
             yield out.getvalue()
             out.seek(0)

@@ -163,3 +163,17 @@ class WatchSession(Base):
     ended: Mapped[bool] = mapped_column(default=False)
     intervals: Mapped[list[Any]] = mapped_column(JSON, default=list)
     events: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ApiKey(Base):
+    """An API key with scopes; only a SHA-256 digest of the key is stored (see ``pvideo.apikeys``)."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200))
+    prefix: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[list[Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(nullable=True)

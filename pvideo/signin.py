@@ -44,6 +44,20 @@ class DashboardSignin:
             return False
         return isinstance(digest, str) and any(hmac.compare_digest(digest, key_digest(k)) for k in valid_keys)
 
+    def stored_key_cookie(self, key_id: str) -> str:
+        """A session of a stored (``pvideo apikey``) key: its id, checked against the database on use."""
+        return self._sessions.dumps({"key_id": key_id})
+
+    def stored_key_session(self, cookie: str | None) -> str | None:
+        if not cookie or len(cookie) > 500:
+            return None
+        try:
+            value = self._sessions.loads(cookie, max_age=SESSION_MAX_AGE)
+        except BadSignature:
+            return None
+        key_id = value.get("key_id") if isinstance(value, dict) else None
+        return key_id if isinstance(key_id, str) else None
+
     def new_csrf(self) -> str:
         return self._csrf.dumps(secrets.token_urlsafe(16))
 

@@ -8,14 +8,18 @@ message or a database column (``spec.model_dump(mode="json")``).
 
 from __future__ import annotations
 
+import datetime as _dt
 import re
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
+import jinja2
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from pvideo.errors import SceneError
+from pvideo.filters import FILTERS
 
 _COLOR = re.compile(r"^#(?:[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -40,11 +44,53 @@ def _check_color(value: str | None) -> str | None:
     return value
 
 
+@lru_cache(maxsize=1)
+def _syntax_environment() -> jinja2.Environment:
+    env = jinja2.Environment()
+    env.filters.update(FILTERS)
+    return env
+
+
+def _check_condition(value: str | None) -> str | None:
+    """A ``when`` must be one Jinja2 expression (no ``{{ }}``), checked when the scene loads."""
+    if value is None:
+        return value
+    if not value.strip():
+        raise ValueError("when must be an expression such as \"plan == 'Pro'\"")
+    try:
+        _syntax_environment().compile_expression(value)
+    except jinja2.TemplateError as exc:
+        raise ValueError(f"when {value!r} is not a valid Jinja2 expression: {exc}") from None
+    return value
+
+
+class Stroke(_Model):
+    """An outline ``width`` pixels wide around text glyphs or a shape."""
+
+    width: int = Field(default=2, ge=0, le=50)
+    color: str = "#000000"
+
+    _colors = field_validator("color")(_check_color)
+
+
+class Shadow(_Model):
+    """A hard drop shadow: the text drawn again ``(dx, dy)`` pixels away in ``color``."""
+
+    dx: int = Field(default=2, ge=-50, le=50)
+    dy: int = Field(default=2, ge=-50, le=50)
+    color: str = "#00000099"
+
+    _colors = field_validator("color")(_check_color)
+
+
 class _TimedLayer(_Model):
     id: str | None = None
     start: float = Field(ge=0)
     end: float = Field(gt=0)
     box: Box
+    when: str | None = Field(default=None, description="Jinja2 expression over the row; false omits the layer")
+
+    _when = field_validator("when")(_check_condition)
 
     @model_validator(mode="after")
     def _window(self) -> "_TimedLayer":
@@ -54,18 +100,34 @@ class _TimedLayer(_Model):
 
 
 class TextLayer(_TimedLayer):
-    """Text from a Jinja2 template over the customer row; shrinks to fit, then ellipsizes."""
+    """Text from a Jinja2 template over the customer row: wraps, shrinks to fit, then ellipsizes."""
 
     type: Literal["text"]
     text: str
     font: str = "Inter-Bold"
+    weight: Literal["regular", "bold"] | None = None
     size: int = Field(default=48, gt=0, le=1000)
     min_size: int = Field(default=14, gt=0)
+    line_height: float = Field(default=1.0, ge=0.5, le=4.0)
+    wrap: bool = True
     color: str = "#ffffff"
     background: str | None = None
+    padding: int | None = Field(default=None, ge=0)
+    radius: int | None = Field(default=None, ge=0)
     align: Literal["left", "center", "right"] = "left"
+    valign: Literal["top", "middle", "bottom"] = "middle"
+    stroke: Stroke | None = None
+    shadow: Shadow | None = None
 
     _colors = field_validator("color", "background")(_check_color)
+
+    @property
+    def font_name(self) -> str:
+        """``font`` with ``weight`` applied: ``Inter-Bold`` + ``regular`` -> ``Inter-Regular``."""
+        if self.weight is None:
+            return self.font
+        family = re.sub(r"-(Regular|Bold)$", "", self.font)
+        return f"{family}-{self.weight.title()}"
 
 
 class ImageLayer(_TimedLayer):
@@ -73,6 +135,18 @@ class ImageLayer(_TimedLayer):
 
     type: Literal["image"]
     src: str
+
+
+class ShapeLayer(_TimedLayer):
+    """A filled rectangle, rounded rectangle or circle (centered, diameter = the box's short side)."""
+
+    type: Literal["shape"]
+    shape: Literal["rectangle", "rounded_rectangle", "circle"] = "rectangle"
+    fill: str | None = "#ffffff"
+    stroke: Stroke | None = None
+    radius: int = Field(default=16, ge=0)
+
+    _colors = field_validator("fill")(_check_color)
 
 
 class CtaLayer(_TimedLayer):
@@ -97,18 +171,20 @@ class CtaLayer(_TimedLayer):
         return value
 
 
-Layer = Annotated[Union[TextLayer, ImageLayer, CtaLayer], Field(discriminator="type")]
+Layer = Annotated[Union[TextLayer, ImageLayer, ShapeLayer, CtaLayer], Field(discriminator="type")]
+LAYER_TYPES = ("text", "image", "cta", "shape")
 
 
 _TRUE = frozenset({"true", "yes", "1", "y", "on"})
 _FALSE = frozenset({"false", "no", "0", "n", "off"})
-_EXPECTED = {"str": "text", "int": "an integer", "float": "a number", "bool": "true or false"}
+_EXPECTED = {"str": "text", "int": "an integer", "float": "a number", "bool": "true or false",
+             "date": "a date like 2026-03-31"}
 
 
 class FieldSpec(_Model):
     """A customer field the scene uses: its type, and whether it is required or defaulted."""
 
-    type: Literal["str", "int", "float", "bool"] = "str"
+    type: Literal["str", "int", "float", "bool", "date"] = "str"
     required: bool = True
     default: Any = None
 
@@ -131,6 +207,16 @@ class FieldSpec(_Model):
             if isinstance(value, (dict, list)):
                 raise bad()
             return str(value)
+        if self.type == "date":  # kept as ISO text: JSON-safe, sorts and compares as a date
+            text = str(value).strip()
+            try:
+                return _dt.date.fromisoformat(text).isoformat()
+            except ValueError:
+                pass
+            try:
+                return _dt.datetime.fromisoformat(text).date().isoformat()
+            except ValueError:
+                raise bad() from None
         if self.type == "bool":
             if isinstance(value, bool):
                 return value
@@ -207,7 +293,7 @@ def _describe(exc: ValidationError, data: Any, source: str) -> str:
         loc = list(err["loc"])
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "union_tag_invalid":
-            msg = f"unknown layer type {err['input'].get('type')!r}; expected one of text, image, cta"
+            msg = f"unknown layer type {err['input'].get('type')!r}; expected one of {', '.join(LAYER_TYPES)}"
         lines.append(f"{source}: {msg}" if not loc and msg.startswith("layer ")
                      else f"{source}: {_location(loc, data)}: {msg}")
     return "\n".join(lines)
@@ -218,7 +304,7 @@ def _location(loc: list[Any], data: Any) -> str:
     if len(loc) >= 2 and loc[0] == "layers" and isinstance(loc[1], int):
         index = loc[1]
         rest = [str(p) for p in loc[2:]]
-        if rest and rest[0] in ("text", "image", "cta"):
+        if rest and rest[0] in LAYER_TYPES:
             rest = rest[1:]  # pydantic puts the discriminator tag in the loc
         layer_desc = f"layer {index + 1}"
         try:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pvideo.customers import iter_valid, read_customers
 from pvideo.errors import DataError, PvideoError
-from pvideo.plan import compile
+from pvideo.plan import check_assets, compile
 from pvideo.settings import Settings
 from pvideo.spec import load_scene
 
@@ -29,8 +29,14 @@ def validate_scene(scene: Path, customers: Path | None, settings: Settings) -> l
     except PvideoError as exc:
         return [str(exc)]
     problems = []
+    try:
+        check_assets(spec, settings.assets_dir)  # a missing font or file is reported once, not per row
+        assets_ok = True
+    except PvideoError as exc:
+        problems.append(f"{scene}: {exc}")
+        assets_ok = False
     for row, data, error in iter_valid(spec, rows, source=str(customers)):
-        if error is None:
+        if error is None and assets_ok:
             try:
                 compile(spec, data, assets_dir=settings.assets_dir, row_number=row.number)
             except PvideoError as exc:
@@ -48,4 +54,4 @@ def sample_row(spec) -> dict[str, object]:
 
 
 def _sample(kind: str) -> object:
-    return {"str": "Sample", "int": 1, "float": 1.0, "bool": True}[kind]
+    return {"str": "Sample", "int": 1, "float": 1.0, "bool": True, "date": "2026-01-01"}[kind]

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query
 
-from api.deps import ApiKeyDep, SessionDep
+from api.deps import AnalyticsKeyDep, SessionDep
 from pvideo.analytics import campaign_analytics
 from pvideo.campaigns import get_campaign
 
@@ -15,7 +15,7 @@ router = APIRouter(prefix="/api/campaigns", tags=["analytics"])
 
 
 @router.get("/{campaign_id}/analytics")
-def get_analytics(campaign_id: str, session: SessionDep, _: ApiKeyDep,
+def get_analytics(campaign_id: str, session: SessionDep, _: AnalyticsKeyDep,
                   start: date | None = Query(None, description="first day (UTC) of sessions to count"),
                   end: date | None = Query(None, description="last day (UTC), inclusive")) -> dict[str, Any]:
     """Rendered, opened, viewers, play rate, % watched, completion, funnel, drop-off, CTAs,

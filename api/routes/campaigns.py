@@ -14,10 +14,10 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
-from api.deps import ApiKeyDep, SessionDep, StateDep
+from api.deps import CampaignsKeyDep, SessionDep, StateDep
 from api.schemas import CampaignCreate, CampaignPublic, CampaignSubmitted, RenderPublic, RowError
 from pvideo import campaigns
-from pvideo.customers import CustomerRow, check_columns, iter_csv
+from pvideo.customers import CustomerRow, check_columns, check_row_count, iter_csv, limit_rows
 from pvideo.errors import DataError
 from pvideo.manifest import csv_chunks, iter_manifest, json_chunks, render_links
 from pvideo.models import Render
@@ -88,6 +88,10 @@ async def _read_submission(request: Request, state: StateDep) -> dict[str, Any]:
             raise HTTPException(413, f"CSV larger than {state.runtime.settings.max_upload_mb} MB")
         source = upload.filename or "upload.csv"
         spec = _scene(state, scene_name)
+        try:
+            await run_in_threadpool(check_row_count, upload.file, state.runtime.settings.max_rows, source=source)
+        except DataError as exc:
+            raise HTTPException(422, str(exc)) from None
         stream = io.TextIOWrapper(upload.file, encoding="utf-8-sig", newline="")
         columns, rows = iter_csv(stream, source=source)
         check_columns(spec, columns, source=source)
@@ -101,6 +105,8 @@ async def _read_submission(request: Request, state: StateDep) -> dict[str, Any]:
     except ValidationError as exc:
         raise HTTPException(422, exc.errors(include_url=False, include_context=False)) from None
     spec = _scene(state, body.scene)
+    if len(body.rows) > state.runtime.settings.max_rows:
+        raise HTTPException(422, f"rows: more than {state.runtime.settings.max_rows} rows (PVIDEO_MAX_ROWS)")
     return {"spec": spec, "rows": (CustomerRow(i, r) for i, r in enumerate(body.rows, start=1)),
             "name": body.name, "source": "rows", "webhook_url": _webhook(body.webhook_url),
             "metadata": body.metadata, "render_mode": body.render, "outputs": body.outputs}
@@ -117,12 +123,14 @@ def _choice(field: str, value: object, allowed: tuple[str, ...]) -> str:
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=CampaignSubmitted,
              openapi_extra=_SUBMIT_BODY, responses={200: {"description": "replayed (same Idempotency-Key)"}})
-async def submit_campaign(request: Request, state: StateDep, _: ApiKeyDep,
+async def submit_campaign(request: Request, state: StateDep, _: CampaignsKeyDep,
                           idempotency_key: Annotated[str | None, Header(max_length=200, include_in_schema=False)] = None
                           ) -> Response:
     """Submit a scene + customers. Good rows are queued; each bad row is reported with its reason."""
     submission_args = await _read_submission(request, state)
     runtime = state.runtime
+    submission_args["rows"] = limit_rows(submission_args["rows"], runtime.settings.max_rows,
+                                         source=submission_args["source"])
 
     def store() -> campaigns.Submission:
         with runtime.db.session() as session:
@@ -146,7 +154,7 @@ async def submit_campaign(request: Request, state: StateDep, _: ApiKeyDep,
 
 
 @router.get("/{campaign_id}", response_model=CampaignPublic)
-def get_campaign(campaign_id: str, session: SessionDep, state: StateDep, _: ApiKeyDep) -> CampaignPublic:
+def get_campaign(campaign_id: str, session: SessionDep, state: StateDep, _: CampaignsKeyDep) -> CampaignPublic:
     """Counts by status, the finish rate over the recent window, and an ETA."""
     campaign = campaigns.get_campaign(session, campaign_id)
     progress = campaigns.progress(session, campaign_id, window_seconds=state.runtime.settings.eta_window_seconds)
@@ -158,13 +166,13 @@ def get_campaign(campaign_id: str, session: SessionDep, state: StateDep, _: ApiK
 
 
 @router.post("/{campaign_id}/cancel")
-def cancel_campaign(campaign_id: str, session: SessionDep, _: ApiKeyDep) -> dict[str, int]:
+def cancel_campaign(campaign_id: str, session: SessionDep, _: CampaignsKeyDep) -> dict[str, int]:
     """Rows not started are cancelled; rows rendering now finish."""
     return {"cancelled": campaigns.cancel_campaign(session, campaign_id)}
 
 
 @router.post("/{campaign_id}/retry")
-def retry_campaign(campaign_id: str, state: StateDep, _: ApiKeyDep) -> dict[str, int]:
+def retry_campaign(campaign_id: str, state: StateDep, _: CampaignsKeyDep) -> dict[str, int]:
     """Queue again the rows that failed while rendering (and cancelled rows)."""
     with state.runtime.db.session() as session:
         ids = campaigns.retry_failed(session, campaign_id)
@@ -177,7 +185,7 @@ def render_public(render: Render, base_url: str) -> RenderPublic:
 
 
 @router.get("/{campaign_id}/renders", response_model=list[RenderPublic])
-def list_renders(campaign_id: str, session: SessionDep, state: StateDep, _: ApiKeyDep,
+def list_renders(campaign_id: str, session: SessionDep, state: StateDep, _: CampaignsKeyDep,
                  offset: int = Query(0, ge=0), limit: int = Query(1000, ge=1, le=10_000)) -> list[RenderPublic]:
     campaigns.get_campaign(session, campaign_id)
     base = state.runtime.settings.public_base_url
@@ -186,7 +194,7 @@ def list_renders(campaign_id: str, session: SessionDep, state: StateDep, _: ApiK
 
 @router.get("/{campaign_id}/manifest", response_class=StreamingResponse,
             responses={200: {"content": {"text/csv": {}, "application/json": {}}}})
-def manifest(campaign_id: str, state: StateDep, _: ApiKeyDep,
+def manifest(campaign_id: str, state: StateDep, _: CampaignsKeyDep,
              format: str = Query("csv", pattern="^(csv|json)$")) -> StreamingResponse:
     """customer id, landing/video/poster/thumbnail URLs, status, error: one row per customer, streamed."""
     db, base = state.runtime.db, state.runtime.settings.public_base_url

@@ -13,9 +13,11 @@ from api.deps import SessionDep, StateDep
 from api.pages import templates
 from api.security import CSP
 from pvideo.analytics import campaign_analytics
+from pvideo.apikeys import stored_key
 from pvideo.campaigns import get_campaign, list_renders
 from pvideo.charts import funnel_bars, retention_points
 from pvideo.manifest import render_links
+from pvideo.models import ApiKey
 from pvideo.overview import campaign_progress
 from pvideo.signin import SESSION_MAX_AGE, DashboardSignin
 
@@ -23,6 +25,7 @@ router = APIRouter(prefix="/dashboard", tags=["dashboard"], include_in_schema=Fa
 
 SESSION_COOKIE = "pvideo_dashboard"
 CSRF_COOKIE = "pvideo_csrf"
+DASHBOARD_SCOPE = "analytics"
 DASHBOARD_CSP = CSP.replace("form-action 'none'", "form-action 'self'")
 # same-origin (not no-referrer): browsers then send a real Origin header with the forms' POSTs
 _HEADERS = {"Content-Security-Policy": DASHBOARD_CSP, "Cache-Control": "no-store", "Referrer-Policy": "same-origin"}
@@ -42,7 +45,25 @@ def _set_cookie(request: Request, response: Response, name: str, value: str, max
 
 
 def signed_in(state: StateDep, cookie: Annotated[str | None, Cookie(alias=SESSION_COOKIE)] = None) -> bool:
-    return _signin(state).signed_in(cookie, state.runtime.settings.effective_api_keys)
+    """A session of a configured key, or of a stored key that is still live and holds ``analytics``."""
+    signin = _signin(state)
+    if signin.signed_in(cookie, state.runtime.settings.effective_api_keys):
+        return True
+    key_id = signin.stored_key_session(cookie)
+    if key_id is None:
+        return False
+    with state.runtime.db.session() as session:
+        row = session.get(ApiKey, key_id)
+        return row is not None and row.revoked_at is None and DASHBOARD_SCOPE in row.scopes
+
+
+def _dashboard_key(state: StateDep, api_key: str) -> str | bool:
+    """``True`` for a configured key, a stored key's id when it holds ``analytics``, else ``False``."""
+    if _signin(state).valid_key(api_key, state.runtime.settings.effective_api_keys):
+        return True
+    with state.runtime.db.session() as session:
+        row = stored_key(session, api_key)
+        return row.id if row is not None and DASHBOARD_SCOPE in row.scopes else False
 
 
 SignedInDep = Annotated[bool, Depends(signed_in)]
@@ -73,10 +94,12 @@ async def sign_in(request: Request, state: StateDep,
     signin = _signin(state)
     if not _same_origin(request) or not signin.csrf_ok(csrf_cookie, csrf if isinstance(csrf, str) else None):
         return _sign_in_page(request, state, "Your sign-in form expired. Please try again.", 403)
-    if not isinstance(api_key, str) or not signin.valid_key(api_key.strip(), state.runtime.settings.effective_api_keys):
-        return _sign_in_page(request, state, "That API key is not valid.", 401)
+    known = _dashboard_key(state, api_key.strip()) if isinstance(api_key, str) else False
+    if not known:
+        return _sign_in_page(request, state, "That API key is not valid (or lacks the analytics scope).", 401)
+    cookie = signin.session_cookie(api_key.strip()) if known is True else signin.stored_key_cookie(known)
     response = RedirectResponse("/dashboard", status_code=303, headers={"Cache-Control": "no-store"})
-    _set_cookie(request, response, SESSION_COOKIE, signin.session_cookie(api_key.strip()), SESSION_MAX_AGE)
+    _set_cookie(request, response, SESSION_COOKIE, cookie, SESSION_MAX_AGE)
     response.delete_cookie(CSRF_COOKIE, path="/dashboard")
     return response
 

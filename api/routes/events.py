@@ -12,7 +12,7 @@ from fastapi.responses import PlainTextResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from api.deps import ApiKeyDep, SessionDep, StateDep
+from api.deps import AnalyticsKeyDep, SessionDep, StateDep
 from api.schemas import EventsAccepted, FailedEventPublic
 from pvideo.campaigns import get_campaign, render_by_token
 from pvideo.devices import device_class
@@ -82,7 +82,7 @@ async def post_events(request: Request, state: StateDep) -> Response:
 
 @router.get("", response_class=PlainTextResponse, responses={200: {"content": {
     "application/x-ndjson": {}, "text/csv": {}}, "description": "one event per line, by id"}})
-def export_events(session: SessionDep, state: StateDep, _: ApiKeyDep,
+def export_events(session: SessionDep, state: StateDep, _: AnalyticsKeyDep,
                   campaign_id: str = Query(max_length=32),
                   after: str | None = Query(None, max_length=100, description="X-Next-Cursor of the previous page"),
                   limit: int = Query(1000, ge=1, le=10_000),
@@ -104,7 +104,7 @@ def export_events(session: SessionDep, state: StateDep, _: ApiKeyDep,
 
 
 @router.get("/failed", response_model=list[FailedEventPublic])
-def failed_events(session: SessionDep, _: ApiKeyDep, campaign_id: str = Query(max_length=32),
+def failed_events(session: SessionDep, _: AnalyticsKeyDep, campaign_id: str = Query(max_length=32),
                   after: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000)) -> list[FailedEventPublic]:
     """Events that failed validation, with the reason and the payload as received (by id)."""
     get_campaign(session, campaign_id)

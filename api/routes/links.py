@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from api.deps import ApiKeyDep, SessionDep, StateDep
+from api.deps import LinksKeyDep, SessionDep, StateDep
 from pvideo.revocation import revoke_viewer_token
 
 router = APIRouter(prefix="/api/renders", tags=["campaigns"])
@@ -17,7 +17,7 @@ class LinkRevoked(BaseModel):
 
 
 @router.post("/{render_id}/revoke-link", response_model=LinkRevoked)
-def revoke_link(render_id: str, session: SessionDep, state: StateDep, _: ApiKeyDep,
+def revoke_link(render_id: str, session: SessionDep, state: StateDep, _: LinksKeyDep,
                 reissue: bool = Query(False, description="issue a new link in place of the old one"),
                 reason: str | None = Query(None, max_length=200)) -> LinkRevoked:
     """The old link stops working at once (landing page, media, events, clicks)."""

@@ -1,0 +1,34 @@
+"""The scenes shipped in ``scenes/`` validate against the bundled assets and sample customers."""
+
+from __future__ import annotations
+
+import pytest
+
+from pvideo.customers import coerce_row
+from pvideo.plan import compile
+from pvideo.settings import PROJECT_ROOT, Settings
+from pvideo.spec import load_scene
+from pvideo.validation import validate_scene
+
+SCENES = sorted((PROJECT_ROOT / "scenes").glob("*.yaml"))
+
+
+@pytest.fixture()
+def real_settings(tmp_path):
+    return Settings(data_dir=tmp_path / "data", assets_dir=PROJECT_ROOT / "assets", secret_key="s" * 40)
+
+
+@pytest.mark.parametrize("scene", SCENES, ids=[p.stem for p in SCENES])
+def test_bundled_scene_validates_with_sample_customers(scene, real_settings):
+    assert validate_scene(scene, PROJECT_ROOT / "assets" / "sample_customers.csv", real_settings) == []
+
+
+def test_offer_badge_is_personal_and_only_for_pro(real_settings):
+    spec = load_scene(PROJECT_ROOT / "scenes" / "offer.yaml")
+    row = {"customer_id": "C-1", "first_name": "Siobhán", "price": "39.99", "seats": "3"}
+    pro = compile(spec, coerce_row(spec, {**row, "plan": "Pro"}), assets_dir=real_settings.assets_dir)
+    basic = compile(spec, coerce_row(spec, {**row, "plan": "Basic"}), assets_dir=real_settings.assets_dir)
+    assert [o.layer for o in pro.static_overlays] == [o.layer for o in basic.static_overlays] \
+        == ["layer 1 (shape 'panel')"]
+    assert {"layer 4 (shape 'pro_badge')", "layer 5 (text 'pro_label')"} <= {o.layer for o in pro.personal_overlays}
+    assert not any("pro_" in o.layer for o in basic.overlays)
