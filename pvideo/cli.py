@@ -63,6 +63,24 @@ def validate(scene: Path, data: Annotated[Optional[Path], typer.Option(help="cus
     console.print(f"[green]ok[/green]: {scene}" + (f" with {data}" if data else ""))
 
 
+def _compile_row(scene: Path, data: Optional[Path], row: Optional[list[str]], settings):
+    """The plan for one customer given as ``--data ROW.json`` and/or ``--row key=value``."""
+    from pvideo import customers, plan
+    from pvideo.spec import load_scene
+
+    values: dict[str, object] = {}
+    if data:
+        values.update(json.loads(data.read_text()))
+    for item in row or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise _fail(f"--row {item!r} must be key=value")
+        values[key] = value
+    spec = load_scene(scene)
+    coerced = customers.coerce_row(spec, values, source=str(data or "--row"))
+    return plan.compile(spec, coerced, assets_dir=settings.assets_dir)
+
+
 @app.command()
 def render(scene: Path,
            out: Annotated[Path, typer.Option("-o", "--out", help="output MP4 path")],
@@ -71,26 +89,14 @@ def render(scene: Path,
            engine: Annotated[Optional[Engine], typer.Option(
                help="segments (default: re-encode only personalized segments) or full")] = None) -> None:
     """Render one personalized MP4 (and a poster JPEG beside it)."""
-    from pvideo import customers, plan
-    from pvideo.spec import load_scene
     from pvideo.storage import storage_from_settings
     from pvideo.templates import render_on_template, template_version
 
     settings = _settings()
     if engine:
         settings = settings.model_copy(update={"engine": engine.value})
-    values: dict[str, object] = {}
     try:
-        if data:
-            values.update(json.loads(data.read_text()))
-        for item in row or []:
-            key, sep, value = item.partition("=")
-            if not sep:
-                raise _fail(f"--row {item!r} must be key=value")
-            values[key] = value
-        spec = load_scene(scene)
-        coerced = customers.coerce_row(spec, values, source=str(data or "--row"))
-        the_plan = plan.compile(spec, coerced, assets_dir=settings.assets_dir)
+        the_plan = _compile_row(scene, data, row, settings)
         started = time.perf_counter()
         storage = storage_from_settings(settings)
         with tempfile.TemporaryDirectory(prefix="pvideo-") as tmp:
@@ -115,23 +121,11 @@ def preview(scene: Path,
             data: Annotated[Optional[Path], typer.Option(help="one customer row as a JSON object")] = None,
             row: Annotated[Optional[list[str]], typer.Option(help="a field as key=value (repeatable)")] = None) -> None:
     """Render one frame as a PNG with moviepy (no video is encoded)."""
-    from pvideo import customers, plan
     from pvideo.preview import preview_frame
-    from pvideo.spec import load_scene
 
     settings = _settings()
-    values: dict[str, object] = {}
     try:
-        if data:
-            values.update(json.loads(data.read_text()))
-        for item in row or []:
-            key, sep, value = item.partition("=")
-            if not sep:
-                raise _fail(f"--row {item!r} must be key=value")
-            values[key] = value
-        spec = load_scene(scene)
-        coerced = customers.coerce_row(spec, values, source=str(data or "--row"))
-        frame = preview_frame(plan.compile(spec, coerced, assets_dir=settings.assets_dir), at)
+        frame = preview_frame(_compile_row(scene, data, row, settings), at)
     except (PvideoError, json.JSONDecodeError) as exc:
         raise _fail(str(exc)) from None
     out.parent.mkdir(parents=True, exist_ok=True)
