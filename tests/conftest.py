@@ -87,6 +87,22 @@ def settings(tmp_path, assets_dir, scenes_dir) -> Settings:
 
 
 @pytest.fixture()
+def welcome_assets(settings, tmp_path):
+    """The tiny assets with a 4 s cut of the bundled welcome video as the template.
+
+    On the dense synthetic test pattern two x264 generations alone sit near 30 dB
+    apart; designed content like the welcome video is what a preview is for.
+    """
+    assets = tmp_path / "assets"
+    shutil.copytree(settings.assets_dir, assets)
+    subprocess.run([settings.ffmpeg_exe, "-v", "error", "-y", "-t", "4", "-i",
+                    str(PROJECT_ROOT / "assets" / "templates" / "welcome.mp4"), "-vf", f"scale={WIDTH}:{HEIGHT}",
+                    "-c:v", "libx264", "-crf", "18", "-c:a", "copy", str(assets / "templates" / "tiny.mp4")],
+                   check=True)
+    return assets
+
+
+@pytest.fixture()
 def card_spec(scenes_dir):
     from pvideo.spec import load_scene
 

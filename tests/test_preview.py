@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 
 import numpy as np
 import pytest
@@ -18,7 +16,6 @@ from pvideo.engine import render_plan
 from pvideo.ingest import ingest, segment_files
 from pvideo.plan import compile
 from pvideo.preview import preview_frame
-from pvideo.settings import PROJECT_ROOT
 from pvideo.spec import parse_scene
 from pvideo.storage import LocalStorage
 from tests.conftest import FPS, HEIGHT, WIDTH
@@ -38,22 +35,6 @@ def luma_psnr(a: np.ndarray, b: np.ndarray) -> float:
     weights = np.array([0.299, 0.587, 0.114])
     mse = np.mean((a.astype(np.float64) @ weights - b.astype(np.float64) @ weights) ** 2)
     return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
-
-
-@pytest.fixture()
-def welcome_assets(settings, tmp_path):
-    """The tiny assets with a 4 s cut of the bundled welcome video as the template.
-
-    On the dense synthetic test pattern two x264 generations alone sit near 30 dB
-    apart; designed content like the welcome video is what a preview is for.
-    """
-    assets = tmp_path / "assets"
-    shutil.copytree(settings.assets_dir, assets)
-    subprocess.run([settings.ffmpeg_exe, "-v", "error", "-y", "-t", "4", "-i",
-                    str(PROJECT_ROOT / "assets" / "templates" / "welcome.mp4"), "-vf", f"scale={WIDTH}:{HEIGHT}",
-                    "-c:v", "libx264", "-crf", "18", "-c:a", "copy", str(assets / "templates" / "tiny.mp4")],
-                   check=True)
-    return assets
 
 
 @pytest.fixture()
