@@ -76,9 +76,13 @@ def store_hls(version: TemplateVersion, outputs: EngineOutputs, storage: Storage
     """Store the customer's parts and their playlist under ``prefix``; return the playlist key.
 
     The playlist goes last: its presence means every part it names is stored.
+    Parts are content-addressed, so a part already stored (on demand, or by a
+    retried render) is kept, not written again.
     """
     for part in outputs.parts:
-        storage.put_file(f"{prefix}/{part.path.name}", part.path, "video/mp2t")
+        key = f"{prefix}/{part.path.name}"
+        if not storage.exists(key):
+            storage.put_file_if_absent(key, part.path, "video/mp2t")
     key = f"{prefix}/{hls.PLAYLIST}"
     text = hls.media_playlist(hls.entries(version, [(p.first, p.count) for p in outputs.parts], prefix))
     storage.put_bytes(key, text.encode(), "application/vnd.apple.mpegurl")
