@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import hmac
+import math
 from collections.abc import Callable, Iterator
 from typing import Annotated
 
@@ -33,31 +33,48 @@ _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False,
                                            "or pvideo-data/api.key (all scopes)")
 
 
-def _scopes_of(state: AppState, key: str | None) -> frozenset[str]:
-    env_keys = state.runtime.settings.effective_api_keys
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def refuse_if_guessing(state: AppState, request: Request) -> None:
+    """429 while this address has used up its wrong-key attempts: checked before a key is, so
+    an attacker learns nothing more, even from a right key, until the bucket refills."""
+    wait = state.auth_failures.wait(_client(request))
+    if wait > 0:
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, "too many invalid API keys from this address",
+                            headers={"Retry-After": str(math.ceil(wait))})
+
+
+def count_wrong_key(state: AppState, request: Request) -> None:
+    state.auth_failures.take(_client(request))
+
+
+def _scopes_of(state: AppState, request: Request, key: str | None) -> frozenset[str]:
+    refuse_if_guessing(state, request)
     scopes = None
-    if key and any(hmac.compare_digest(key.encode(), k.encode()) for k in env_keys):
-        scopes = ALL_SCOPES
-    elif key:
-        with state.runtime.db.session() as session:
-            scopes = key_scopes(session, key, ())
+    if key:
+        with state.runtime.db.session() as session:  # configured keys answer without a query
+            scopes = key_scopes(session, key, state.runtime.settings.effective_api_keys)
+        if scopes is None:
+            count_wrong_key(state, request)
     if scopes is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing or invalid API key",
                             headers={"WWW-Authenticate": "X-API-Key"})
     return scopes
 
 
-def require_api_key(state: StateDep, key: Annotated[str | None, Security(_api_key_header)]) -> str:
+def require_api_key(state: StateDep, request: Request, key: Annotated[str | None, Security(_api_key_header)]) -> str:
     """Any valid key, whatever its scopes."""
-    _scopes_of(state, key)
+    _scopes_of(state, request, key)
     return key or ""
 
 
 def require_scope(*any_of: str) -> Callable[..., str]:
     """A dependency accepting a key that holds at least one of ``any_of`` (else 401, or 403 naming them)."""
 
-    def check(state: StateDep, key: Annotated[str | None, Security(_api_key_header)]) -> str:
-        if not _scopes_of(state, key) & set(any_of):
+    def check(state: StateDep, request: Request, key: Annotated[str | None, Security(_api_key_header)]) -> str:
+        if not _scopes_of(state, request, key) & set(any_of):
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"this API key lacks the scope {' or '.join(any_of)}")
         return key or ""
 

@@ -17,6 +17,7 @@ class AppState:
     queue: RenderQueue
     tokens: ViewerTokens
     event_limiter: RateLimiter
+    auth_failures: RateLimiter
     ondemand: OnDemand
 
     @classmethod
@@ -25,4 +26,5 @@ class AppState:
         return cls(runtime=runtime, queue=RenderQueue(runtime),
                    tokens=ViewerTokens(settings.signing_key, max_age=settings.viewer_token_max_age_days * 86400),
                    event_limiter=RateLimiter(settings.event_rate_per_second, settings.event_rate_burst),
+                   auth_failures=RateLimiter(settings.auth_failures_per_minute / 60, settings.auth_failure_burst),
                    ondemand=OnDemand(runtime))

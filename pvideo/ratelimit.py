@@ -43,3 +43,11 @@ class RateLimiter:
             while len(self._buckets) > self.max_keys:
                 self._buckets.popitem(last=False)
         return wait
+
+    def wait(self, key: str) -> float:
+        """Seconds until ``key`` could spend one token; 0 when it can now. Spends nothing."""
+        now = self._clock()
+        with self._lock:
+            tokens, last = self._buckets.get(key, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - last) * self.rate)
+        return 0.0 if tokens >= 1 else (1 - tokens) / self.rate

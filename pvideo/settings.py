@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     viewer_token_max_age_days: float = Field(default=365.0, gt=0)
     event_rate_per_second: float = Field(default=10.0, gt=0)
     event_rate_burst: int = Field(default=500, ge=100)
+    # Wrong API keys (X-API-Key header or dashboard sign-in) per client address: a bucket of
+    # ``auth_failure_burst`` refilled at ``auth_failures_per_minute``; an empty bucket answers 429.
+    auth_failures_per_minute: float = Field(default=6.0, gt=0)
+    auth_failure_burst: int = Field(default=20, ge=1)
     event_export_settle_seconds: float = Field(default=2.0, ge=0)
     x264_preset: str = "veryfast"
     x264_crf: int = 23

@@ -124,3 +124,32 @@ def test_cli_create_list_revoke(tmp_path):
     assert runner.invoke(app, ["apikey", "revoke", key_id], env=env).exit_code == 0
     assert "revoked" in runner.invoke(app, ["apikey", "list"], env=env).stdout
     assert runner.invoke(app, ["apikey", "revoke", "nope"], env=env).exit_code == 1
+
+
+def test_wrong_keys_from_one_address_are_throttled_even_for_a_right_key(client):
+    """After ``auth_failure_burst`` wrong keys, the address gets 429 + Retry-After, for the API and the
+    dashboard sign-in alike, and a right key from it is refused too (it would tell a guesser it won)."""
+    burst = client.app.state.pvideo.runtime.settings.auth_failure_burst
+    good = _key(client, "campaigns", "analytics")
+    path = f"/api/campaigns/{MISSING}"
+    for _ in range(burst):
+        assert _call(client, "get", path, "pvk_00000000_wrong").status_code == 401
+    refused = _call(client, "get", path, good)
+    assert refused.status_code == 429
+    assert int(refused.headers["Retry-After"]) >= 1
+    page = _sign_in(client, good)
+    assert page.status_code == 429 and "Too many wrong API keys" in page.text
+    # requests without a key are not counted, and other addresses are not affected
+    assert client.app.state.pvideo.auth_failures.wait("198.51.100.7") == 0
+
+
+def test_rate_limiter_wait_spends_nothing():
+    from pvideo.ratelimit import RateLimiter
+
+    now = [0.0]
+    limiter = RateLimiter(1.0, 2, clock=lambda: now[0])
+    assert limiter.wait("a") == 0
+    assert limiter.take("a") == 0 and limiter.take("a") == 0
+    assert limiter.wait("a") == pytest.approx(1.0) and limiter.wait("a") == pytest.approx(1.0)
+    now[0] = 1.0
+    assert limiter.wait("a") == 0

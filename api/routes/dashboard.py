@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Cookie, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from api.deps import SessionDep, StateDep
+from api.deps import SessionDep, StateDep, count_wrong_key, refuse_if_guessing
 from api.pages import templates
 from api.security import CSP
 from pvideo.analytics import campaign_analytics
@@ -94,8 +94,15 @@ async def sign_in(request: Request, state: StateDep,
     signin = _signin(state)
     if not _same_origin(request) or not signin.csrf_ok(csrf_cookie, csrf if isinstance(csrf, str) else None):
         return _sign_in_page(request, state, "Your sign-in form expired. Please try again.", 403)
+    try:
+        refuse_if_guessing(state, request)
+    except HTTPException as exc:
+        page = _sign_in_page(request, state, "Too many wrong API keys from this address. Try again later.", 429)
+        page.headers.update(exc.headers or {})
+        return page
     known = _dashboard_key(state, api_key.strip()) if isinstance(api_key, str) else False
     if not known:
+        count_wrong_key(state, request)
         return _sign_in_page(request, state, "That API key is not valid (or lacks the analytics scope).", 401)
     cookie = signin.session_cookie(api_key.strip()) if known is True else signin.stored_key_cookie(known)
     response = RedirectResponse("/dashboard", status_code=303, headers={"Cache-Control": "no-store"})
