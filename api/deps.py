@@ -11,10 +11,11 @@ from fastapi.security import APIKeyHeader
 from sqlalchemy.orm import Session
 
 from api.state import AppState
-from pvideo.apikeys import ALL_SCOPES, key_scopes
+from pvideo.apikeys import key_scopes
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
+    """Async: FastAPI runs a plain ``def`` dependency in a worker thread, a thread hop per request."""
     return request.app.state.pvideo
 
 

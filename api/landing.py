@@ -5,8 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from api.security import CSP
+from pvideo.captions import read_track
 from pvideo.chapters import chapters_from_ctas
+from pvideo.errors import PvideoError
 from pvideo.models import Render
+from pvideo.storage import Storage
 
 HLS_JS = "/static/vendor/hls.min.js"
 PING_SECONDS = 10
@@ -15,6 +18,18 @@ PING_SECONDS = 10
 def landing_csp(*, hls: bool) -> str:
     """The strict page CSP; with HLS, hls.js also fetches playlists and segments from storage."""
     return CSP.replace("connect-src 'self'", "connect-src 'self' https:") if hls else CSP
+
+
+def stored_chapters(render: Render, storage: Storage) -> list[dict[str, Any]] | None:
+    """The chapters of the render's stored track (``None`` when it has no track to read)."""
+    key = (render.outputs or {}).get("track.vtt")
+    if not key:
+        return None
+    try:
+        chapters, _ = read_track(storage.get_bytes(key).decode("utf-8"))
+    except (PvideoError, UnicodeDecodeError):
+        return None
+    return [c.to_json() for c in chapters]
 
 
 def landing_context(render: Render, token: str, base_url: str, *, hls_url: str | None = None,
@@ -28,6 +43,9 @@ def landing_context(render: Render, token: str, base_url: str, *, hls_url: str |
     if chapters is None:
         chapters = [c.to_json() for c in chapters_from_ctas(hotspots, duration)]
     poster = f"{page}/poster.jpg" if render.poster_key else None
+    outputs = render.outputs or {}
+    if captions_url is None and "captions.vtt" in outputs:
+        captions_url = f"{page}/captions.vtt"
     title = f"Your {render.campaign.name} video"
     return {
         "title": title,
@@ -42,6 +60,8 @@ def landing_context(render: Render, token: str, base_url: str, *, hls_url: str |
         "captions_url": captions_url,
         "chapters": chapters,
         "chapters_url": f"{page}/chapters.vtt" if chapters else None,
+        "track_url": f"{page}/track.vtt" if "track.vtt" in outputs else None,
+        "captions_language": ((render.campaign.scene or {}).get("captions") or {}).get("language") or "en",
         "width": render.width or 1280,
         "height": render.height or 720,
         "duration": duration,

@@ -11,7 +11,8 @@ from fastapi.staticfiles import StaticFiles
 
 from api.limits import BodySizeLimit
 from api.pages import STATIC_DIR
-from api.routes import analytics, campaigns, dashboard, events, health, hls, landing, links, thumbnails, viewer
+from api.routes import (analytics, campaigns, dashboard, events, health, hls, landing, links, scenes, thumbnails,
+                        viewer)
 from api.security import SecurityHeaders
 from api.state import AppState
 from pvideo import __version__
@@ -37,7 +38,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.add_middleware(BodySizeLimit, max_body=runtime.settings.max_body_mb * 1024 * 1024,
                        max_upload=runtime.settings.max_upload_mb * 1024 * 1024)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (health, campaigns, analytics, links, viewer, hls, thumbnails, landing, events, dashboard):
+    # events first: the busiest route, matched before the others are tried
+    for module in (events, health, campaigns, analytics, links, scenes, viewer, hls, thumbnails, landing, dashboard):
         app.include_router(module.router)
     _add_error_handlers(app)
     return app

@@ -60,6 +60,10 @@ class RenderPublic(BaseModel):
     video_url: str | None
     poster_url: str | None
     thumbnail_url: str | None = None
+    thumbnail_gif_url: str | None = None
+    thumbnail_webp_url: str | None = None
+    captions_url: str | None = None
+    track_url: str | None = None
 
 
 class EventError(BaseModel):

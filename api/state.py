@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 
+from pvideo.groupcommit import EventWriter
 from pvideo.ondemand import OnDemand
 from pvideo.ratelimit import RateLimiter
 from pvideo.tokens import ViewerTokens
@@ -19,6 +21,8 @@ class AppState:
     event_limiter: RateLimiter
     auth_failures: RateLimiter
     ondemand: OnDemand
+    events: EventWriter  # group commit of viewer events
+    previews: threading.Semaphore = field(default_factory=lambda: threading.BoundedSemaphore(2))  # at once
 
     @classmethod
     def build(cls, runtime: Runtime) -> "AppState":
@@ -27,4 +31,4 @@ class AppState:
                    tokens=ViewerTokens(settings.signing_key, max_age=settings.viewer_token_max_age_days * 86400),
                    event_limiter=RateLimiter(settings.event_rate_per_second, settings.event_rate_burst),
                    auth_failures=RateLimiter(settings.auth_failures_per_minute / 60, settings.auth_failure_burst),
-                   ondemand=OnDemand(runtime))
+                   ondemand=OnDemand(runtime), events=EventWriter(runtime.db))

@@ -7,8 +7,14 @@ Creates, inside ``--out-dir`` (default: the folder this script is in):
   template for the fictional company *Northwind*, in three sections
   (Welcome / Your plan / What's next). Regions where the scene script places
   per-customer overlays are left as plain background (see ``OVERLAY_BOXES``).
+* ``templates/bill.mp4`` (9 s: Your bill / What changed / Pay in a tap) and
+  ``templates/renewal.mp4`` (12 s: Hello again / Your plan / An offer / Renew;
+  the offer is the conditional section of ``scenes/renewal.yaml``), the same
+  way, for the bill-explainer and renewal example scenes (see ``DESIGNS``).
+* ``templates/<name>.vtt`` - each template's own WebVTT captions.
 * ``logo.png`` - a 320x320 RGBA Northwind logo with a transparent background.
-* ``sample_customers.csv`` - six sample customers.
+* ``sample_customers.csv``, ``bill_customers.csv``, ``renewal_customers.csv`` -
+  sample customers for the three example scenes.
 
 Frames are drawn with Pillow + numpy and piped as raw RGB into ffmpeg, which
 also muxes a synthesized music bed (numpy sines, written to a temporary WAV).
@@ -16,7 +22,7 @@ Nothing is random, so the same inputs give the same files.
 
 Usage::
 
-    python assets/build_sample.py [--out-dir DIR] [--duration SECONDS] [--ffmpeg PATH]
+    python assets/build_sample.py [--out-dir DIR] [--duration SECONDS] [--ffmpeg PATH] [--only bill,renewal]
 
 Needs: Python 3.11+, numpy, pillow, and an ffmpeg with libx264 + aac
 (taken from ``--ffmpeg``, ``$PVIDEO_FFMPEG``, imageio-ffmpeg, or ``PATH``).
@@ -26,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+from dataclasses import dataclass
 import math
 import os
 import shutil
@@ -61,6 +68,46 @@ OVERLAY_BOXES = {
 }
 
 SECTIONS = ("Welcome", "Your plan", "What's next")
+
+
+@dataclass(frozen=True)
+class Design:
+    """One template: its sections (equal lengths), the overlay regions kept calm, and its captions
+    (they leave gaps where the example scenes put their personalized lines)."""
+
+    name: str
+    duration: float
+    sections: tuple[str, ...]
+    boxes: dict[str, tuple[int, int, int, int]]
+    captions: tuple[tuple[float, float, str], ...]
+
+
+WELCOME = Design("welcome", 30.0, SECTIONS, OVERLAY_BOXES, (
+    (0.5, 4.0, "Welcome to Northwind."),
+    (10.5, 14.0, "Here is the plan you picked."),
+    (20.5, 24.0, "Ready? Your tour starts with one click."),
+))
+BILL = Design("bill", 9.0, ("Your bill", "What changed", "Pay in a tap"), {
+    "amount": (80, 200, 700, 130),  # visible 0.3-3 s
+    "details": (80, 360, 700, 150),  # visible 3-6 s
+    "cta": (80, 560, 420, 80),  # visible 6-9 s
+}, (
+    (0.2, 1.4, "Here is your Northwind bill, explained."),
+    (3.2, 4.4, "What changed since last month."),
+    (6.2, 7.4, "Pay in one tap, any time before the due date."),
+))
+RENEWAL = Design("renewal", 12.0, ("Hello again", "Your plan", "An offer", "Renew"), {
+    "greeting": (80, 220, 740, 110),  # visible 0.3-3 s
+    "plan": (80, 360, 740, 150),  # visible 3-6 s
+    "offer": (80, 200, 740, 320),  # visible 6-9 s: the conditional section
+    "cta": (80, 560, 380, 80),  # visible 9-12 s
+}, (
+    (0.2, 1.4, "Your Northwind plan renews soon."),
+    (3.2, 5.8, "Here is what you have today."),
+    (6.2, 7.4, "A thank-you offer, for a limited time."),
+    (9.2, 11.8, "Renew in one click."),
+))
+DESIGNS = {d.name: d for d in (WELCOME, BILL, RENEWAL)}
 
 # ---------------------------------------------------------------------------
 # Brand palette (RGB)
@@ -175,11 +222,42 @@ CUSTOMERS = [
 ]
 
 
-def build_customers(path: Path) -> None:
+BILL_CUSTOMERS = [
+    ("B-2001", "Maya", "84.20", "71.50", "2026-12-15", "412", "0"),
+    ("B-2002", "D'Andre", "1234.50", "980.00", "2026-12-20", "5120", "1"),
+    ("B-2003", "Zoë", "9.99", "12.40", "2027-01-05", "38", "2"),
+]
+RENEWAL_CUSTOMERS = [
+    ("R-3001", "Maya", "Plus", "19.99", "12", "2026-12-04", "20"),
+    ("R-3002", "Kenji", "Pro", "39.99", "45", "2027-01-06", "15"),
+]
+TABLES = {
+    "sample_customers.csv": (("customer_id", "first_name", "plan", "price", "email"), CUSTOMERS),
+    "bill_customers.csv": (("customer_id", "first_name", "amount", "previous", "due", "kwh", "late_fees"),
+                           BILL_CUSTOMERS),
+    "renewal_customers.csv": (("customer_id", "first_name", "plan", "price", "days_left", "renews", "discount"),
+                              RENEWAL_CUSTOMERS),
+}
+
+
+def build_customers(path: Path, header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
     with path.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow(["customer_id", "first_name", "plan", "price", "email"])
-        writer.writerows(CUSTOMERS)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def vtt_time(seconds: float) -> str:
+    millis = round(seconds * 1000)
+    return f"{millis // 3_600_000:02d}:{millis // 60_000 % 60:02d}:{millis // 1000 % 60:02d}.{millis % 1000:03d}"
+
+
+def build_captions(path: Path, design: Design) -> None:
+    """The template's own captions (what its narration would say), as WebVTT."""
+    lines = ["WEBVTT", ""]
+    for start, end, text in design.captions:
+        lines += [f"{vtt_time(start)} --> {vtt_time(end)}", text, ""]
+    path.write_text("\n".join(lines), encoding="utf-8")
 
 
 # ---------------------------------------------------------------------------
@@ -282,9 +360,11 @@ class TemplateRenderer:
     # The background is rendered at 1/4 size: it only has soft gradients.
     BG_SCALE = 4
 
-    def __init__(self, duration: float) -> None:
+    def __init__(self, duration: float, design: Design = WELCOME) -> None:
         self.duration = duration
-        self.section_len = duration / len(SECTIONS)
+        self.sections = design.sections
+        self.boxes = design.boxes
+        self.section_len = duration / len(self.sections)
         self.n_frames = int(round(duration * FPS))
 
         bw, bh = WIDTH // self.BG_SCALE, HEIGHT // self.BG_SCALE
@@ -314,14 +394,14 @@ class TemplateRenderer:
         num_font = font(FONT_BOLD, 18)
         title_font = font(FONT_BOLD, 46)
         self.titles = []
-        for i, name in enumerate(SECTIONS):
+        for i, name in enumerate(self.sections):
             img = Image.new("RGBA", (400, 110), (0, 0, 0, 0))
             d = ImageDraw.Draw(img)
             right = 399
-            number = f"{i + 1:02d} / {len(SECTIONS):02d}"
-            d.text((right, 14), number, font=num_font, fill=SECTION_GLOW[i], anchor="rm")
+            number = f"{i + 1:02d} / {len(self.sections):02d}"
+            d.text((right, 14), number, font=num_font, fill=SECTION_GLOW[i % len(SECTION_GLOW)], anchor="rm")
             d.text((right, 60), name, font=title_font, fill=WHITE, anchor="rm")
-            d.rounded_rectangle((right - 48, 96, right, 100), radius=2, fill=SECTION_GLOW[i])
+            d.rounded_rectangle((right - 48, 96, right, 100), radius=2, fill=SECTION_GLOW[i % len(SECTION_GLOW)])
             self.titles.append(img)
         self.title_pos = (1200 - 400, 232)
 
@@ -329,9 +409,9 @@ class TemplateRenderer:
         label_font = font(FONT_REGULAR, 17)
         label_bold = font(FONT_BOLD, 17)
         self.track_x0, self.track_x1, self.track_y = 80, 1200, 668
-        seg = (self.track_x1 - self.track_x0) / len(SECTIONS)
+        seg = (self.track_x1 - self.track_x0) / len(self.sections)
         self.labels = []  # (inactive, active) per section
-        for i, name in enumerate(SECTIONS):
+        for i, name in enumerate(self.sections):
             pair = []
             for active in (False, True):
                 img = Image.new("RGBA", (300, 28), (0, 0, 0, 0))
@@ -352,7 +432,7 @@ class TemplateRenderer:
         placed += [(img, (x, y)) for pair, x, y in self.labels for img in pair]
         for img, (px, py) in placed:
             bx0, by0, bx1, by1 = img.getchannel("A").getbbox()
-            for name, (x, y, w, h) in OVERLAY_BOXES.items():
+            for name, (x, y, w, h) in self.boxes.items():
                 if px + bx0 < x + w and x < px + bx1 and py + by0 < y + h and y < py + by1:
                     raise AssertionError(f"template text overlaps the {name} overlay box")
 
@@ -371,21 +451,21 @@ class TemplateRenderer:
     # -- per-frame ----------------------------------------------------------
     def _section_weights(self, t: float) -> np.ndarray:
         """Cross-fade weights of the three sections at time t (sum to 1)."""
-        w = np.zeros(len(SECTIONS), np.float32)
+        w = np.zeros(len(self.sections), np.float32)
         # A 1 s crossfade centred on each section boundary.
-        for k in range(len(SECTIONS)):
+        for k in range(len(self.sections)):
             start = k * self.section_len
             end = start + self.section_len
             lo = smoothstep((t - start + 0.5) / 1.0) if k > 0 else 1.0
-            hi = smoothstep((end - t + 0.5) / 1.0) if k < len(SECTIONS) - 1 else 1.0
+            hi = smoothstep((end - t + 0.5) / 1.0) if k < len(self.sections) - 1 else 1.0
             w[k] = lo * hi
         return w / w.sum()
 
     def _background(self, t: float) -> np.ndarray:
         w = self._section_weights(t)
-        c0 = sum(w[k] * np.array(SECTION_BG[k][0], np.float32) for k in range(len(SECTIONS)))
-        c1 = sum(w[k] * np.array(SECTION_BG[k][1], np.float32) for k in range(len(SECTIONS)))
-        glow = sum(w[k] * np.array(SECTION_GLOW[k], np.float32) for k in range(len(SECTIONS)))
+        c0 = sum(w[k] * np.array(SECTION_BG[k % len(SECTION_BG)][0], np.float32) for k in range(len(self.sections)))
+        c1 = sum(w[k] * np.array(SECTION_BG[k % len(SECTION_BG)][1], np.float32) for k in range(len(self.sections)))
+        glow = sum(w[k] * np.array(SECTION_GLOW[k % len(SECTION_GLOW)], np.float32) for k in range(len(self.sections)))
 
         bg = (1.0 - self.bg_t) * c0 + self.bg_t * c1
 
@@ -411,7 +491,7 @@ class TemplateRenderer:
         arr = np.asarray(img, dtype=np.float32).copy()
 
         w = self._section_weights(t)
-        glow = sum(w[k] * np.array(SECTION_GLOW[k], np.float32) for k in range(len(SECTIONS)))
+        glow = sum(w[k] * np.array(SECTION_GLOW[k % len(SECTION_GLOW)], np.float32) for k in range(len(self.sections)))
 
         # Ripples: three rings expanding from the centre, fading as they grow.
         x0, y0, x1, y1 = self.rip_box
@@ -450,7 +530,7 @@ class TemplateRenderer:
             paste_faded(img, title, (self.title_pos[0], self.title_pos[1] + slide), a)
 
         # Timeline labels: the current section is highlighted.
-        current = min(int(t // self.section_len), len(SECTIONS) - 1)
+        current = min(int(t // self.section_len), len(self.sections) - 1)
         for k, ((inactive, active), lx, ly) in enumerate(self.labels):
             paste_faded(img, active if k == current else inactive, (lx, ly), 1.0)
 
@@ -475,8 +555,8 @@ def paste_faded(dst: Image.Image, src: Image.Image, pos: tuple[int, int], alpha:
 # ---------------------------------------------------------------------------
 # Encoding
 # ---------------------------------------------------------------------------
-def build_template(path: Path, duration: float, ffmpeg: str, crf: int) -> None:
-    renderer = TemplateRenderer(duration)
+def build_template(path: Path, duration: float, ffmpeg: str, crf: int, design: Design = WELCOME) -> None:
+    renderer = TemplateRenderer(duration, design)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp_out = path.with_name(path.stem + ".tmp.mp4")
 
@@ -522,27 +602,40 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=30.0, help="template length in seconds (default: 30)")
     parser.add_argument("--crf", type=int, default=28, help="x264 CRF for the template (default: 28)")
     parser.add_argument("--ffmpeg", help="ffmpeg binary (default: $PVIDEO_FFMPEG, imageio-ffmpeg, PATH)")
+    parser.add_argument("--only", default=",".join(DESIGNS),
+                        help="comma-separated templates to build (default: %(default)s)")
     args = parser.parse_args(argv)
     if args.duration < 3:
         parser.error("--duration must be at least 3 seconds")
+    names = [n for n in args.only.split(",") if n]
+    if unknown := set(names) - set(DESIGNS):
+        parser.error(f"--only: unknown template(s) {', '.join(sorted(unknown))}; choose from {', '.join(DESIGNS)}")
 
     out: Path = args.out_dir
     out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
 
     build_logo(out / "logo.png")
-    build_customers(out / "sample_customers.csv")
-    template = out / "templates" / "welcome.mp4"
-    build_template(template, args.duration, find_ffmpeg(args.ffmpeg), args.crf)
-
-    size = template.stat().st_size
-    for p in (template, out / "logo.png", out / "sample_customers.csv"):
+    for name, (header, rows) in TABLES.items():
+        build_customers(out / name, header, rows)
+    for design in DESIGNS.values():
+        build_captions(out / "templates" / f"{design.name}.vtt", design)
+    ffmpeg = find_ffmpeg(args.ffmpeg)
+    failed = False
+    for name in names:
+        design = DESIGNS[name]
+        duration = args.duration if design is WELCOME else design.duration
+        template = out / "templates" / f"{name}.mp4"
+        build_template(template, duration, ffmpeg, args.crf, design)
+        size = template.stat().st_size
+        print(f"{template}  {size:,} bytes")
+        if size >= MAX_TEMPLATE_BYTES:
+            print(f"error: {template} is {size:,} bytes, over the {MAX_TEMPLATE_BYTES:,}-byte budget", file=sys.stderr)
+            failed = True
+    for p in [out / "logo.png", *(out / name for name in TABLES)]:
         print(f"{p}  {p.stat().st_size:,} bytes")
     print(f"done in {time.monotonic() - started:.1f} s")
-    if size >= MAX_TEMPLATE_BYTES:
-        print(f"error: {template} is {size:,} bytes, over the {MAX_TEMPLATE_BYTES:,}-byte budget", file=sys.stderr)
-        return 1
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -22,9 +22,12 @@ seek_start), and the position moved forward by at most 25 s (more is a jump
 nobody watched; ``pvideo.watching``). A viewer's watched content is the union
 of its segments over all selected sessions: rewatched seconds count once.
 
-Sessions are read from their rollups (``pvideo.rollups``), rebuilt from all
-of a session's events whenever a batch for it is stored; CTA counts come from
-the events themselves.
+Everything is read from rollups (``pvideo.rollups``) kept as events are
+stored: sessions, CTA counts per session, and viewers (first session, watched
+seconds and drop-off buckets of the union). With a date range, the viewers are
+recomputed from the selected sessions by the same function
+(``rollups.viewer_rollup``); so is a viewer whose rollup is missing or was
+computed for another video duration.
 
 Metrics.
 - ``rendered``: renders with status done (not date-filtered).
@@ -52,50 +55,43 @@ Rates are fractions rounded to 4 places; percents and seconds to 2.
 from __future__ import annotations
 
 import json
-from collections import defaultdict
-from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
-from typing import Any
+from collections import Counter, defaultdict
+from operator import attrgetter
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any, NamedTuple
 
-from sqlalchemy import Text, cast, select, text
+from sqlalchemy import Connection, String, Text, and_, case, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from pvideo.campaigns import status_counts
-from pvideo.models import Campaign, Render, WatchSession
-from pvideo.watching import BUCKETS, Interval, buckets_covered, clip, merge
+from pvideo.models import Campaign, Render, WatchCta, WatchSession, WatchViewer
+from pvideo.rollups import viewer_rollup
+from pvideo.watching import BUCKETS
 
 COMPLETE = 0.9
 QUARTILES = (25, 50, 75)
 
 
-_CTAS = text("""
-SELECT render_id, session_id, cta_id, type, COUNT(*) FROM events
-WHERE campaign_id = :campaign AND type IN ('cta_impression', 'cta_click')
-GROUP BY render_id, session_id, cta_id, type
-""")
-
-@dataclass
-class _Viewer:
+class _Viewer(NamedTuple):
     render_id: str
+    started: datetime | str
+    day: str
+    device: str
+    opened: bool
+    play_event: bool
+    end_event: bool
     duration: float
-    started: datetime
-    day: str = ""
-    device: str = "unknown"
-    opened: bool = False
-    play_event: bool = False
-    end_event: bool = False
-    intervals: list[Interval] = field(default_factory=list)
-    watched: float = 0.0
-    fraction: float = 0.0
+    watched: float
+    buckets: int  # drop-off buckets covered, bit b = bucket b
+    played: bool  # a play event or any watched second
+    fraction: float  # of the video watched, at most 1
 
-    def set_intervals(self, intervals: list[Interval]) -> None:
-        self.intervals = clip(intervals, self.duration) if self.duration else merge(intervals)
-        self.watched = sum(e - s for s, e in self.intervals)
-        self.fraction = min(1.0, self.watched / self.duration) if self.duration else 0.0
 
-    @property
-    def played(self) -> bool:
-        return self.play_event or bool(self.intervals)
+def _viewer(render_id: str, started: datetime, device: str, opened: bool, play_event: bool, end_event: bool,
+            duration: float, watched: float, buckets: int) -> _Viewer:
+    return _Viewer(render_id, started, started.date().isoformat(), device, opened, play_event, end_event,
+                   duration, watched, buckets, play_event or watched > 0,
+                   min(1.0, watched / duration) if duration else 0.0)
 
 
 def _utc(value: datetime | str) -> datetime:
@@ -108,69 +104,137 @@ def _rate(part: float, whole: float) -> float:
     return round(part / whole, 4) if whole else 0.0
 
 
+def _day(conn: Connection, column):
+    """A timestamp's UTC day as YYYY-MM-DD text."""
+    if conn.dialect.name == "postgresql":
+        return cast(func.date(func.timezone("UTC", column)), String)
+    return func.substr(column, 1, 10)  # SQLite keeps UTC timestamps as ISO text
+
+
 def campaign_analytics(session: Session, campaign_id: str, *, start: date | None = None,
                        end: date | None = None) -> dict[str, Any]:
     """Every number of the module docstring for one campaign, optionally for sessions in [start, end]."""
-    params = {"campaign": campaign_id}
-    sessions = {}
-    rollups = session.execute(select(WatchSession.render_id, WatchSession.session_id, WatchSession.started,
-                                     WatchSession.device, WatchSession.page_views, WatchSession.played,
-                                     WatchSession.ended, cast(WatchSession.intervals, Text))
-                              .where(WatchSession.campaign_id == campaign_id, WatchSession.events > 0)).all()
-    # one JSON parse for all sessions' intervals: per-row decoding dominated the run time
-    all_intervals = json.loads("[" + ",".join(row[-1] or "[]" for row in rollups) + "]")
-    for (render_id, session_id, started, device, views, played, ended, _), intervals in zip(
-            rollups, all_intervals, strict=True):
-        started = _utc(started)
-        if (start and started.date() < start) or (end and started.date() > end):
-            continue
-        sessions[(render_id, session_id or None)] = (started, device or "unknown", views, played, ended, intervals)
+    conn = session.connection()  # Core rows: the ORM's per-row work doubled the run time
+    if start is None and end is None:
+        groups = _session_groups(conn, campaign_id)
+        viewers = _stored_viewers(conn, campaign_id)
+    else:
+        sessions = _sessions_in(conn, campaign_id, start, end)
+        groups = defaultdict(lambda: [0, 0])
+        for _, _, started, device, views, *_ in sessions:
+            group = groups[(started.date().isoformat(), device)]
+            group[0] += 1
+            group[1] += views
+        durations = dict(conn.execute(select(Render.id, Render.duration)
+                                      .where(Render.campaign_id == campaign_id)).all())
+        viewers = sorted(_viewers_of(sessions, durations), key=attrgetter("started", "render_id"))
 
-    durations = dict(session.execute(select(Render.id, Render.duration).where(Render.campaign_id == campaign_id)).all())
-    viewers: dict[str, _Viewer] = {}
     by_day: dict[str, dict[str, int]] = defaultdict(lambda: {"sessions": 0, "page_views": 0})
     by_device: dict[str, dict[str, int]] = defaultdict(lambda: {"sessions": 0, "page_views": 0})
-    raw: dict[str, list[Interval]] = defaultdict(list)
-    for (render_id, _), (started, device, views, played, ended, intervals) in sorted(
-            sessions.items(), key=lambda kv: (kv[1][0], kv[0][0], kv[0][1] or "")):
-        viewer = viewers.get(render_id)
-        if viewer is None:
-            viewer = viewers[render_id] = _Viewer(render_id, durations.get(render_id) or 0.0, started,
-                                                  started.date().isoformat(), device)
-        viewer.opened |= views > 0
-        viewer.play_event |= bool(played)
-        viewer.end_event |= bool(ended)
-        raw[render_id].extend((float(s), float(e)) for s, e in intervals or [])
-        for group, key in ((by_day, started.date().isoformat()), (by_device, device)):
-            group[key]["sessions"] += 1
-            group[key]["page_views"] += views
-    for render_id, intervals in raw.items():
-        viewers[render_id].set_intervals(intervals)
+    for (day, device), (n, views) in groups.items():
+        for group in (by_day[day], by_device[device]):
+            group["sessions"] += n
+            group["page_views"] += views
+    viewers_by_day: dict[str, list[_Viewer]] = defaultdict(list)
+    viewers_by_device: dict[str, list[_Viewer]] = defaultdict(list)
+    for v in viewers:
+        viewers_by_day[v.day].append(v)
+        viewers_by_device[v.device].append(v)
 
-    ctas = _cta_table(session, params, sessions, viewers)
+    ctas = _cta_table(conn, session.get(Campaign, campaign_id), start, end)
     counts = status_counts(session, campaign_id)
-    summary = _summary(list(viewers.values()), counts["done"])
+    summary = _summary(viewers, counts["done"])
+    page_views = sum(views for _, views in groups.values())
     return {
         "campaign_id": campaign_id,
         "range": {"start": start.isoformat() if start else None, "end": end.isoformat() if end else None},
         "renders": counts,
         "rendered": counts["done"],
-        "sessions": len(sessions),
-        "page_views": sum(v[2] for v in sessions.values()),
+        "sessions": sum(n for n, _ in groups.values()),
+        "page_views": page_views,
         **summary,
         "ctas": ctas,
-        "by_day": [{"day": k, **by_day[k], **_summary([v for v in viewers.values() if v.day == k], None, short=True)}
-                   for k in sorted(by_day)],
-        "by_device": [{"device": k, **by_device[k],
-                       **_summary([v for v in viewers.values() if v.device == k], None, short=True)}
+        "by_day": [{"day": k, **by_day[k], **_summary(viewers_by_day[k], None, short=True)} for k in sorted(by_day)],
+        "by_device": [{"device": k, **by_device[k], **_summary(viewers_by_device[k], None, short=True)}
                       for k in sorted(by_device)],
-        "landing_views": sum(v[2] for v in sessions.values()),
+        "landing_views": page_views,
         "viewers": summary["links_opened"],
-        "plays": sum(v.play_event for v in viewers.values()),
-        "completions": sum(v.end_event for v in viewers.values()),
+        "plays": sum(1 for v in viewers if v.play_event),
+        "completions": sum(1 for v in viewers if v.end_event),
         "cta_clicks": {c["cta_id"]: {"clicks": c["clicks"], "clickers": c["clickers"]}
                        for c in ctas if c["clicks"]},
     }
+
+
+_SESSION = (WatchSession.render_id, WatchSession.session_id, WatchSession.started, WatchSession.device,
+            WatchSession.page_views, WatchSession.played, WatchSession.ended, cast(WatchSession.intervals, Text))
+
+
+def _sessions_in(conn: Connection, campaign_id: str, start: date | None, end: date | None) -> list[tuple]:
+    """The sessions that started in [start, end]: (render_id, session_id, started, device, page_views,
+    played, ended, intervals JSON)."""
+    sessions = []
+    for row in conn.execute(select(*_SESSION).where(WatchSession.campaign_id == campaign_id,
+                                                   WatchSession.events > 0)).all():
+        started = _utc(row[2])
+        if (start and started.date() < start) or (end and started.date() > end):
+            continue
+        sessions.append((row[0], row[1], started, row[3] or "unknown", *row[4:]))
+    return sessions
+
+
+def _session_groups(conn: Connection, campaign_id: str) -> dict[tuple[str, str], list[int]]:
+    """(day, device) -> [sessions, page views] of all the campaign's sessions."""
+    day, device = _day(conn, WatchSession.started), func.coalesce(WatchSession.device, "unknown")
+    query = (select(day, device, func.count(), func.sum(WatchSession.page_views))
+             .where(WatchSession.campaign_id == campaign_id, WatchSession.events > 0).group_by(day, device))
+    return {(d, dev): [n, int(views)] for d, dev, n, views in conn.execute(query)}
+
+
+def _viewers_of(sessions: list[tuple], durations: dict[str, float | None]) -> list[_Viewer]:
+    """Viewers recomputed from sessions as ``_sessions_in`` gives them."""
+    per_viewer: dict[str, list] = defaultdict(list)
+    all_intervals = json.loads("[" + ",".join(s[7] or "[]" for s in sessions) + "]")  # one parse for all
+    for (render_id, session_id, started, device, views, played, ended, _), intervals in zip(
+            sessions, all_intervals, strict=True):
+        per_viewer[render_id].append((session_id, started, device, views, played, ended, intervals))
+    out = []
+    for rid, rows in per_viewer.items():
+        r = viewer_rollup(rows, durations.get(rid))
+        out.append(_viewer(rid, r["started"], r["device"], r["opened"], r["played"], r["ended"], r["duration"] or 0.0,
+                           r["watched"], r["buckets"]))
+    return out
+
+
+def _stored_viewers(conn: Connection, campaign_id: str) -> list[_Viewer]:
+    """The viewer rollups in (first session, render) order; those missing or computed for another
+    video duration are recomputed from their sessions."""
+    v = WatchViewer
+    fraction = (func.least if conn.dialect.name == "postgresql" else func.min)(1.0, v.watched / v.duration)
+    query = (select(v.render_id, v.started, _day(conn, v.started), func.coalesce(v.device, "unknown"), v.opened,
+                    v.played, v.ended, func.coalesce(v.duration, 0.0), v.watched, v.buckets,
+                    or_(v.played, v.watched > 0), case((v.duration > 0, fraction), else_=0.0), Render.duration)
+             .join(Render, Render.id == v.render_id)
+             .where(v.campaign_id == campaign_id, v.started.is_not(None)).order_by(v.started, v.render_id))
+    viewers, stale = [], set()
+    for *row, now in conn.execute(query).all():
+        if (row[7] or None) != now:
+            stale.add(row[0])
+        else:
+            viewers.append(_Viewer._make(row))
+    watched = select(WatchSession.render_id).where(WatchSession.campaign_id == campaign_id, WatchSession.events > 0)
+    if conn.execute(select(func.count(func.distinct(WatchSession.render_id))).where(
+            WatchSession.campaign_id == campaign_id, WatchSession.events > 0)).scalar() > len(viewers) + len(stale):
+        # some viewer has sessions but no rollup (events stored before the rollups existed)
+        stale.update(conn.execute(watched.except_(select(WatchViewer.render_id).where(
+            WatchViewer.campaign_id == campaign_id, WatchViewer.started.is_not(None)))).scalars())
+    if not stale:
+        return viewers
+    sessions = [(r[0], r[1], _utc(r[2]), r[3] or "unknown", *r[4:]) for r in conn.execute(
+        select(*_SESSION).where(WatchSession.render_id.in_(stale), WatchSession.events > 0))]
+    durations = dict(conn.execute(select(Render.id, Render.duration).where(Render.id.in_(stale))).all())
+    viewers = [v._replace(started=_utc(v.started)) for v in viewers] + _viewers_of(sessions, durations)
+    return sorted(viewers, key=attrgetter("started", "render_id"))
 
 
 def _summary(viewers: list[_Viewer], rendered: int | None, *, short: bool = False) -> dict[str, Any]:
@@ -195,32 +259,33 @@ def _summary(viewers: list[_Viewer], rendered: int | None, *, short: bool = Fals
                         for q in QUARTILES]
                      + [{"step": "completed", "viewers": len(completed)}])
     covered = [0] * BUCKETS
-    for v in played:
-        if v.duration:
-            for b, hit in enumerate(buckets_covered(v.intervals, v.duration)):
-                covered[b] += hit
+    for mask, n in Counter(v.buckets for v in played if v.duration).items():  # few distinct masks
+        for b in range(BUCKETS):
+            covered[b] += n * (mask >> b & 1)
     out["drop_off"] = [{"from_percent": b * 100 // BUCKETS, "to_percent": (b + 1) * 100 // BUCKETS,
                         "viewers": covered[b], "share": _rate(covered[b], len(played))} for b in range(BUCKETS)]
     return out
 
 
-def _cta_table(session: Session, params: dict[str, Any], sessions: dict, viewers: dict[str, _Viewer]) -> list[dict]:
-    per_cta: dict[str, dict[str, Any]] = defaultdict(
-        lambda: {"impressions": 0, "clicks": 0, "impressed": set(), "clickers": set()})
-    for layer in (session.get(Campaign, params["campaign"]).scene or {}).get("layers", []):
-        if isinstance(layer, dict) and layer.get("type") == "cta" and layer.get("id"):
-            per_cta[layer["id"]]  # every CTA of the scene gets a row, clicked or not
-    for render_id, session_id, cta_id, kind, n in session.execute(_CTAS, params):
-        if (render_id, session_id or None) not in sessions:
-            continue
-        row = per_cta[cta_id]
-        if kind == "cta_impression":
-            row["impressions"] += n
-            row["impressed"].add(render_id)
-        else:
-            row["clicks"] += n
-            row["clickers"].add(render_id)
-    return [{"cta_id": cta, "impressions": r["impressions"], "impressed": len(r["impressed"]),
-             "clicks": r["clicks"], "clickers": len(r["clickers"]),
-             "ctr": _rate(len(r["clickers"] & r["impressed"]), len(r["impressed"]))}
-            for cta, r in sorted(per_cta.items())]
+def _cta_table(conn: Connection, campaign: Campaign, start: date | None, end: date | None) -> list[dict]:
+    """Per CTA of the scene (and any other shown or clicked) in the sessions that started in [start, end]."""
+    c = WatchCta
+    per_viewer = select(c.cta_id, c.render_id, func.sum(c.impressions).label("i"), func.sum(c.clicks).label("k"))
+    per_viewer = per_viewer.where(c.campaign_id == campaign.id).group_by(c.cta_id, c.render_id)
+    if start is not None or end is not None:
+        s = WatchSession
+        per_viewer = (per_viewer.join(s, and_(s.render_id == c.render_id, s.session_id == c.session_id))
+                      .where(s.events > 0))
+        if start is not None:
+            per_viewer = per_viewer.where(s.started >= datetime.combine(start, time.min, timezone.utc))
+        if end is not None:
+            per_viewer = per_viewer.where(s.started < datetime.combine(end + timedelta(days=1), time.min, timezone.utc))
+    v = per_viewer.subquery()
+    one = lambda condition: func.sum(case((condition, 1), else_=0))  # noqa: E731
+    rows = conn.execute(select(v.c.cta_id, func.sum(v.c.i), one(v.c.i > 0), func.sum(v.c.k), one(v.c.k > 0),
+                               one(and_(v.c.i > 0, v.c.k > 0))).group_by(v.c.cta_id))
+    per_cta = {layer["id"]: (0, 0, 0, 0, 0) for layer in (campaign.scene or {}).get("layers", [])
+               if isinstance(layer, dict) and layer.get("type") == "cta" and layer.get("id")}
+    per_cta.update({cta: tuple(int(n) for n in numbers) for cta, *numbers in rows})
+    return [{"cta_id": cta, "impressions": i, "impressed": impressed, "clicks": k, "clickers": clickers,
+             "ctr": _rate(both, impressed)} for cta, (i, impressed, k, clickers, both) in sorted(per_cta.items())]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 
 from pvideo.errors import AssetError
@@ -32,4 +33,6 @@ def resolve_font(assets_dir: Path, name: str) -> Path:
         if candidate.is_file():
             return candidate
     available = sorted(p.stem for p in fonts.glob("*") if p.suffix in FONT_SUFFIXES)
-    raise AssetError(f"unknown font {name!r}; available: {', '.join(available) or 'none'}")
+    close = difflib.get_close_matches(name, available, n=1) or [a for a in available if a.lower() == name.lower()]
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    raise AssetError(f"unknown font {name!r}{hint}; available: {', '.join(available) or 'none'}")

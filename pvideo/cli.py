@@ -43,11 +43,23 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 
 
 @app.command()
-def schema() -> None:
-    """Print the JSON Schema of scene scripts."""
+def schema(markdown: Annotated[bool, typer.Option(help="print the scene reference as Markdown tables")] = False,
+           readme: Annotated[Optional[Path], typer.Option(
+               help="rewrite the generated scene reference block in this README")] = None) -> None:
+    """Print the JSON Schema of scene scripts (or the Markdown reference of every option)."""
+    from pvideo import schemadoc
     from pvideo.spec import SceneSpec
 
-    print(json.dumps(SceneSpec.model_json_schema(), indent=2))
+    if readme is not None:
+        try:
+            changed = schemadoc.update_readme(readme)
+        except (OSError, ValueError) as exc:
+            raise _fail(str(exc)) from None
+        console.print(f"{readme}: scene reference {'updated' if changed else 'already up to date'}")
+    elif markdown:
+        print(schemadoc.markdown())
+    else:
+        print(json.dumps(SceneSpec.model_json_schema(), indent=2))
 
 
 @app.command()
@@ -78,7 +90,10 @@ def _compile_row(scene: Path, data: Optional[Path], row: Optional[list[str]], se
         values[key] = value
     spec = load_scene(scene)
     coerced = customers.coerce_row(spec, values, source=str(data or "--row"))
-    return plan.compile(spec, coerced, assets_dir=settings.assets_dir)
+    from pvideo.storage import storage_from_settings
+
+    return plan.compile(spec, coerced, assets_dir=settings.assets_dir, storage=storage_from_settings(settings),
+                        allow_private_fetch=settings.fetch_allow_private)
 
 
 @app.command()
@@ -133,7 +148,7 @@ def preview(scene: Path,
     console.print(f"wrote {out} ({frame.width}x{frame.height}, t={at:g} s)")
 
 
-def _wait_with_progress(runtime, campaign_id: str, total: int) -> dict[str, int]:
+def _wait_with_progress(runtime, campaign_ids: list[str], total: int) -> dict[str, int]:
     from pvideo.campaigns import progress as campaign_progress
 
     with Progress(TextColumn("rendering"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[detail]}"),
@@ -141,36 +156,29 @@ def _wait_with_progress(runtime, campaign_id: str, total: int) -> dict[str, int]
         task = bar.add_task("render", total=total, detail="")
         while True:
             with runtime.db.session() as session:
-                now = campaign_progress(session, campaign_id, window_seconds=runtime.settings.eta_window_seconds)
-            counts = now.counts
-            eta = f", ETA {now.eta_seconds:.0f} s" if now.eta_seconds else ""
-            bar.update(task, completed=now.finished,
-                       detail=f"{counts['done']} done, {counts['failed']} failed, "
-                              f"{now.rate_per_minute:g}/min{eta}")
-            if now.finished >= total:
+                each = [campaign_progress(session, c, window_seconds=runtime.settings.eta_window_seconds)
+                        for c in campaign_ids]
+            counts = {k: sum(p.counts[k] for p in each) for k in each[0].counts}
+            finished, rate = sum(p.finished for p in each), sum(p.rate_per_minute for p in each)
+            eta = f", ETA {(total - finished) / rate * 60:.0f} s" if rate and finished < total else ""
+            bar.update(task, completed=finished,
+                       detail=f"{counts['done']} done, {counts['failed']} failed, {rate:g}/min{eta}")
+            if finished >= total:
                 return counts
             time.sleep(0.5)
 
 
-def _run_campaign(settings, scene: Path, customers_file: Path, *, wait: bool, name: str | None = None,
-                  idempotency_key: str | None = None, webhook_url: str | None = None,
-                  metadata: dict | None = None):
-    """Submit (streaming the file), fan out and (embedded, or with ``wait``) render.
-
-    Returns (runtime, queue, campaign id).
-    """
-    import threading
-
+def _submit(runtime, queue, scene: Path, customers_file: Path, *, name: str | None = None,
+            idempotency_key: str | None = None, webhook_url: str | None = None,
+            metadata: dict | None = None) -> tuple[str, int]:
+    """Submit a campaign (streaming the file) and fan it out; returns its id and row count."""
     from pvideo.campaigns import submit_campaign
     from pvideo.customers import stream_customers
     from pvideo.spec import load_scene
     from pvideo.tokens import ViewerTokens
-    from workers.queue import RenderQueue
-    from workers.runtime import Runtime
 
+    settings = runtime.settings
     spec = load_scene(scene)
-    runtime = Runtime.from_settings(settings)
-    queue = RenderQueue(runtime)
     with runtime.db.session() as session:
         submission = submit_campaign(session, spec, stream_customers(customers_file, spec),
                                      assets_dir=settings.assets_dir, tokens=ViewerTokens(settings.signing_key),
@@ -182,11 +190,35 @@ def _run_campaign(settings, scene: Path, customers_file: Path, *, wait: bool, na
     if submission.rejected_count > len(submission.rejected):
         err.print(f"[yellow]... {submission.rejected_count} rows rejected in all (see the manifest)[/yellow]")
     queue.fan_out(campaign_id)
+    return campaign_id, total
+
+
+def _render_here(queue) -> None:
+    """Embedded mode: start the in-process workers and drain the queue in the background."""
+    import threading
+
+    queue.start()
+    threading.Thread(target=queue.join, daemon=True).start()
+
+
+def _run_campaign(settings, scene: Path, customers_file: Path, *, wait: bool, name: str | None = None,
+                  idempotency_key: str | None = None, webhook_url: str | None = None,
+                  metadata: dict | None = None):
+    """Submit (streaming the file), fan out and (embedded, or with ``wait``) render.
+
+    Returns (runtime, queue, campaign id).
+    """
+    from workers.queue import RenderQueue
+    from workers.runtime import Runtime
+
+    runtime = Runtime.from_settings(settings)
+    queue = RenderQueue(runtime)
+    campaign_id, total = _submit(runtime, queue, scene, customers_file, name=name, idempotency_key=idempotency_key,
+                                 webhook_url=webhook_url, metadata=metadata)
     if queue.embedded or wait:
         if queue.embedded:
-            queue.start()
-            threading.Thread(target=queue.join, daemon=True).start()
-        _wait_with_progress(runtime, campaign_id, total)
+            _render_here(queue)
+        _wait_with_progress(runtime, [campaign_id], total)
     return runtime, queue, campaign_id
 
 
@@ -204,54 +236,85 @@ def _print_links(runtime, campaign_id: str) -> list[dict[str, str]]:
     return rows
 
 
+DEMO_CAMPAIGNS = (("welcome.yaml", "sample_customers.csv", "Northwind welcome"),
+                  ("bill.yaml", "bill_customers.csv", "Northwind bill explainer"),
+                  ("renewal.yaml", "renewal_customers.csv", "Northwind renewal offer"))
+
+
 @app.command()
 def demo(serve: Annotated[bool, typer.Option("--serve/--no-serve", help="serve the landing pages after rendering")] = True,
          host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Render the bundled sample campaign with embedded defaults, then serve its landing pages."""
+    """Render the bundled example campaigns with embedded defaults, then serve their landing pages."""
     from pvideo.settings import Settings
+    from workers.queue import RenderQueue
+    from workers.runtime import Runtime
 
     overrides = {} if os.environ.get("PVIDEO_PUBLIC_BASE_URL") else {"public_base_url": f"http://{host}:{port}"}
     settings = Settings(**overrides)
-    scene = settings.scenes_dir / "welcome.yaml"
-    customers = settings.assets_dir / "sample_customers.csv"
-    console.print(f"pvideo demo: {scene.name} x {customers.name} -> {settings.resolved_storage_url}")
+    runtime = Runtime.from_settings(settings)
+    queue = RenderQueue(runtime)
+    campaigns, total = [], 0
     try:
-        runtime, queue, campaign_id = _run_campaign(settings, scene, customers, wait=True, name="Northwind welcome")
+        for scene_file, customers_file, name in DEMO_CAMPAIGNS:
+            scene, customers = settings.scenes_dir / scene_file, settings.assets_dir / customers_file
+            console.print(f"pvideo demo: {scene.name} x {customers.name} -> {settings.resolved_storage_url}")
+            campaign_id, rows = _submit(runtime, queue, scene, customers, name=name)
+            campaigns.append((name, campaign_id))
+            total += rows
+        if queue.embedded:
+            _render_here(queue)
+        _wait_with_progress(runtime, [c for _, c in campaigns], total)
     except PvideoError as exc:
         raise _fail(str(exc)) from None
-    rows = _print_links(runtime, campaign_id)
-    done = sum(r["status"] == "done" for r in rows)
-    console.print(f"campaign {campaign_id}: {done}/{len(rows)} rendered; files under {settings.data_dir.resolve()}")
+    done = rendered = 0
+    for name, campaign_id in campaigns:
+        console.print(f"{name}:")
+        rows = _print_links(runtime, campaign_id)
+        ok = sum(r["status"] == "done" for r in rows)
+        console.print(f"campaign {campaign_id}: {ok}/{len(rows)} rendered")
+        done, rendered = done + ok, rendered + len(rows)
+    console.print(f"{done}/{rendered} videos in {len(campaigns)} campaigns; files under {settings.data_dir.resolve()}")
     queue.close()
     if serve:
         console.print(f"serving landing pages on http://{host}:{port} (Ctrl-C to stop)")
         _announce_api_key(settings)
         console.print(f"analytics: curl -H 'X-API-Key: ...' "
-                      f"{settings.public_base_url}/api/campaigns/{campaign_id}/analytics", soft_wrap=True)
+                      f"{settings.public_base_url}/api/campaigns/{campaigns[0][1]}/analytics", soft_wrap=True)
         _serve(runtime=runtime, host=host, port=port)
-    if done < len(rows):
+    if done < rendered:
         raise typer.Exit(1)
 
 
-def _serve(*, runtime, host: str, port: int) -> None:
+def _serve(*, runtime, host: str, port: int, access_log: bool = True) -> None:
     import uvicorn
 
     from api.main import create_app
     from pvideo.logs import configure_logging
 
     configure_logging()
-    uvicorn.run(create_app(runtime=runtime), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(runtime=runtime), host=host, port=port, log_level="info", access_log=access_log)
 
 
 @app.command()
-def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
+def serve(host: str = "127.0.0.1", port: int = 8000,
+          workers: Annotated[int, typer.Option(min=1, help="server processes (production: one per core, "
+                                                          "with PostgreSQL)")] = 1,
+          access_log: Annotated[bool, typer.Option(help="log every request")] = True) -> None:
     """Serve the API, the landing pages and (without Redis) an in-process worker."""
     from workers.runtime import Runtime
 
     settings = _settings()
-    runtime = Runtime.from_settings(settings)
     _announce_api_key(settings)
-    _serve(runtime=runtime, host=host, port=port)
+    if workers == 1:
+        _serve(runtime=Runtime.from_settings(settings), host=host, port=port, access_log=access_log)
+        return
+    import uvicorn
+
+    from pvideo.logs import configure_logging
+
+    configure_logging()  # each process builds its own app (and runtime) from the same PVIDEO_* settings
+    uvicorn.run("api.main:create_app", factory=True, workers=workers, host=host, port=port, log_level="info",
+                access_log=access_log)
 
 
 def _announce_api_key(settings) -> None:
@@ -485,7 +548,7 @@ def template_ingest(video: Annotated[Optional[Path], typer.Argument(help="a base
     """Normalize and segment a template now (renders otherwise do it on first use)."""
     from pvideo.ingest import ingest
     from pvideo.storage import storage_from_settings
-    from pvideo.templates import ingest_options, template_version
+    from pvideo.templates import base_version, ingest_options
 
     settings = _settings()
     storage = storage_from_settings(settings)
@@ -497,8 +560,11 @@ def template_ingest(video: Annotated[Optional[Path], typer.Argument(help="a base
             from pvideo.validation import sample_row
 
             spec = load_scene(scene)
-            version = template_version(compile(spec, sample_row(spec), assets_dir=settings.assets_dir),
-                                       storage, settings)
+            # the shared version holds only what is the same for everyone: leave out media chosen by data
+            shared = [layer for layer in spec.layers if layer.type not in ("video", "audio")
+                      and not (layer.type == "image" and "{" in layer.src)]
+            version = base_version(compile(spec.model_copy(update={"layers": shared}), sample_row(spec),
+                                           assets_dir=settings.assets_dir), storage, settings)
         elif video is not None:
             version = ingest(video, storage, ffmpeg_exe=settings.ffmpeg_exe, options=ingest_options(settings),
                              timeout=settings.ffmpeg_timeout)

@@ -42,6 +42,10 @@ class FetchRefused(DataError):
     """The URL, its address, the answer or the content is not allowed; retrying will not help."""
 
 
+class Unresolvable(FetchRefused):
+    """The host has no address (now): permanent for an image, worth retrying for a webhook."""
+
+
 class FetchTimeout(TransientError):
     """The remote server was too slow or unreachable."""
 
@@ -83,33 +87,34 @@ def _embedded(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> list[ipadd
     return found
 
 
-def resolve(url: str, *, allow_private: bool = False) -> tuple[str, str, int, str]:
-    """Scheme, host, port and the checked IP the fetch will connect to."""
+def resolve(url: str, *, allow_private: bool = False, what: str = "image") -> tuple[str, str, int, str]:
+    """Scheme, host, port and the checked IP the request will connect to; ``what`` names the URL in errors."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
-        raise FetchRefused(f"only http and https images can be fetched, not {parts.scheme or '(none)'!r}")
+        raise FetchRefused(f"only http and https {what} URLs are allowed, not {parts.scheme or '(none)'!r}")
     if parts.username is not None or parts.password is not None:
-        raise FetchRefused("image URLs may not carry credentials")
+        raise FetchRefused(f"{what} URLs may not carry credentials")
     if any(ord(c) <= 0x20 or ord(c) == 0x7F for c in url):
-        raise FetchRefused("image URL contains whitespace or control characters")
+        raise FetchRefused(f"{what} URL contains whitespace or control characters")
     host = parts.hostname
     if not host:
-        raise FetchRefused("image URL has no host")
+        raise FetchRefused(f"{what} URL has no host")
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
-        raise FetchRefused("image URL has an invalid port") from None
+        raise FetchRefused(f"{what} URL has an invalid port") from None
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError):
-        raise FetchRefused(f"image host {host!r} does not resolve") from None
+        raise Unresolvable(f"{what} host {host!r} does not resolve") from None
     addresses = {info[4][0] for info in infos}
     for ip in addresses:  # every answer must be allowed: a mixed answer is refused
         check_address(ip, allow_private=allow_private)
     return parts.scheme, host, port, sorted(addresses)[0]
 
 
-def _connection(scheme: str, host: str, port: int, ip: str, timeout: float) -> http.client.HTTPConnection:
+def connection(scheme: str, host: str, port: int, ip: str, timeout: float) -> http.client.HTTPConnection:
+    """An HTTP(S) connection to ``host`` that can only ever reach ``ip`` (checked by ``resolve``)."""
     cls = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
     conn = cls(host, port, timeout=timeout)
 
@@ -120,6 +125,11 @@ def _connection(scheme: str, host: str, port: int, ip: str, timeout: float) -> h
     return conn
 
 
+def request_target(url: str) -> str:
+    """The path and query sent in the request line."""
+    return urlsplit(url)._replace(scheme="", netloc="", fragment="").geturl() or "/"
+
+
 def fetch_image(url: str, *, max_bytes: int = MAX_BYTES, connect_timeout: float = CONNECT_TIMEOUT,
                 read_timeout: float = READ_TIMEOUT, total_timeout: float = TOTAL_TIMEOUT,
                 allow_private: bool = False) -> FetchedImage:
@@ -127,10 +137,9 @@ def fetch_image(url: str, *, max_bytes: int = MAX_BYTES, connect_timeout: float 
     deadline = time.monotonic() + total_timeout
     for _ in range(MAX_REDIRECTS + 1):
         scheme, host, port, ip = resolve(url, allow_private=allow_private)
-        conn = _connection(scheme, host, port, ip, connect_timeout)
+        conn = connection(scheme, host, port, ip, connect_timeout)
         try:
-            path = urlsplit(url)._replace(scheme="", netloc="", fragment="").geturl() or "/"
-            conn.request("GET", path, headers={"Accept": "image/png,image/jpeg,image/webp,image/gif",
+            conn.request("GET", request_target(url), headers={"Accept": "image/png,image/jpeg,image/webp,image/gif",
                                                "User-Agent": "pvideo-fetch/1", "Accept-Encoding": "identity"})
             conn.sock.settimeout(min(read_timeout, max(0.01, deadline - time.monotonic())))
             response = conn.getresponse()

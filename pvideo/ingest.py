@@ -27,7 +27,7 @@ import ffmpeg
 
 from pvideo.errors import AssetError, RenderError
 from pvideo.ffmpeg_run import run_ffmpeg
-from pvideo.overlays import PlacedOverlay, overlay_chain, place
+from pvideo.overlays import PlacedOverlay, frame_window, overlay_chain, place
 from pvideo.plan import Overlay
 from pvideo.probe import VideoInfo, probe
 from pvideo.storage import Storage
@@ -44,6 +44,13 @@ class IngestOptions:
     preset: str = "veryfast"
     crf: int = 23
     audio_bitrate: str = "128k"
+    cuts: tuple[float, ...] = ()  # extra segment cuts (template seconds): section boundaries
+
+    def cut_frames(self, rate: Fraction, frames: int) -> list[int]:
+        """Frames that start a segment (after frame 0): the fixed grid plus every ``cut``."""
+        gop = segment_frames(rate, self.segment_seconds)
+        extra = {frame_window(t, t, rate)[0] for t in self.cuts}
+        return sorted({*range(gop, frames, gop), *(f for f in extra if 0 < f < frames)})
 
 
 @dataclass(frozen=True)
@@ -85,7 +92,8 @@ class TemplateVersion:
 
     @classmethod
     def from_json(cls, data: dict) -> "TemplateVersion":
-        return cls(**{**data, "fps": Fraction(data["fps"]), "options": IngestOptions(**data["options"]),
+        options = IngestOptions(**{**data["options"], "cuts": tuple(data["options"].get("cuts", ()))})
+        return cls(**{**data, "fps": Fraction(data["fps"]), "options": options,
                       "segments": tuple(Segment(**s) for s in data["segments"])})
 
 
@@ -118,16 +126,22 @@ def file_hash(path: Path) -> str:
 
 def version_hash(source_hash: str, options: IngestOptions, baked: Sequence[Overlay] = ()) -> str:
     """Source bytes + ingest settings + the static overlays drawn in (pixels, place, window)."""
-    layers = [[hashlib.sha256(o.png).hexdigest(), o.x, o.y, o.start, o.end] for o in baked]
-    payload = json.dumps([INGEST_VERSION, source_hash, asdict(options), layers], sort_keys=True)
+    layers = [[hashlib.sha256(o.png).hexdigest(), o.x, o.y, o.start, o.end,
+               *([o.animation.key()] if o.animation else [])] for o in baked]
+    settings = asdict(options)
+    if not options.cuts:  # versions without sections keep the hash they had before cuts existed
+        del settings["cuts"]
+    payload = json.dumps([INGEST_VERSION, source_hash, settings, layers], sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:24]
 
 
-def x264_args(preset: str, crf: int, gop: int) -> list[str]:
-    """The encoder settings every mezzanine and personalized segment shares."""
+def x264_args(preset: str, crf: int, gop: int, keyframes: Sequence[int] = ()) -> list[str]:
+    """The encoder settings every mezzanine and personalized segment shares; ``keyframes``
+    forces IDR frames off the grid too (section boundaries)."""
+    forced = "".join(f"+eq(n,{k})" for k in keyframes if k % gop)
     return ["-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-profile:v", "high",
             "-pix_fmt", "yuv420p", "-bf", "0", "-g", str(gop), "-keyint_min", str(gop),
-            "-sc_threshold", "0", "-force_key_frames", f"expr:eq(mod(n,{gop}),0)"]
+            "-sc_threshold", "0", "-force_key_frames", f"expr:eq(mod(n,{gop}),0){forced}"]
 
 
 def ingest_args(source: Path, info: VideoInfo, out_dir: Path, *, ffmpeg_exe: str, options: IngestOptions,
@@ -147,16 +161,22 @@ def ingest_args(source: Path, info: VideoInfo, out_dir: Path, *, ffmpeg_exe: str
     else:
         audio = ffmpeg.input(f"anullsrc=r={AUDIO_RATE}:cl=stereo", f="lavfi").audio
     audio = audio.filter("atrim", 0, duration).filter("asetpts", "PTS-STARTPTS")
-    encoder = x264_args(options.preset, options.crf, gop)
+    cuts = options.cut_frames(rate, frames) if options.cuts else []
+    encoder = x264_args(options.preset, options.crf, gop, cuts)
     stream = ffmpeg.output(video, audio, str(out_dir / "seg_%05d.ts"),
                            **{k.lstrip("-"): v for k, v in zip(encoder[::2], encoder[1::2])}, **{
                                "c:a": "aac", "b:a": options.audio_bitrate, "ar": AUDIO_RATE, "ac": 2,
-                               "f": "segment", "segment_format": "mpegts",
-                               "segment_time": f"{float(gop / rate):.6f}",
-                               "segment_time_delta": f"{float(1 / (2 * rate)):.6f}",
-                               "muxdelay": 0, "muxpreload": 0})
+                               **segmenting(cuts, gop, rate)})
     args = stream.compile(cmd=ffmpeg_exe)
     return [args[0], "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args[1:]]
+
+
+def segmenting(cuts: Sequence[int], gop: int, rate: Fraction) -> dict[str, object]:
+    """Segment-muxer options: cut every ``gop`` frames, or exactly at the ``cuts`` frames."""
+    placement: dict[str, object] = (
+        {"segment_frames": ",".join(map(str, cuts))} if cuts else
+        {"segment_time": f"{float(gop / rate):.6f}", "segment_time_delta": f"{float(1 / (2 * rate)):.6f}"})
+    return {"f": "segment", "segment_format": "mpegts", **placement, "muxdelay": 0, "muxpreload": 0}
 
 
 def ingest_frames(info: VideoInfo, rate: Fraction) -> int:
@@ -172,9 +192,9 @@ def ingest(source: Path, storage: Storage, *, ffmpeg_exe: str, options: IngestOp
     """Ingest ``source`` (with ``baked`` static overlays) unless that exact version is stored."""
     source = Path(source)
     vhash = version_hash(file_hash(source), options, baked)
-    manifest_key = f"templates/{vhash}/manifest.json"
-    if storage.exists(manifest_key):
-        return TemplateVersion.from_json(json.loads(storage.get_bytes(manifest_key)))
+    stored = stored_version(storage, vhash)
+    if stored is not None:
+        return stored
     info = probe(source, count_frames=False)
     with tempfile.TemporaryDirectory(prefix="pvideo-ingest-") as tmp:
         out = Path(tmp)
@@ -182,14 +202,24 @@ def ingest(source: Path, storage: Storage, *, ffmpeg_exe: str, options: IngestOp
         placed = place(baked, rate, ingest_frames(info, rate), out, prefix="baked")
         run_ffmpeg(ingest_args(source, info, out, ffmpeg_exe=ffmpeg_exe, options=options, baked=placed),
                    timeout=timeout)
-        version = _describe(source.name, vhash, out, options)
-        for segment in version.segments:
-            storage.put_file(segment.key, out / Path(segment.key).name, "video/mp2t")
-    storage.put_bytes(manifest_key, json.dumps(version.to_json(), indent=1).encode(), "application/json")
+        return store_version(describe(source.name, vhash, out, options), out, storage)
+
+
+def store_version(version: TemplateVersion, out: Path, storage: Storage) -> TemplateVersion:
+    """Store the segments written to ``out``, then the manifest (last: it marks the version complete)."""
+    for segment in version.segments:
+        storage.put_file(segment.key, out / Path(segment.key).name, "video/mp2t")
+    storage.put_bytes(f"{version.prefix}/manifest.json", json.dumps(version.to_json(), indent=1).encode(),
+                      "application/json")
     return version
 
 
-def _describe(source_name: str, vhash: str, out: Path, options: IngestOptions) -> TemplateVersion:
+def stored_version(storage: Storage, vhash: str) -> TemplateVersion | None:
+    key = f"templates/{vhash}/manifest.json"
+    return TemplateVersion.from_json(json.loads(storage.get_bytes(key))) if storage.exists(key) else None
+
+
+def describe(source_name: str, vhash: str, out: Path, options: IngestOptions) -> TemplateVersion:
     """Check the segments ffmpeg wrote (each starts on a keyframe, all but the last full)."""
     files = sorted(out.glob("seg_*.ts"))
     if not files:
@@ -203,9 +233,11 @@ def _describe(source_name: str, vhash: str, out: Path, options: IngestOptions) -
     assert info is not None
     rate = normalized_rate(probe(files[0]))
     gop = segment_frames(rate, options.segment_seconds)
-    uneven = [s.index for s in segments[:-1] if s.frames != gop]
-    if uneven:
-        raise RenderError(f"{source_name}: ingest cut segments {uneven} off the {gop}-frame grid")
+    starts = [0, *options.cut_frames(rate, first)]
+    uneven = [s.index for s in segments if s.index >= len(starts) or s.first_frame != starts[s.index]]
+    if uneven or len(segments) != len(starts):
+        raise RenderError(f"{source_name}: ingest cut segments {uneven} off the {gop}-frame grid"
+                          f"{' and section cuts' if options.cuts else ''}")
     return TemplateVersion(hash=vhash, source=source_name, width=info.width, height=info.height, fps=rate,
                            frames=first, segment_frames=gop, options=options, segments=tuple(segments))
 

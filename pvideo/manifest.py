@@ -1,7 +1,8 @@
 """The manifest of personal links that marketing merges into its email tool.
 
-One row per customer: id, landing page, video, poster, thumbnail, status,
-error. Exported as CSV or JSON and streamed page by page, so a 100k-row
+One row per customer: id, landing page, video, poster, thumbnails (JPEG, and
+the animated GIF and WebP loops for email), captions, CTA/chapter track,
+status, error. Exported as CSV or JSON and streamed page by page, so a 100k-row
 campaign is never loaded at once.
 """
 
@@ -18,19 +19,24 @@ from sqlalchemy.orm import Session
 from pvideo.models import Render, RenderStatus
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-COLUMNS = ("row", "customer_id", "status", "landing_url", "video_url", "poster_url", "thumbnail_url", "error")
+OUTPUT_COLUMNS = {"thumbnail.gif": "thumbnail_gif_url", "thumbnail.webp": "thumbnail_webp_url",
+                  "captions.vtt": "captions_url", "track.vtt": "track_url"}
+COLUMNS = ("row", "customer_id", "status", "landing_url", "video_url", "poster_url", "thumbnail_url",
+           *OUTPUT_COLUMNS.values(), "error")
 PAGE = 5000
 
 
 def render_links(render: Render, base_url: str) -> dict[str, str | None]:
-    """Landing page (unless failed), video, poster and thumbnail (once done) URLs of one render."""
+    """Landing page (unless failed), video, poster, thumbnails and tracks (once done) URLs of one render."""
     landing = f"{base_url}/v/{render.viewer_token}"
     usable = bool(render.viewer_token) and render.status not in (RenderStatus.FAILED, RenderStatus.CANCELLED)
     done = usable and render.status == RenderStatus.DONE
     return {"landing_url": landing if usable else None,
             "video_url": (f"{landing}/video.mp4" if render.video_key else f"{landing}/index.m3u8") if done else None,
             "poster_url": f"{landing}/poster.jpg" if done else None,
-            "thumbnail_url": f"{landing}/thumbnail.jpg" if done and render.thumbnail_key else None}
+            "thumbnail_url": f"{landing}/thumbnail.jpg" if done and render.thumbnail_key else None,
+            **{column: f"{landing}/{name}" if done and name in (render.outputs or {}) else None
+               for name, column in OUTPUT_COLUMNS.items()}}
 
 
 def manifest_row(render: Render, base_url: str) -> dict[str, str]:

@@ -76,6 +76,7 @@ class Render(Base):
     video_key: Mapped[str | None] = mapped_column(String(500), nullable=True)
     poster_key: Mapped[str | None] = mapped_column(String(500), nullable=True)
     thumbnail_key: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    outputs: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # name -> storage key
     plan_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
     hotspots: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
     width: Mapped[int | None] = mapped_column(Integer, nullable=True)
@@ -163,6 +164,41 @@ class WatchSession(Base):
     ended: Mapped[bool] = mapped_column(default=False)
     intervals: Mapped[list[Any]] = mapped_column(JSON, default=list)
     events: Mapped[int] = mapped_column(Integer, default=0)
+    # where the position stream stopped: later events extend it; NULL last_seq = rebuild from events
+    last_seq: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_kind: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    last_position: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class WatchViewer(Base):
+    """One viewer's rollup over all its sessions (first session, length of the union of watched
+    content, drop-off buckets as a bit mask), recomputed from its sessions whenever one changes."""
+
+    __tablename__ = "watch_viewers"
+
+    render_id: Mapped[str] = mapped_column(ForeignKey("renders.id", ondelete="CASCADE"), primary_key=True)
+    campaign_id: Mapped[str] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
+    started: Mapped[datetime | None] = mapped_column(nullable=True)
+    device: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    opened: Mapped[bool] = mapped_column(default=False)
+    played: Mapped[bool] = mapped_column(default=False)
+    ended: Mapped[bool] = mapped_column(default=False)
+    duration: Mapped[float | None] = mapped_column(Float, nullable=True)  # the render's, when computed
+    watched: Mapped[float] = mapped_column(Float, default=0.0)
+    buckets: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class WatchCta(Base):
+    """CTA impression and click counts of one session, kept as events are stored."""
+
+    __tablename__ = "watch_ctas"
+
+    render_id: Mapped[str] = mapped_column(ForeignKey("renders.id", ondelete="CASCADE"), primary_key=True)
+    session_id: Mapped[str] = mapped_column(String(64), primary_key=True)  # "" = events without one
+    cta_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    campaign_id: Mapped[str] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
+    impressions: Mapped[int] = mapped_column(Integer, default=0)
+    clicks: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class ApiKey(Base):

@@ -13,7 +13,7 @@ import logging
 import threading
 
 from pvideo import hls, pipeline
-from pvideo.engine import PersonalPart, planned_parts
+from pvideo.engine import PersonalPart, output_duration, planned_parts, skipped_segments
 from pvideo.errors import PvideoError, RenderBusy
 from pvideo.ingest import TemplateVersion
 from pvideo.models import Render
@@ -51,12 +51,14 @@ class OnDemand:
 
         def on_plan(plan: RenderPlan, version: TemplateVersion, digest: str) -> None:
             prefix.append(f"outputs/{digest}")
-            text = hls.media_playlist(hls.entries(version, planned_parts(plan, version), prefix[0]))
+            skip = skipped_segments(plan, version)
+            text = hls.media_playlist(hls.entries(version, planned_parts(plan, version), prefix[0], skip))
             rt.storage.put_bytes(hls.playlist_key(digest), text.encode(), "application/vnd.apple.mpegurl")
             with rt.db.session() as session:  # after the playlist: the page can show the player from now on
                 row = session.get(Render, render_id)
                 row.plan_digest, row.hotspots = digest, [h.to_json() for h in plan.hotspots]
-                row.width, row.height, row.duration = version.width, version.height, version.duration
+                row.width, row.height = version.width, version.height
+                row.duration = output_duration(plan, version)
 
         def on_part(part: PersonalPart) -> None:
             rt.storage.put_file(f"{prefix[0]}/{part.path.name}", part.path, "video/mp2t")

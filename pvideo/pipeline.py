@@ -15,18 +15,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pvideo import claims, hls
+from pvideo import captions, claims, hls, thumbnails
 from pvideo.database import Database, database_errors
-from pvideo.engine import PersonalPart
+from pvideo.engine import EngineOutputs, PersonalPart, output_duration, splice_args
 from pvideo.errors import PermanentError, TransientError
-from pvideo.ingest import TemplateVersion
+from pvideo.ffmpeg_run import run_ffmpeg
+from pvideo.ingest import TemplateVersion, segment_files
 from pvideo.logs import log_context
 from pvideo.models import RenderStatus
 from pvideo.plan import RenderPlan, compile
 from pvideo.settings import Settings
-from pvideo.spec import parse_scene
+from pvideo.spec import SceneSpec, parse_scene
 from pvideo.storage import Storage
-from pvideo.templates import render_on_template, store_hls, template_version
+from pvideo.templates import cache_dir, render_on_template, store_hls, template_version
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,8 @@ def _run(db: Database, storage: Storage, settings: Settings, job: claims.Job, *,
         with claims.keep_lease(db, render_id, settings.render_lease_seconds):
             scene, data, customer, number = job.scene, job.data, job.customer_id, job.row_number
             spec = parse_scene(scene, source=f"scene {scene.get('name')!r}")
-            plan = compile(spec, data, assets_dir=settings.assets_dir, customer_id=customer, row_number=number)
+            plan = compile(spec, data, assets_dir=settings.assets_dir, customer_id=customer, row_number=number,
+                           storage=storage, allow_private_fetch=settings.fetch_allow_private)
             version = template_version(plan, storage, settings)
             digest = output_digest(plan, version, settings.engine)
             if hooks.on_plan is not None:
@@ -84,8 +86,11 @@ def _run(db: Database, storage: Storage, settings: Settings, job: claims.Job, *,
             want_hls = job.outputs != "mp4" and settings.engine == "segments"
             video_key, poster_key = f"outputs/{digest}/video.mp4", f"outputs/{digest}/poster.jpg"
             thumbnail_key = f"outputs/{digest}/thumbnail.jpg"
+            animated = {name: f"outputs/{digest}/{name}" for name in ANIMATED}
+            tracks = store_tracks(spec, data, plan, version, storage, digest, settings.assets_dir,
+                                  row_number=number)
             finished = [k for k in (poster_key, video_key if mp4 else None, hls.playlist_key(digest) if want_hls
-                                    else None) if k]
+                                    else None, *animated.values()) if k]
             with tempfile.TemporaryDirectory(prefix="pvideo-render-") as tmp:
                 if not all(storage.exists(key) for key in finished):
                     outputs = render_on_template(plan, version, storage, settings, Path(tmp), mp4=mp4,
@@ -93,15 +98,18 @@ def _run(db: Database, storage: Storage, settings: Settings, job: claims.Job, *,
                     if want_hls:
                         store_hls(version, outputs, storage, f"outputs/{digest}")
                     thumbnail = make_thumbnail(outputs.poster, Path(tmp) / "thumbnail.jpg")
+                    loops = animated_thumbnails(spec, plan, version, outputs, storage, settings, Path(tmp))
                     # Conditional writes: of two racing workers one creates each object, the
                     # other keeps it; the video goes last, its presence means "all done".
                     storage.put_file_if_absent(poster_key, outputs.poster, "image/jpeg")
                     storage.put_file_if_absent(thumbnail_key, thumbnail, "image/jpeg")
+                    for name, path in loops.items():
+                        storage.put_file_if_absent(animated[name], path, ANIMATED[name])
                     if mp4:
                         storage.put_file_if_absent(video_key, outputs.video, "video/mp4")
             values = dict(video_key=video_key if mp4 else None, poster_key=poster_key, plan_digest=digest,
-                          hotspots=[h.to_json() for h in plan.hotspots],
-                          width=version.width, height=version.height, duration=version.duration,
+                          hotspots=[h.to_json() for h in plan.hotspots], outputs={**animated, **tracks},
+                          width=version.width, height=version.height, duration=output_duration(plan, version),
                           render_seconds=round(time.perf_counter() - started, 3))
             if storage.exists(thumbnail_key):
                 values["thumbnail_key"] = thumbnail_key
@@ -126,6 +134,47 @@ def make_thumbnail(poster: Path, out: Path, width: int = 320) -> Path:
         image.thumbnail((width, width * 4))
         image.convert("RGB").save(out, "JPEG", quality=82)
     return out
+
+
+ANIMATED = {"thumbnail.gif": "image/gif", "thumbnail.webp": "image/webp"}
+
+
+def animated_thumbnails(spec: SceneSpec, plan: RenderPlan, version: TemplateVersion, outputs: EngineOutputs,
+                        storage: Storage, settings: Settings, workdir: Path) -> dict[str, Path]:
+    """The GIF and WebP loops for email, cut from the MP4 (spliced from the parts for HLS-only renders)."""
+    video = outputs.video
+    if video is None:
+        video = workdir / "thumbnail-source.mp4"
+        paths = segment_files(version, storage, cache_dir(settings))
+        run_ffmpeg(splice_args(version, paths, outputs, video, ffmpeg_exe=settings.ffmpeg_exe),
+                   timeout=settings.ffmpeg_timeout)
+    start = plan.output_time(plan.poster_at if spec.thumbnail.start is None else spec.thumbnail.start)
+    return thumbnails.make_thumbnails(video, start, spec.thumbnail.duration, (version.width, version.height),
+                                      output_duration(plan, version), workdir, ffmpeg_exe=settings.ffmpeg_exe,
+                                      timeout=settings.ffmpeg_timeout)
+
+
+def store_tracks(spec: SceneSpec, row: dict, plan: RenderPlan, version: TemplateVersion, storage: Storage,
+                 digest: str, assets_dir: Path, *, row_number: int | None = None) -> dict[str, str]:
+    """Store the captions (when the scene has any) and the chapters/CTA track; return their keys.
+
+    Captions may carry data the pixels do not, so each file is named by the hash of its own text.
+    """
+    hotspots = [h.to_json() for h in plan.hotspots]
+    track = captions.outputs_track(spec, row, hotspots, version.duration, plan.output_time, row_number=row_number)
+    files = {"track.vtt": captions.to_webvtt(track)}
+    if spec.captions is not None:
+        cues = captions.caption_cues(spec, row, assets_dir, row_number=row_number)
+        files["captions.vtt"] = captions.to_webvtt(captions.retime(cues, plan.output_time))
+    keys = {}
+    for name, text in files.items():
+        data = text.encode()
+        stem, suffix = name.split(".")
+        key = f"outputs/{digest}/{stem}-{hashlib.sha256(data).hexdigest()[:16]}.{suffix}"
+        if not storage.exists(key):
+            storage.put_bytes(key, data, "text/vtt; charset=utf-8")
+        keys[name] = key
+    return keys
 
 
 def _give_up_or_requeue(db: Database, render_id: str, exc: Exception, final_attempt: bool) -> None:

@@ -18,9 +18,13 @@ import jinja2
 from jinja2 import meta
 
 from pvideo import raster
+from pvideo.animation import Animation, Motion, background_rgba, reveal_ranks
 from pvideo.assets import resolve_asset, resolve_font
 from pvideo.errors import AssetError, DataError, PvideoError
-from pvideo.spec import Box, CtaLayer, ImageLayer, SceneSpec, ShapeLayer, TextLayer
+from pvideo.pictures import is_bundled, load_picture
+from pvideo.spec import (AudioLayer, Box, CtaLayer, ImageLayer, SceneSpec, ShapeLayer, Stroke, TextLayer,
+                         VideoLayer)
+from pvideo.storage import Storage
 from pvideo.templating import render_template
 from pvideo.urls import check_link
 
@@ -42,6 +46,7 @@ class Overlay:
     start: float
     end: float
     static: bool = False
+    animation: Animation | None = None
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,47 @@ class Hotspot:
 
 
 @dataclass(frozen=True)
+class VideoClip:
+    """An overlay clip scaled into its box (``fit``) from ``start`` to ``end`` (template seconds)."""
+
+    layer: str
+    src: Path
+    digest: str
+    x: int
+    y: int
+    w: int
+    h: int
+    start: float
+    end: float
+    fit: str = "contain"
+    loop: bool = False
+    animation: Animation | None = None
+
+
+@dataclass(frozen=True)
+class AudioTrack:
+    """A background track mixed in from ``start`` (to ``end``, or its own end), template seconds."""
+
+    layer: str
+    src: Path
+    digest: str
+    start: float
+    end: float | None
+    volume: float
+    template_volume: float
+
+
+@dataclass(frozen=True)
+class PlanSection:
+    """A conditional template range and whether this row keeps it."""
+
+    name: str
+    start: float
+    end: float
+    kept: bool
+
+
+@dataclass(frozen=True)
 class RenderPlan:
     scene: str
     customer_id: str
@@ -70,6 +116,9 @@ class RenderPlan:
     poster_at: float
     overlays: tuple[Overlay, ...]
     hotspots: tuple[Hotspot, ...]
+    clips: tuple[VideoClip, ...] = ()
+    audio: tuple[AudioTrack, ...] = ()
+    sections: tuple[PlanSection, ...] = ()
 
     @property
     def personal_overlays(self) -> tuple[Overlay, ...]:
@@ -79,17 +128,47 @@ class RenderPlan:
     def static_overlays(self) -> tuple[Overlay, ...]:
         return tuple(o for o in self.overlays if o.static)
 
+    @property
+    def skipped(self) -> tuple[PlanSection, ...]:
+        return tuple(s for s in self.sections if not s.kept)
+
+    @property
+    def cuts(self) -> tuple[float, ...]:
+        """Every section boundary (kept or not): the template version cuts segments there."""
+        return tuple(sorted({t for s in self.sections for t in (s.start, s.end)}))
+
+    def output_time(self, t: float) -> float:
+        """Template second ``t`` on the customer's timeline (skipped sections removed before it)."""
+        return t - sum(max(0.0, min(t, s.end) - s.start) for s in self.skipped)
+
+    def kept(self, duration: float) -> list[tuple[float, float]]:
+        """The template ranges the customer's video keeps, in order, for a ``duration``-second template."""
+        ranges, at = [], 0.0
+        for s in sorted(self.skipped, key=lambda s: s.start):
+            if s.start > at:
+                ranges.append((at, min(s.start, duration)))
+            at = max(at, s.end)
+        if at < duration:
+            ranges.append((at, duration))
+        return [r for r in ranges if r[1] > r[0]]
+
     def digest(self) -> str:
         """A content hash of everything that decides the output pixels."""
         h = hashlib.sha256()
         h.update(json.dumps([self.scene, str(self.template), self.poster_at]).encode())
+        if self.clips or self.sections:  # absent from older plans: their digests stay the same
+            clips = [[c.digest, c.x, c.y, c.w, c.h, c.start, c.end, c.fit, c.loop,
+                      c.animation.key() if c.animation is not None else None] for c in self.clips]
+            h.update(json.dumps([clips, [asdict(s) for s in self.sections]]).encode())
         for o in self.overlays:
             h.update(json.dumps([o.x, o.y, o.w, o.h, o.start, o.end, o.static]).encode())
             h.update(hashlib.sha256(o.png).digest())
+            if o.animation is not None:
+                h.update(o.animation.key().encode())
         return h.hexdigest()
 
 
-AnyLayer = TextLayer | ImageLayer | ShapeLayer | CtaLayer
+AnyLayer = TextLayer | ImageLayer | ShapeLayer | CtaLayer | VideoLayer | AudioLayer
 
 
 def _describe(index: int, layer: AnyLayer) -> str:
@@ -99,29 +178,65 @@ def _describe(index: int, layer: AnyLayer) -> str:
 
 def check_assets(spec: SceneSpec, assets_dir: Path) -> None:
     """Fail fast (``AssetError`` naming the layer) if any file the scene needs is missing."""
-    resolve_asset(assets_dir, spec.video)
+    problems = asset_problems(spec, assets_dir)
+    if problems:
+        raise problems[0]
+
+
+def asset_problems(spec: SceneSpec, assets_dir: Path) -> list[AssetError]:
+    """Every file the scene needs for all rows that is missing, each naming its layer."""
+    problems = []
+    try:
+        resolve_asset(assets_dir, spec.video)
+    except AssetError as exc:
+        problems.append(exc)
     for index, layer in enumerate(spec.layers, start=1):
         try:
-            if isinstance(layer, ImageLayer):
+            if isinstance(layer, ImageLayer) and not _templated(layer.src) and is_bundled(layer.src):
                 resolve_asset(assets_dir, layer.src)
             elif isinstance(layer, TextLayer):
                 resolve_font(assets_dir, layer.font_name)
             elif isinstance(layer, CtaLayer):
                 resolve_font(assets_dir, layer.font)
+            elif isinstance(layer, (VideoLayer, AudioLayer)) and not _templated(layer.src):
+                resolve_asset(assets_dir, layer.src)
         except AssetError as exc:
-            raise AssetError(f"{_describe(index, layer)}: {exc}") from None
+            problems.append(AssetError(f"{_describe(index, layer)}: {exc}"))
+    if spec.captions is not None and spec.captions.src:
+        try:
+            resolve_asset(assets_dir, spec.captions.src)
+        except AssetError as exc:
+            problems.append(AssetError(f"captions src: {exc}"))
+    return problems
 
 
 def compile(spec: SceneSpec, row: Mapping[str, Any], *, assets_dir: Path,
-            customer_id: str = "", row_number: int | None = None) -> RenderPlan:
-    """Resolve ``spec`` for one validated ``row`` (see ``customers.coerce_row``)."""
+            customer_id: str = "", row_number: int | None = None, storage: Storage | None = None,
+            allow_private_fetch: bool = False) -> RenderPlan:
+    """Resolve ``spec`` for one validated ``row`` (see ``customers.coerce_row``).
+
+    ``storage`` serves ``storage:`` image sources; ``allow_private_fetch`` lets image
+    URLs reach private addresses (tests, trusted intranets).
+    """
     template = resolve_asset(assets_dir, spec.video)
     overlays: list[Overlay] = []
     hotspots: list[Hotspot] = []
+    clips: list[VideoClip] = []
+    audio: list[AudioTrack] = []
+    sections = _sections(spec, row, row_number)
+    timeline = RenderPlan(spec.name, customer_id, template, spec.poster_at, (), (), sections=sections)
     for index, layer in enumerate(spec.layers, start=1):
         name = _describe(index, layer)
         try:
             if layer.when is not None and not _holds(layer.when, row, field=f"{name} when"):
+                continue
+            if isinstance(layer, AudioLayer):
+                audio.append(_audio_track(layer, name, row, assets_dir))
+                continue
+            if timeline.output_time(layer.start) == timeline.output_time(layer.end):
+                continue  # inside skipped sections
+            if isinstance(layer, VideoLayer):
+                clips.append(_video_clip(layer, name, row, assets_dir))
                 continue
             conditional = layer.when is not None and condition_uses_data(layer.when)
             if isinstance(layer, TextLayer):
@@ -129,8 +244,10 @@ def compile(spec: SceneSpec, row: Mapping[str, Any], *, assets_dir: Path,
                 text = render_template(layer.text, row, field=f"{name} text")
                 png = raster.render_text(text, layer.box.w, layer.box.h, _text_style(layer, assets_dir))
             elif isinstance(layer, ImageLayer):
-                static = True
-                png = raster.render_image(resolve_asset(assets_dir, layer.src), layer.box.w, layer.box.h)
+                static = not _templated(layer.src)
+                png = _image(layer, name, row, static, assets_dir, storage, allow_private_fetch)
+                if png is None:
+                    continue  # a per-customer picture this row does not have
             elif isinstance(layer, ShapeLayer):
                 static = True
                 png = raster.render_shape(
@@ -145,20 +262,103 @@ def compile(spec: SceneSpec, row: Mapping[str, Any], *, assets_dir: Path,
                     check_link(href)
                 except ValueError as exc:
                     raise DataError(f"{name} href {href[:200]!r}: {exc}", field="href") from None
-                style = raster.TextStyle(
-                    font=resolve_font(assets_dir, layer.font), size=layer.size,
-                    min_size=min(12, layer.size), color=layer.color, background=layer.background,
-                    align="center", radius=layer.box.h // 2, padding=max(8, layer.box.h // 6))
-                png = raster.render_text(label, layer.box.w, layer.box.h, style)
-                hotspots.append(_hotspot(layer, label, href))
+                png = _button(layer, label, assets_dir)
+                hotspots.append(_hotspot(layer, label, href, timeline))
         except DataError as exc:
             raise DataError(exc.reason if exc.reason.startswith("layer") else f"{name}: {exc.reason}",
                             row=row_number, field=exc.field) from None
         except PvideoError as exc:
             raise type(exc)(f"{name}: {exc}") from None
         overlays.append(Overlay(name, png, layer.box.x, layer.box.y, layer.box.w, layer.box.h,
-                                layer.start, layer.end, static and not conditional))
-    return RenderPlan(spec.name, customer_id, template, spec.poster_at, tuple(overlays), tuple(hotspots))
+                                layer.start, layer.end, static and not conditional, _animation(layer, png)))
+    return RenderPlan(spec.name, customer_id, template, spec.poster_at, tuple(overlays), tuple(hotspots),
+                      clips=tuple(clips), audio=tuple(audio), sections=sections)
+
+
+def _sections(spec: SceneSpec, row: Mapping[str, Any], row_number: int | None) -> tuple[PlanSection, ...]:
+    try:
+        return tuple(PlanSection(s.name, s.start, s.end, _holds(s.when, row, field=f"section {s.name!r} when"))
+                     for s in spec.sections)
+    except DataError as exc:
+        raise DataError(exc.reason, row=row_number, field=exc.field) from None
+
+
+def _media(layer: VideoLayer | AudioLayer, row: Mapping[str, Any], assets_dir: Path) -> tuple[Path, str]:
+    """The layer's file (``src`` may use the row) and its content hash; a missing file chosen
+    by data is the row's fault."""
+    from pvideo.ingest import file_hash  # ingest imports this module
+
+    src = render_template(layer.src, row, field="src")
+    try:
+        path = resolve_asset(assets_dir, src)
+    except AssetError as exc:
+        if not _templated(layer.src):
+            raise
+        raise DataError(f"src {src[:200]!r}: {exc}", field="src") from None
+    return path, file_hash(path)
+
+
+def _video_clip(layer: VideoLayer, name: str, row: Mapping[str, Any], assets_dir: Path) -> VideoClip:
+    path, digest = _media(layer, row, assets_dir)
+    box = layer.box
+    return VideoClip(name, path, digest, box.x, box.y, box.w, box.h, layer.start, layer.end, layer.fit, layer.loop,
+                     _animation(layer))
+
+
+def _audio_track(layer: AudioLayer, name: str, row: Mapping[str, Any], assets_dir: Path) -> AudioTrack:
+    path, digest = _media(layer, row, assets_dir)
+    return AudioTrack(name, path, digest, layer.start, layer.end, layer.volume, layer.template_volume)
+
+
+def _image(layer: ImageLayer, name: str, row: Mapping[str, Any], static: bool, assets_dir: Path,
+           storage: Storage | None, allow_private_fetch: bool) -> bytes | None:
+    """The fitted, masked picture; a bad picture chosen by data is the row's fault (field ``src``)."""
+    src = render_template(layer.src, row, field=f"{name} src").strip()
+    if not src and not static:
+        return None
+    try:
+        picture = load_picture(src, assets_dir=assets_dir, storage=storage, allow_private=allow_private_fetch)
+        return raster.render_image(picture, layer.box.w, layer.box.h, fit=layer.fit, mask=layer.mask,
+                                   radius=layer.radius, name=repr(src[:200]))
+    except (AssetError, DataError) as exc:
+        if static:
+            raise
+        reason = exc.reason if isinstance(exc, DataError) else str(exc)
+        raise DataError(f"{name} src {src[:200]!r}: {reason}", field="src") from None
+
+
+_BUTTON_RADIUS = {"pill": lambda h: h // 2, "rounded": lambda h: min(16, h // 4),
+                  "square": lambda h: 0, "outline": lambda h: min(16, h // 4)}
+
+
+def _button(layer: CtaLayer, label: str, assets_dir: Path) -> bytes:
+    """The burned-in CTA: the button shape in its ``style`` (and ``border``), the label on top."""
+    w, h = layer.box.w, layer.box.h
+    border = layer.border
+    if border is None and layer.style == "outline":
+        border = Stroke(width=max(2, h // 20), color=layer.color)
+    width = border.width if border else 0
+    shape = raster.render_shape("rounded_rectangle", w, h, radius=_BUTTON_RADIUS[layer.style](h),
+                                fill=None if layer.style == "outline" else layer.background,
+                                stroke_width=width, stroke_color=border.color if border else None)
+    style = raster.TextStyle(font=resolve_font(assets_dir, layer.font), size=layer.size,
+                             min_size=min(12, layer.size), color=layer.color, align="center",
+                             padding=max(8, h // 6) + width)
+    return raster.stack(shape, raster.render_text(label, w, h, style))
+
+
+def _animation(layer, png: bytes | None = None) -> Animation | None:
+    """The compile-time half of ``animate``: motions, and the typewriter order of the text's glyphs."""
+    if layer.animate is None or (layer.animate.enter is None and layer.animate.exit is None):
+        return None
+    motions = [None if m is None else Motion(m.effect, m.duration, m.easing, m.edge or "left")
+               for m in (layer.animate.enter, layer.animate.exit)]
+    if not any(m is not None and m.effect == "typewriter" for m in motions):
+        return Animation(*motions)
+    background = getattr(layer, "background", None)
+    assert png is not None, "typewriter applies to rasterized text only"
+    ranks, steps = reveal_ranks(png, background)
+    return Animation(*motions, ranks=ranks, steps=steps, background=background_rgba(background))
 
 
 def _text_style(layer: TextLayer, assets_dir: Path) -> raster.TextStyle:
@@ -192,6 +392,8 @@ def _holds(expression: str, row: Mapping[str, Any], *, field: str) -> bool:
     return render_template("{% if (" + expression + ") %}1{% endif %}", row, field=field) == "1"
 
 
-def _hotspot(layer: CtaLayer, label: str, href: str) -> Hotspot:
+def _hotspot(layer: CtaLayer, label: str, href: str, timeline: RenderPlan) -> Hotspot:
+    """Hotspots are in output time: after a skipped section they move earlier."""
     box: Box = layer.box
-    return Hotspot(layer.id, label, href, box.x, box.y, box.w, box.h, layer.start, layer.end)
+    return Hotspot(layer.id, label, href, box.x, box.y, box.w, box.h, timeline.output_time(layer.start),
+                   timeline.output_time(layer.end))

@@ -69,6 +69,11 @@ class Settings(BaseSettings):
     webhook_secret: str | None = Field(default=None, repr=False)
     webhook_timeout: float = Field(default=10.0, gt=0)
     webhook_max_retries: int = Field(default=8, ge=0)
+    # Deliver webhooks to private/loopback addresses (tests, receivers on a trusted intranet); never link-local.
+    webhook_allow_private: bool = False
+    # Image layers may fetch http(s) URLs (pvideo/fetch.py); private and loopback addresses
+    # are refused unless this is on (tests, trusted intranets). Link-local never is.
+    fetch_allow_private: bool = False
     log_format: str = "json"
 
     @field_validator("api_keys", mode="before")

@@ -83,12 +83,39 @@ class Shadow(_Model):
     _colors = field_validator("color")(_check_color)
 
 
+class Motion(_Model):
+    """A layer's entrance or exit: ``effect`` over ``duration`` seconds inside its window."""
+
+    effect: Literal["fade", "slide", "pop", "typewriter"]
+    duration: float = Field(default=0.5, gt=0, le=10)
+    easing: Literal["linear", "ease_in", "ease_out", "ease_in_out"] = "ease_out"
+    edge: Literal["left", "right", "top", "bottom"] | None = Field(
+        default=None, description="slide only: the video edge the layer comes from or goes to (default left)")
+
+    @model_validator(mode="after")
+    def _edge_for_slide(self) -> "Motion":
+        if self.edge is not None and self.effect != "slide":
+            raise ValueError(f"edge only applies to effect slide, not {self.effect}")
+        return self
+
+
+class Animate(_Model):
+    """``in`` and ``out`` motions (YAML keys; ``in`` is a Python keyword, hence the aliases)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_by_name=True, validate_by_alias=True,
+                              serialize_by_alias=True)
+
+    enter: Motion | None = Field(default=None, alias="in")
+    exit: Motion | None = Field(default=None, alias="out")
+
+
 class _TimedLayer(_Model):
     id: str | None = None
     start: float = Field(ge=0)
     end: float = Field(gt=0)
     box: Box
     when: str | None = Field(default=None, description="Jinja2 expression over the row; false omits the layer")
+    animate: Animate | None = None
 
     _when = field_validator("when")(_check_condition)
 
@@ -96,6 +123,20 @@ class _TimedLayer(_Model):
     def _window(self) -> "_TimedLayer":
         if self.end <= self.start:
             raise ValueError(f"end ({self.end}) must be after start ({self.start})")
+        return self
+
+    @model_validator(mode="after")
+    def _animation_fits(self) -> "_TimedLayer":
+        """Motions stay inside ``[start, end)``, so the segments a layer touches do not change."""
+        if self.animate is None:
+            return self
+        motions = [m for m in (self.animate.enter, self.animate.exit) if m is not None]
+        total = sum(m.duration for m in motions)
+        if total > self.end - self.start + 1e-9:
+            raise ValueError(f"animate: in and out last {total:g} s, longer than the layer's "
+                             f"{self.end - self.start:g} s window")
+        if any(m.effect == "typewriter" for m in motions) and getattr(self, "type", None) != "text":
+            raise ValueError("animate: typewriter applies to text layers only")
         return self
 
 
@@ -131,10 +172,16 @@ class TextLayer(_TimedLayer):
 
 
 class ImageLayer(_TimedLayer):
-    """A picture from ``assets/``, fitted inside its box (aspect ratio kept)."""
+    """A picture fitted into its box: a bundled asset, ``storage:KEY`` or an http(s) URL.
+
+    ``src`` may use the row (a per-customer photo); then the layer is personal.
+    """
 
     type: Literal["image"]
     src: str
+    fit: Literal["contain", "cover"] = "contain"
+    mask: Literal["none", "circle", "rounded"] = "none"
+    radius: int = Field(default=24, ge=0, description="corner radius of mask: rounded")
 
 
 class ShapeLayer(_TimedLayer):
@@ -160,6 +207,8 @@ class CtaLayer(_TimedLayer):
     size: int = Field(default=36, gt=0, le=1000)
     color: str = "#ffffff"
     background: str = "#e4572e"
+    style: Literal["pill", "rounded", "square", "outline"] = "pill"
+    border: Stroke | None = None
 
     _colors = field_validator("color", "background")(_check_color)
 
@@ -171,8 +220,71 @@ class CtaLayer(_TimedLayer):
         return value
 
 
-Layer = Annotated[Union[TextLayer, ImageLayer, ShapeLayer, CtaLayer], Field(discriminator="type")]
-LAYER_TYPES = ("text", "image", "cta", "shape")
+class VideoLayer(_TimedLayer):
+    """An overlay clip from ``assets/`` (``src`` may use the row), scaled into its box from ``start``.
+
+    The clip plays from its first frame at ``start``; a short clip freezes on its
+    last frame, or repeats with ``loop``. Its own audio is ignored.
+    """
+
+    type: Literal["video"]
+    src: str
+    fit: Literal["contain", "cover"] = "contain"
+    loop: bool = False
+
+
+class AudioLayer(_Model):
+    """A background track from ``assets/`` mixed under the template's audio (no box).
+
+    ``volume`` is the track's gain, ``template_volume`` the template's own gain
+    while the track plays; without ``start``/``end`` it plays over the whole video.
+    """
+
+    type: Literal["audio"]
+    id: str | None = None
+    src: str
+    start: float = Field(default=0.0, ge=0)
+    end: float | None = Field(default=None, gt=0)
+    volume: float = Field(default=1.0, ge=0, le=4)
+    template_volume: float = Field(default=1.0, ge=0, le=4)
+    when: str | None = Field(default=None, description="Jinja2 expression over the row; false omits the layer")
+
+    _when = field_validator("when")(_check_condition)
+
+    @model_validator(mode="after")
+    def _window(self) -> "AudioLayer":
+        if self.end is not None and self.end <= self.start:
+            raise ValueError(f"end ({self.end}) must be after start ({self.start})")
+        return self
+
+
+class Section(_Model):
+    """A conditional range of the template (seconds): skipped when ``when`` is false for the row."""
+
+    name: str
+    start: float = Field(ge=0, description="first second of the range (ingest cuts a segment there)")
+    end: float = Field(gt=0, description="second after the range (ingest cuts a segment there)")
+    when: str
+
+    _when = field_validator("when")(_check_condition)
+
+    @field_validator("name")
+    @classmethod
+    def _ident(cls, value: str) -> str:
+        if not _IDENT.match(value):
+            raise ValueError("section name must be letters, digits and underscores")
+        return value
+
+    @model_validator(mode="after")
+    def _window(self) -> "Section":
+        if self.end <= self.start:
+            raise ValueError(f"end ({self.end}) must be after start ({self.start})")
+        return self
+
+
+Layer = Annotated[Union[TextLayer, ImageLayer, ShapeLayer, CtaLayer, VideoLayer, AudioLayer],
+                  Field(discriminator="type")]
+LAYER_TYPES = ("text", "image", "cta", "shape", "video", "audio")
 
 
 _TRUE = frozenset({"true", "yes", "1", "y", "on"})
@@ -235,6 +347,46 @@ class FieldSpec(_Model):
         return number
 
 
+class CaptionLine(_Model):
+    """A personalized caption: Jinja2 text over the row, shown from ``start`` to ``end`` (template seconds)."""
+
+    start: float = Field(ge=0)
+    end: float = Field(gt=0)
+    text: str
+    when: str | None = Field(default=None, description="Jinja2 expression over the row; false omits the line")
+
+    _when = field_validator("when")(_check_condition)
+
+    @model_validator(mode="after")
+    def _window(self) -> "CaptionLine":
+        if self.end <= self.start:
+            raise ValueError(f"end ({self.end}) must be after start ({self.start})")
+        return self
+
+
+class Captions(_Model):
+    """The template's own captions (a WebVTT file under assets/) merged with personalized lines."""
+
+    src: str | None = Field(default=None, description="WebVTT file of the template's captions, under assets/")
+    lines: list[CaptionLine] = Field(default_factory=list)
+    language: str = Field(default="en", pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$",
+                          description="BCP 47 language of the captions")
+
+
+class ChapterMark(_Model):
+    """A chapter of the landing-page player, from ``start`` to the next chapter (template seconds)."""
+
+    start: float = Field(ge=0)
+    title: str = Field(min_length=1, max_length=200, description="May use Jinja2 over the row")
+
+
+class Thumbnail(_Model):
+    """The animated GIF/WebP thumbnail for email: which seconds of the video it loops."""
+
+    start: float | None = Field(default=None, ge=0, description="First second shown (default: poster_at)")
+    duration: float = Field(default=3.0, gt=0, le=3.0, description="Seconds shown, at most 3")
+
+
 class SceneSpec(_Model):
     name: str
     video: str = Field(description="Base video, a path relative to assets/")
@@ -242,6 +394,10 @@ class SceneSpec(_Model):
     id_field: str = Field(default="customer_id", description="Field naming the customer")
     poster_at: float = Field(default=1.0, ge=0, description="Second of the poster frame")
     layers: list[Layer] = Field(default_factory=list)
+    sections: list[Section] = Field(default_factory=list, description="Conditional template ranges")
+    captions: Captions | None = None
+    chapters: list[ChapterMark] = Field(default_factory=list)
+    thumbnail: Thumbnail = Field(default_factory=Thumbnail)
 
     @field_validator("fields")
     @classmethod
@@ -261,6 +417,28 @@ class SceneSpec(_Model):
                                      f"already used by layer {seen[layer.id]}")
                 seen[layer.id] = number
         return self
+
+    @field_validator("chapters")
+    @classmethod
+    def _chapters_in_order(cls, value: list[ChapterMark]) -> list[ChapterMark]:
+        starts = [c.start for c in value]
+        if starts != sorted(set(starts)):
+            raise ValueError("chapters must be listed in order of start, each start once")
+        return value
+
+    @field_validator("sections")
+    @classmethod
+    def _sections_apart(cls, value: list[Section]) -> list[Section]:
+        names: set[str] = set()
+        ordered = sorted(value, key=lambda s: s.start)
+        for section in value:
+            if section.name in names:
+                raise ValueError(f"section {section.name!r} is named twice")
+            names.add(section.name)
+        for before, after in zip(ordered, ordered[1:]):
+            if after.start < before.end:
+                raise ValueError(f"sections {before.name!r} and {after.name!r} overlap")
+        return value
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

@@ -1,16 +1,21 @@
 """The template version a plan renders on: ingested on first use, then reused.
 
-A version bakes in the plan's static overlays (the same for every customer),
-so the per-customer engines only ever touch personalized layers. Ingest runs
-at most once per host at a time (a file lock in the cache folder); any host
-that finds ``manifest.json`` in storage reuses the stored segments.
+A version bakes in the plan's static overlays (the same for every customer)
+and cuts segments at the scene's section boundaries; a plan with background
+tracks renders on an audio variant of it (``pvideo.variants``), shared by every
+customer with the same tracks. So the per-customer engines only ever touch
+personalized video. Ingest runs at most once per host at a time (a file lock
+in the cache folder); any host that finds ``manifest.json`` in storage reuses
+the stored segments.
 """
 
 from __future__ import annotations
 
 import fcntl
 import threading
+from collections.abc import Callable
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Iterator
 
@@ -20,6 +25,7 @@ from pvideo.ingest import IngestOptions, TemplateVersion, file_hash, ingest, seg
 from pvideo.plan import RenderPlan
 from pvideo.settings import Settings
 from pvideo.storage import Storage
+from pvideo.variants import audio_variant, variant_hash
 
 _versions: dict[tuple[str, str], TemplateVersion] = {}
 _lock = threading.Lock()
@@ -45,18 +51,36 @@ def _host_lock(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def template_version(plan: RenderPlan, storage: Storage, settings: Settings) -> TemplateVersion:
-    """Ingest ``plan.template`` with its static overlays baked in, unless already stored."""
-    options = ingest_options(settings)
+def base_version(plan: RenderPlan, storage: Storage, settings: Settings) -> TemplateVersion:
+    """Ingest ``plan.template`` with its static overlays baked in and segments cut at its
+    sections' boundaries, unless already stored."""
+    options = replace(ingest_options(settings), cuts=plan.cuts)
     vhash = version_hash(file_hash(plan.template), options, plan.static_overlays)
+    return _once(storage, settings, vhash, lambda: ingest(
+        plan.template, storage, ffmpeg_exe=settings.ffmpeg_exe, options=options, baked=plan.static_overlays,
+        timeout=settings.ffmpeg_timeout))
+
+
+def template_version(plan: RenderPlan, storage: Storage, settings: Settings) -> TemplateVersion:
+    """The version ``plan`` renders on: the base version, or its audio variant when the plan
+    has background tracks."""
+    version = base_version(plan, storage, settings)
+    if not plan.audio:
+        return version
+    return _once(storage, settings, variant_hash(version, plan.audio), lambda: audio_variant(
+        version, segment_files(version, storage, cache_dir(settings)), plan.audio, storage,
+        ffmpeg_exe=settings.ffmpeg_exe, timeout=settings.ffmpeg_timeout))
+
+
+def _once(storage: Storage, settings: Settings, vhash: str, make: Callable[[], TemplateVersion]) -> TemplateVersion:
+    """The version ``vhash``: from this process's memo, else made (or found stored) under the host lock."""
     cache_key = (repr(storage), vhash)
     with _lock:
         cached = _versions.get(cache_key)
     if cached is not None:
         return cached
     with _host_lock(cache_dir(settings) / "locks" / f"{vhash}.lock"):
-        version = ingest(plan.template, storage, ffmpeg_exe=settings.ffmpeg_exe, options=options,
-                         baked=plan.static_overlays, timeout=settings.ffmpeg_timeout)
+        version = make()
     with _lock:
         _versions[cache_key] = version
     return version
@@ -84,6 +108,7 @@ def store_hls(version: TemplateVersion, outputs: EngineOutputs, storage: Storage
         if not storage.exists(key):
             storage.put_file_if_absent(key, part.path, "video/mp2t")
     key = f"{prefix}/{hls.PLAYLIST}"
-    text = hls.media_playlist(hls.entries(version, [(p.first, p.count) for p in outputs.parts], prefix))
+    text = hls.media_playlist(hls.entries(version, [(p.first, p.count) for p in outputs.parts], prefix,
+                                          outputs.skip))
     storage.put_bytes(key, text.encode(), "application/vnd.apple.mpegurl")
     return key

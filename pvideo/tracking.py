@@ -22,11 +22,11 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from pvideo.bulk import insert_rows, on_conflict
 from pvideo.models import Event, FailedEvent, Render, utcnow
-from pvideo.rollups import refresh_sessions
+from pvideo.rollups import apply as apply_rollups
 
 EventType = Literal["page_view", "ready", "play", "pause", "seek_start", "seek_end", "percent_progress",
                     "ping", "end", "cta_impression", "cta_click", "fullscreen", "error",
@@ -54,6 +54,8 @@ class EventIn(BaseModel):
 
     @model_validator(mode="after")
     def _fields_for_type(self) -> "EventIn":
+        if any("\x00" in v for v in (self.event_id, self.cta_id, self.detail) if v):
+            raise ValueError("text must not contain NUL characters")  # PostgreSQL text cannot hold them
         if self.type in POSITION_TYPES and self.position is None:
             raise ValueError(f"a {self.type} event needs a position")
         if self.type in CTA_TYPES and not self.cta_id:
@@ -112,63 +114,94 @@ def occurred_at(client_ts: datetime | None, sent_at: datetime | None, received: 
     return received - waited
 
 
+@dataclass
+class Batch:
+    """One request's events for ``render`` (a ``Render``, or any row with its id, campaign_id,
+    duration and hotspots)."""
+
+    render: Any
+    events: list[Any]
+    sent_at: datetime | None = None
+    device: str | None = None
+
+
 def ingest(session: Session, render: Render, raw_events: list[Any], *, sent_at: datetime | None = None,
            device: str | None = None, received: datetime | None = None) -> Ingested:
     """Validate each event on its own; store the good ones, keep the bad ones with their reason."""
-    result = Ingested()
-    good: list[EventIn] = []
-    failed_rows = []
+    return ingest_many(session, [Batch(render, raw_events, sent_at, device)], received=received)[0]
+
+
+def ingest_many(session: Session, batches: list[Batch], *, received: datetime | None = None) -> list[Ingested]:
+    """``ingest`` for several batches (several requests) in one transaction: one statement per step,
+    whatever the number of batches (group commit)."""
     received = received or utcnow()
-    for index, raw in enumerate(raw_events):
-        try:
-            good.append(check_event(raw, render))
-        except ValueError as exc:
-            result.failed.append((index, str(exc)))
-            failed_rows.append(_failed_row(render, raw, str(exc), received))
+    results = [Ingested() for _ in batches]
+    failed_rows, rows, owner = [], [], {}
+    for n, (batch, result) in enumerate(zip(batches, results, strict=True)):
+        render = batch.render
+        for index, raw in enumerate(batch.events):
+            try:
+                event = check_event(raw, render)
+            except ValueError as exc:
+                result.failed.append((index, str(exc)))
+                failed_rows.append(_failed_row(render, raw, str(exc), received))
+                continue
+            result.duplicates += 1  # until stored
+            if (render.id, event.event_id) not in owner:  # the first batch to carry an event owns it
+                owner[(render.id, event.event_id)] = n
+                rows.append(_event_row(render, event, batch.sent_at, batch.device, received))
     if failed_rows:
         session.execute(FailedEvent.__table__.insert(), failed_rows)
-    if good:
-        result.stored, result.duplicates = record_events(session, render, good, sent_at=sent_at,
-                                                         device=device, received=received)
-    return result
+    stored = _insert_events(session, rows)
+    for row in stored:
+        result = results[owner[(row["render_id"], row["event_id"])]]
+        result.stored += 1
+        result.duplicates -= 1
+    apply_rollups(session, stored, {b.render.id: (b.render.campaign_id, b.render.duration) for b in batches})
+    return results
+
+
+def _event_row(render: Any, ev: EventIn, sent_at: datetime | None, device: str | None,
+               received: datetime) -> dict[str, Any]:
+    return {"campaign_id": render.campaign_id, "render_id": render.id, "event_id": ev.event_id,
+            "type": ev.type, "position": ev.position, "cta_id": ev.cta_id, "client_ts": ev.client_ts,
+            "received_at": received, "session_id": ev.session_id, "seq": ev.seq, "percent": ev.percent,
+            "media_duration": ev.duration, "detail": ev.detail, "device": device,
+            "occurred_at": occurred_at(ev.client_ts, sent_at, received)}
+
+
+def _insert_events(session: Session, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Insert ``rows``; return those stored (not already there), each with its new ``id``.
+
+    A repeated ``event_id`` for the same render (a retried batch, a beacon sent twice) is ignored
+    by the database's unique constraint, so dedupe holds across concurrent requests too. Rows go
+    in key order, so two transactions wait for each other's keys in the same order.
+    """
+    if not rows:
+        return []
+    rows.sort(key=lambda r: (r["render_id"], r["event_id"]))
+    by_key = {(r["render_id"], r["event_id"]): r for r in rows}
+    stored = insert_rows(session.connection(), Event.__table__, rows, conflict=on_conflict(["render_id", "event_id"]),
+                         returning=("id", "render_id", "event_id"))
+    return [dict(by_key[(rid, eid)], id=id_) for id_, rid, eid in stored]
 
 
 def _failed_row(render: Render | None, raw: Any, reason: str, received: datetime) -> dict[str, Any]:
     event_id = raw.get("event_id") if isinstance(raw, dict) else None
     payload = json.dumps(raw, default=str, ensure_ascii=False)
     return {"campaign_id": render.campaign_id if render else None, "render_id": render.id if render else None,
-            "event_id": event_id[:100] if isinstance(event_id, str) else None, "reason": reason[:2000],
+            "event_id": event_id[:100].replace("\x00", "\ufffd") if isinstance(event_id, str) else None,
+            "reason": reason[:2000],
             "payload": payload[:MAX_PAYLOAD_CHARS], "received_at": received}
 
 
 def record_events(session: Session, render: Render, events: list[EventIn], *, sent_at: datetime | None = None,
                   device: str | None = None, received: datetime | None = None) -> tuple[int, int]:
-    """Insert ``events`` for ``render``; return (stored, duplicates).
-
-    A repeated ``event_id`` for the same render (a retried batch, a beacon sent
-    twice) is ignored by the database's unique constraint, so dedupe holds
-    across concurrent requests too. The touched sessions' rollups are rebuilt
-    in the same transaction.
-    """
+    """Insert already validated ``events`` for ``render``; return (stored, duplicates)."""
     received = received or utcnow()
     unique: dict[str, EventIn] = {}
     for ev in events:
         unique.setdefault(ev.event_id, ev)
-    rows = [
-        {"campaign_id": render.campaign_id, "render_id": render.id, "event_id": ev.event_id,
-         "type": ev.type, "position": ev.position, "cta_id": ev.cta_id, "client_ts": ev.client_ts,
-         "received_at": received, "session_id": ev.session_id, "seq": ev.seq, "percent": ev.percent,
-         "media_duration": ev.duration, "detail": ev.detail, "device": device,
-         "occurred_at": occurred_at(ev.client_ts, sent_at, received)}
-        for ev in unique.values()
-    ]
-    dialect = session.get_bind().dialect.name
-    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
-    # executemany of one cached statement (SQLAlchemy batches it into multi-row INSERTs with
-    # RETURNING): compiling a fresh VALUES list per batch costs more than the database work
-    statement = (insert(Event).on_conflict_do_nothing(index_elements=["render_id", "event_id"])
-                 .returning(Event.id))
-    stored = len(session.execute(statement, rows).all())
-    if stored:
-        refresh_sessions(session, render, {row["session_id"] for row in rows})
-    return stored, len(events) - stored
+    stored = _insert_events(session, [_event_row(render, ev, sent_at, device, received) for ev in unique.values()])
+    apply_rollups(session, stored, {render.id: (render.campaign_id, render.duration)})
+    return len(stored), len(events) - len(stored)

@@ -25,15 +25,21 @@ POSITION_EVENTS = OPENS | CLOSES
 
 def watched_intervals(events: Iterable[tuple[str, float | None]]) -> list[Interval]:
     """The watched intervals of one session's ``(type, position)`` events, already in sequence order."""
+    return merge(credit(events)[0])
+
+
+def credit(events: Iterable[tuple[str, float | None]],
+           previous: tuple[str, float] | None = None) -> tuple[list[Interval], tuple[str, float] | None]:
+    """The segments ``events`` credit as watched, continuing after the position event ``previous``;
+    also the last position event, from which a later part of the stream continues."""
     credited: list[Interval] = []
-    previous: tuple[str, float] | None = None
     for kind, position in events:
         if position is None or kind not in POSITION_EVENTS:
             continue
         if previous and previous[0] in OPENS and kind in CLOSES and 0 < position - previous[1] <= MAX_GAP:
             credited.append((previous[1], position))
         previous = (kind, position)
-    return merge(credited)
+    return credited, previous
 
 
 def merge(intervals: Iterable[Interval]) -> list[Interval]:
@@ -74,3 +80,8 @@ def buckets_covered(intervals: list[Interval], duration: float) -> list[bool]:
         for b in range(first, last + 1):
             covered[b] = True
     return covered
+
+
+def bucket_mask(intervals: list[Interval], duration: float) -> int:
+    """``buckets_covered`` as an int: bit b set when bucket b is covered."""
+    return sum(1 << b for b, hit in enumerate(buckets_covered(intervals, duration)) if hit)

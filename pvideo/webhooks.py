@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 import json
 import time
 from typing import Any
 
-import httpx
-
+from pvideo import fetch
 from pvideo.errors import PermanentError, WebhookError
 from pvideo.manifest import render_links
 from pvideo.models import Campaign, Render
@@ -51,20 +51,36 @@ def encode(payload: dict[str, Any]) -> bytes:
     return json.dumps(payload, separators=(",", ":"), sort_keys=True, default=str).encode()
 
 
-def deliver(url: str, payload: dict[str, Any], secret: str, *, timeout: float) -> int:
-    """POST ``payload`` signed; returns the status. 5xx/timeouts: ``WebhookError`` (retried)."""
+def deliver(url: str, payload: dict[str, Any], secret: str, *, timeout: float, allow_private: bool = False) -> int:
+    """POST ``payload`` signed; returns the status. 5xx/timeouts: ``WebhookError`` (retried).
+
+    The host is resolved and checked like an image fetch (``pvideo.fetch``): a URL that
+    resolves to a private, loopback or link-local address is refused for good (unless
+    ``allow_private``), and the connection goes to the checked address only. Redirects
+    are not followed.
+    """
+    try:
+        scheme, host, port, ip = fetch.resolve(url, allow_private=allow_private, what="webhook")
+    except fetch.Unresolvable as exc:
+        raise WebhookError(f"webhook {url}: {exc}") from None
+    except fetch.FetchRefused as exc:
+        raise WebhookRejected(f"webhook {url}: {exc}") from None
     body = encode(payload)
     headers = {"Content-Type": "application/json", "User-Agent": "pvideo-webhooks",
                SIGNATURE_HEADER: sign(secret, int(time.time()), body), EVENT_ID_HEADER: payload["id"]}
+    conn = fetch.connection(scheme, host, port, ip, timeout)
     try:
-        response = httpx.post(url, content=body, headers=headers, timeout=timeout)
-    except httpx.HTTPError as exc:
+        conn.request("POST", fetch.request_target(url), body=body, headers=headers)
+        status = conn.getresponse().status
+    except (OSError, http.client.HTTPException) as exc:
         raise WebhookError(f"webhook {url}: {type(exc).__name__}: {exc}") from exc
-    if 200 <= response.status_code < 300:
-        return response.status_code
-    if 400 <= response.status_code < 500 and response.status_code not in _RETRYABLE_4XX:
-        raise WebhookRejected(f"webhook {url} answered {response.status_code}")
-    raise WebhookError(f"webhook {url} answered {response.status_code}")
+    finally:
+        conn.close()
+    if 200 <= status < 300:
+        return status
+    if 400 <= status < 500 and status not in _RETRYABLE_4XX:
+        raise WebhookRejected(f"webhook {url} answered {status}")
+    raise WebhookError(f"webhook {url} answered {status}")
 
 
 def render_event(render: Render, campaign: Campaign, base_url: str) -> dict[str, Any]:

@@ -6,6 +6,7 @@ renders well under a second, so tests can decode and compare every frame.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -18,6 +19,11 @@ from PIL import Image, ImageDraw
 from pvideo.settings import PROJECT_ROOT, Settings
 
 pytest_plugins = ["tests.s3server", "tests.services"]
+
+
+def pytest_addoption(parser):
+    parser.addoption("--regenerate-references", action="store_true", default=False,
+                     help="rewrite the reference images in tests/reference/ instead of comparing with them")
 
 API_KEY = "test-api-key"
 SECRET = "s" * 40
@@ -86,20 +92,30 @@ def settings(tmp_path, assets_dir, scenes_dir) -> Settings:
                     public_base_url="http://testserver", ffmpeg_timeout=120)
 
 
-@pytest.fixture()
-def welcome_assets(settings, tmp_path):
-    """The tiny assets with a 4 s cut of the bundled welcome video as the template.
+def copy_assets(source: Path, target: Path) -> Path:
+    """A private copy of an assets folder to add files to; files are hard links (the fonts are ~20 MB)."""
+    shutil.copytree(source, target, copy_function=os.link)
+    return target
+
+
+def make_welcome_assets(source: Path, target: Path, ffmpeg_exe: str) -> Path:
+    """``source`` assets with a 4 s cut of the bundled welcome video as the template.
 
     On the dense synthetic test pattern two x264 generations alone sit near 30 dB
     apart; designed content like the welcome video is what a preview is for.
     """
-    assets = tmp_path / "assets"
-    shutil.copytree(settings.assets_dir, assets)
-    subprocess.run([settings.ffmpeg_exe, "-v", "error", "-y", "-t", "4", "-i",
+    assets = copy_assets(source, target)
+    tiny = assets / "templates" / "tiny.mp4"
+    tiny.unlink()  # a hard link to the shared template: replace it, never write through it
+    subprocess.run([ffmpeg_exe, "-v", "error", "-y", "-t", "4", "-i",
                     str(PROJECT_ROOT / "assets" / "templates" / "welcome.mp4"), "-vf", f"scale={WIDTH}:{HEIGHT}",
-                    "-c:v", "libx264", "-crf", "18", "-c:a", "copy", str(assets / "templates" / "tiny.mp4")],
-                   check=True)
+                    "-c:v", "libx264", "-crf", "18", "-c:a", "copy", str(tiny)], check=True)
     return assets
+
+
+@pytest.fixture()
+def welcome_assets(settings, tmp_path):
+    return make_welcome_assets(settings.assets_dir, tmp_path / "assets", settings.ffmpeg_exe)
 
 
 @pytest.fixture()

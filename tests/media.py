@@ -42,3 +42,16 @@ def box_diff(a: np.ndarray, b: np.ndarray, box: tuple[int, int, int, int]) -> tu
     margin = 16  # x264 macroblocks around the box may shift a little
     mask[max(0, y - margin):y + h + margin, max(0, x - margin):x + w + margin] = False
     return float(inside), float(diff[mask].mean())
+
+
+def stream_spans(path: Path) -> dict[str, tuple[float, float]]:
+    """``{"video": (start, end), "audio": (start, end)}`` in seconds, from packet timestamps."""
+    spans: dict[str, tuple[float, float]] = {}
+    with av.open(str(path)) as container:
+        for packet in container.demux():
+            if packet.size and packet.pts is not None:
+                kind, tb = packet.stream.type, packet.time_base
+                start, end = float(packet.pts * tb), float((packet.pts + packet.duration) * tb)
+                old = spans.get(kind, (start, end))
+                spans[kind] = (min(old[0], start), max(old[1], end))
+    return spans

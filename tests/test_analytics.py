@@ -7,7 +7,6 @@ import random
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import select
 
 from pvideo.analytics import campaign_analytics
 from pvideo.models import Render

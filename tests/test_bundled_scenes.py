@@ -11,6 +11,7 @@ from pvideo.spec import load_scene
 from pvideo.validation import validate_scene
 
 SCENES = sorted((PROJECT_ROOT / "scenes").glob("*.yaml"))
+CUSTOMERS = {"bill": "bill_customers.csv", "renewal": "renewal_customers.csv"}  # else sample_customers.csv
 
 
 @pytest.fixture()
@@ -19,8 +20,9 @@ def real_settings(tmp_path):
 
 
 @pytest.mark.parametrize("scene", SCENES, ids=[p.stem for p in SCENES])
-def test_bundled_scene_validates_with_sample_customers(scene, real_settings):
-    assert validate_scene(scene, PROJECT_ROOT / "assets" / "sample_customers.csv", real_settings) == []
+def test_bundled_scene_validates_with_its_sample_customers(scene, real_settings):
+    customers = PROJECT_ROOT / "assets" / CUSTOMERS.get(scene.stem, "sample_customers.csv")
+    assert validate_scene(scene, customers, real_settings) == []
 
 
 def test_offer_badge_is_personal_and_only_for_pro(real_settings):

@@ -7,7 +7,6 @@ import io
 import json
 import tracemalloc
 
-import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -105,7 +104,8 @@ def test_manifest_csv_and_json_carry_every_link(client):
     assert text.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(text.text)))
     assert list(rows[0]) == ["row", "customer_id", "status", "landing_url", "video_url", "poster_url",
-                             "thumbnail_url", "error"]
+                             "thumbnail_url", "thumbnail_gif_url", "thumbnail_webp_url", "captions_url",
+                             "track_url", "error"]
     done, failed = rows
     assert done["status"] == "done" and done["landing_url"].startswith("http://testserver/v/")
     for column, suffix in (("video_url", "/video.mp4"), ("poster_url", "/poster.jpg"),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
-import pytest
 
 from pvideo.charts import funnel_bars, retention_points
 from pvideo.signin import DashboardSignin

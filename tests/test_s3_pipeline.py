@@ -38,9 +38,9 @@ def test_campaign_renders_to_s3_and_plays_back(settings, s3_bucket, tmp_path):
     raw = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
     keys = sorted(o["Key"] for o in raw.list_objects_v2(Bucket=bucket)["Contents"])
     outputs = [k.rsplit("/", 1)[1] for k in keys if k.startswith("pv/outputs/")]
-    assert {"poster.jpg", "thumbnail.jpg", "video.mp4", "index.m3u8"} <= set(outputs)
-    assert all(name.startswith("part_") for name in set(outputs) - {"poster.jpg", "thumbnail.jpg", "video.mp4",
-                                                                     "index.m3u8"})
+    named = {"poster.jpg", "thumbnail.jpg", "thumbnail.gif", "thumbnail.webp", "video.mp4", "index.m3u8"}
+    assert named <= set(outputs)
+    assert all(name.startswith(("part_", "track-")) for name in set(outputs) - named)
     templates = [k for k in keys if k.startswith("pv/templates/")]
     assert len([k for k in templates if k.endswith(".ts")]) == SECONDS and any(k.endswith("manifest.json")
                                                                                for k in templates)

@@ -206,8 +206,8 @@ def test_json_schema_discriminates_layers_on_type():
     json.dumps(schema)  # plain JSON
     items = schema["properties"]["layers"]["items"]
     assert items["discriminator"]["propertyName"] == "type"
-    assert set(items["discriminator"]["mapping"]) == {"text", "image", "cta", "shape"}
-    assert len(items["oneOf"]) == 4
+    assert set(items["discriminator"]["mapping"]) == {"text", "image", "cta", "shape", "video", "audio"}
+    assert len(items["oneOf"]) == 6
     assert schema["$defs"]["TextLayer"]["additionalProperties"] is False
     assert set(schema["required"]) >= {"name", "video"}
 

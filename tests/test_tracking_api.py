@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from api.main import create_app
-from pvideo.models import Event, FailedEvent
+from pvideo.models import Event
 from tests.conftest import API_KEY
 from tests.viewers import done_campaign, event
 

@@ -11,12 +11,14 @@ import time
 import uuid
 
 import httpx
+import pytest
 import sqlalchemy as sa
 
 from pvideo.database import Database
 from pvideo.settings import Settings
 from pvideo.tokens import ViewerTokens
 from tests.conftest import SECRET
+from tests.services import PG_URL
 from tests.viewers import done_campaign
 
 CLIENTS, BATCHES, BATCH = 20, 5, 20
@@ -78,3 +80,28 @@ def test_2000_events_from_20_clients_none_lost_none_duplicated(postgres_url, tmp
     runtime.db.dispose()
     assert {e for e, _ in rows} == set(acked)  # none lost, none invented
     assert all(n == 1 for _, n in rows)  # none duplicated
+
+
+@pytest.mark.slow
+def test_ingest_benchmark_runs_the_served_app_and_loses_nothing(postgres_url):
+    """``python -m pvideo.bench_events ingest`` for a few seconds: every field the README quotes is
+    there and nothing acknowledged is missing. Speed is reported, never asserted. (``postgres_url``
+    applies the suite's rule for a missing PostgreSQL; the benchmark makes its own schema.)"""
+    from pvideo.bench_events import bench_ingest
+
+    result = bench_ingest(PG_URL, seconds=4, clients=10, renders=50, workers=2)
+    assert result["statuses"] == {200: result["requests"]} and result["requests"] > 0
+    assert result["acknowledged_but_lost"] == 0 and result["duplicates_stored"] == 0
+    assert result["events_stored"] == result["events_acknowledged"] == result["answers"]["stored"]
+    assert 1 <= result["events_per_request"] <= 3  # what the tracker sends
+    assert result["server_cpu_seconds"] > 0 and result["load_generator_cpu_seconds"] > 0
+
+
+@pytest.mark.slow
+def test_analytics_benchmark_reads_the_rollups_it_built(postgres_url):
+    """``python -m pvideo.bench_events analytics`` on 20,000 events."""
+    from pvideo.bench_events import bench_analytics
+
+    result = bench_analytics(PG_URL, events=20_000, repeat=1)
+    assert result["events"] == 20_000 and result["sessions"] > result["viewers"] > 0
+    assert 0 < result["unique_viewers"] <= result["viewers"] and result["median_ms"] > 0

@@ -63,6 +63,7 @@ def test_signature_roundtrip_and_rejections():
 
 
 def test_render_and_campaign_webhooks_are_signed_retried_and_carry_metadata(runtime, receiver):
+    runtime.settings.webhook_allow_private = True  # the receiver listens on 127.0.0.1
     meta = {"crm_batch": "spring-24", "owner": "ana@example.com"}
     with TestClient(create_app(runtime=runtime)) as client:
         response = client.post("/api/campaigns", headers={"X-API-Key": API_KEY}, json={
@@ -104,11 +105,38 @@ def test_receiver_4xx_is_not_retried(receiver):
                                                             self.send_response(410), self.end_headers())
     try:
         with pytest.raises(webhooks.WebhookRejected):
-            webhooks.deliver(gone.url, {"id": "e1"}, "s" * 32, timeout=5)
+            webhooks.deliver(gone.url, {"id": "e1"}, "s" * 32, timeout=5, allow_private=True)
     finally:
         gone.close()
     receiver.failures = 5
     from pvideo.errors import WebhookError
 
     with pytest.raises(WebhookError):
-        webhooks.deliver(receiver.url, {"id": "e2"}, "s" * 32, timeout=5)
+        webhooks.deliver(receiver.url, {"id": "e2"}, "s" * 32, timeout=5, allow_private=True)
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:9/hook", "http://localhost/hook", "http://169.254.169.254/latest",
+                                 "http://[::ffff:10.0.0.1]/x", "http://10.1.2.3:8080/in"])
+def test_webhook_to_a_private_address_is_refused_at_submit_and_at_delivery(runtime, url):
+    with TestClient(create_app(runtime=runtime)) as client:
+        response = client.post("/api/campaigns", headers={"X-API-Key": API_KEY}, json={
+            "scene": "card", "webhook_url": url, "rows": [{"customer_id": "w1", "first_name": "Wu", "price": 1}]})
+        assert response.status_code == 422
+        assert "webhook_url" in response.text and "not a public address" in response.text
+    with pytest.raises(webhooks.WebhookRejected, match="not a public address"):
+        webhooks.deliver(url, {"id": "e3"}, "s" * 32, timeout=5)
+
+
+def test_link_local_stays_refused_with_private_allowed(receiver):
+    with pytest.raises(webhooks.WebhookRejected, match="169.254.169.254"):
+        webhooks.deliver("http://169.254.169.254/latest/meta-data", {"id": "e4"}, "s" * 32, timeout=5,
+                         allow_private=True)
+    assert receiver.calls == 0
+
+
+def test_unresolvable_webhook_host_is_retried_not_dropped():
+    from pvideo.errors import WebhookError
+
+    with pytest.raises(WebhookError) as caught:
+        webhooks.deliver("http://no-such-host.invalid/hook", {"id": "e5"}, "s" * 32, timeout=5)
+    assert not isinstance(caught.value, webhooks.WebhookRejected)

@@ -103,7 +103,8 @@ def declare_actors(broker: dramatiq.Broker, runtime: Callable[[], Runtime], *,
     def deliver_webhook(url: str, payload: dict) -> None:
         rt = runtime()
         with log_context(campaign_id=payload.get("campaign_id"), render_id=payload.get("render_id")):
-            webhooks.deliver(url, payload, rt.settings.webhook_signing_key, timeout=rt.settings.webhook_timeout)
+            webhooks.deliver(url, payload, rt.settings.webhook_signing_key, timeout=rt.settings.webhook_timeout,
+                             allow_private=rt.settings.webhook_allow_private)
 
     broker.add_middleware(DeadLetters(on_dead), before=Retries)
     actors = Actors(

@@ -16,7 +16,8 @@ from starlette.datastructures import UploadFile
 
 from api.deps import CampaignsKeyDep, SessionDep, StateDep
 from api.schemas import CampaignCreate, CampaignPublic, CampaignSubmitted, RenderPublic, RowError
-from pvideo import campaigns
+from api.state import AppState
+from pvideo import campaigns, fetch
 from pvideo.customers import CustomerRow, check_columns, check_row_count, iter_csv, limit_rows
 from pvideo.errors import DataError
 from pvideo.manifest import csv_chunks, iter_manifest, json_chunks, render_links
@@ -54,13 +55,17 @@ def _scene(state: StateDep, name: str) -> SceneSpec:
     return load_scene(path)
 
 
-def _webhook(url: str | None) -> str | None:
+async def _webhook(state: AppState, url: object) -> str | None:
+    """An http(s) URL whose host resolves to addresses deliveries may reach (see ``webhooks.deliver``)."""
     if not url:
         return None
     try:
-        return check_link(url)
-    except ValueError as exc:
+        url = check_link(str(url))
+        await run_in_threadpool(fetch.resolve, url, allow_private=state.runtime.settings.webhook_allow_private,
+                                what="webhook")
+    except (ValueError, fetch.FetchRefused) as exc:
         raise HTTPException(422, f"webhook_url: {exc}") from None
+    return url
 
 
 def _metadata(raw: object) -> dict[str, Any] | None:
@@ -97,7 +102,7 @@ async def _read_submission(request: Request, state: StateDep) -> dict[str, Any]:
         check_columns(spec, columns, source=source)
         name = form.get("name")
         return {"spec": spec, "rows": rows, "name": name if isinstance(name, str) else None, "source": source,
-                "webhook_url": _webhook(form.get("webhook_url") or None), "metadata": _metadata(form.get("metadata")),
+                "webhook_url": await _webhook(state, form.get("webhook_url")), "metadata": _metadata(form.get("metadata")),
                 "render_mode": _choice("render", form.get("render"), ("eager", "on_demand")),
                 "outputs": _choice("outputs", form.get("outputs"), ("both", "mp4", "hls"))}
     try:
@@ -108,7 +113,7 @@ async def _read_submission(request: Request, state: StateDep) -> dict[str, Any]:
     if len(body.rows) > state.runtime.settings.max_rows:
         raise HTTPException(422, f"rows: more than {state.runtime.settings.max_rows} rows (PVIDEO_MAX_ROWS)")
     return {"spec": spec, "rows": (CustomerRow(i, r) for i, r in enumerate(body.rows, start=1)),
-            "name": body.name, "source": "rows", "webhook_url": _webhook(body.webhook_url),
+            "name": body.name, "source": "rows", "webhook_url": await _webhook(state, body.webhook_url),
             "metadata": body.metadata, "render_mode": body.render, "outputs": body.outputs}
 
 

@@ -7,18 +7,18 @@ import math
 from typing import Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import select
 
 from api.deps import AnalyticsKeyDep, SessionDep, StateDep
 from api.schemas import EventsAccepted, FailedEventPublic
-from pvideo.campaigns import get_campaign, render_by_token
+from pvideo.campaigns import get_campaign
 from pvideo.devices import device_class
 from pvideo.export import decode_cursor, encode_cursor, export_page, to_csv, to_ndjson
+from pvideo.groupcommit import Pending
 from pvideo.models import FailedEvent
-from pvideo.tracking import EventBatch, describe, ingest
+from pvideo.tracking import EventBatch, describe
 
 router = APIRouter(prefix="/api/events", tags=["events"])
 
@@ -57,7 +57,8 @@ def preflight() -> Response:
 @router.post("", response_model=EventsAccepted, openapi_extra=_BODY)
 async def post_events(request: Request, state: StateDep) -> Response:
     """Store a batch (≤ 100 events, ≤ 64 KB). Bad events are kept in failed_events with the reason;
-    the answer counts stored, duplicate and failed events. 429 + Retry-After past the per-link rate."""
+    the answer counts stored, duplicate and failed events, and comes after the commit (concurrent
+    batches share it: ``pvideo.groupcommit``). 429 + Retry-After past the per-link rate."""
     batch = await _read_batch(request)
     render_id = state.tokens.verify(batch.token)
     if render_id is None:
@@ -65,18 +66,12 @@ async def post_events(request: Request, state: StateDep) -> Response:
     wait = state.event_limiter.take(render_id, len(batch.events))
     if wait > 0:
         raise _reject(429, "too many events for this link", {"Retry-After": str(math.ceil(wait))})
-    device = device_class(request.headers.get("user-agent"))
-
-    def store() -> EventsAccepted:
-        with state.runtime.db.session() as session:
-            render = render_by_token(session, state.tokens, batch.token)
-            if render is None:
-                raise _reject(404, "unknown viewer token")
-            result = ingest(session, render, batch.events, sent_at=batch.sent_at, device=device)
-        return EventsAccepted(stored=result.stored, duplicates=result.duplicates, failed=len(result.failed),
+    result = await state.events.submit(Pending(batch.token, render_id, batch.events, batch.sent_at,
+                                               device_class(request.headers.get("user-agent"))))
+    if result is None:
+        raise _reject(404, "unknown viewer token")
+    accepted = EventsAccepted(stored=result.stored, duplicates=result.duplicates, failed=len(result.failed),
                               errors=[{"index": i, "reason": r} for i, r in result.failed])
-
-    accepted = await run_in_threadpool(store)
     return Response(accepted.model_dump_json(), media_type="application/json", headers=CORS)
 
 

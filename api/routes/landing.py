@@ -8,8 +8,9 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 
 from api.deps import SessionDep, StateDep
+from api.landing import stored_chapters
 from pvideo.campaigns import render_by_token
-from pvideo.chapters import chapters_from_ctas, to_webvtt
+from pvideo.chapters import Chapter, chapters_from_ctas, to_webvtt
 from pvideo.devices import device_class
 from pvideo.models import Render, RenderStatus
 from pvideo.tracking import ingest
@@ -53,8 +54,10 @@ def cta_click(token: str, cta_id: str, request: Request, state: StateDep, sessio
 
 @router.get("/chapters.vtt", response_class=PlainTextResponse)
 def chapters_track(token: str, state: StateDep, session: SessionDep) -> Response:
-    """WebVTT chapters made from the CTA windows."""
+    """WebVTT chapters: the scene's (from the render's stored track), else made from the CTA windows."""
     render = _live_render(token, state, session)
-    chapters = chapters_from_ctas(render.hotspots or [], render.duration or 0)
+    stored = stored_chapters(render, state.runtime.storage)
+    chapters = ([Chapter(c["start"], c["end"], c["title"]) for c in stored] if stored is not None
+                else chapters_from_ctas(render.hotspots or [], render.duration or 0))
     return Response(to_webvtt(chapters), media_type="text/vtt; charset=utf-8",
                     headers={"Cache-Control": "private, max-age=3600"})

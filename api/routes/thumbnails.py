@@ -1,4 +1,4 @@
-"""The thumbnail in a campaign's manifest: a small poster JPEG reached by the viewer token."""
+"""A render's extra outputs reached by the viewer token: thumbnails for email, captions, the CTA/chapter track."""
 
 from __future__ import annotations
 
@@ -7,21 +7,78 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from api.deps import SessionDep, StateDep
 from pvideo.campaigns import render_by_token
-from pvideo.models import RenderStatus
+from pvideo.errors import NotFound
+from pvideo.models import Render, RenderStatus
 
 router = APIRouter(tags=["viewer"])
+
+_CACHE = {"Cache-Control": "private, max-age=3600"}
+
+
+def _done_render(token: str, state: StateDep, session: SessionDep, what: str) -> Render:
+    render = render_by_token(session, state.tokens, token)
+    if render is None or render.status != RenderStatus.DONE:
+        raise HTTPException(404, f"{what} not found")
+    return render
+
+
+def _stored_file(key: str | None, media_type: str, state: StateDep, what: str) -> Response:
+    """The object at ``key``: a redirect to storage when it serves URLs, else the local file."""
+    if not key:
+        raise HTTPException(404, f"{what} not found")
+    storage = state.runtime.storage
+    direct = storage.url(key)
+    if direct:
+        return RedirectResponse(direct, status_code=307)
+    path = storage.local_path(key)
+    if path is None or not path.is_file():
+        raise HTTPException(404, f"{what} not found")
+    return FileResponse(path, media_type=media_type, headers=_CACHE)
 
 
 @router.get("/v/{token}/thumbnail.jpg", response_class=FileResponse)
 def thumbnail(token: str, state: StateDep, session: SessionDep) -> Response:
-    render = render_by_token(session, state.tokens, token)
-    if render is None or render.status != RenderStatus.DONE or not render.thumbnail_key:
-        raise HTTPException(404, "thumbnail not found")
-    storage = state.runtime.storage
-    direct = storage.url(render.thumbnail_key)
-    if direct:
-        return RedirectResponse(direct, status_code=307)
-    path = storage.local_path(render.thumbnail_key)
-    if path is None or not path.is_file():
-        raise HTTPException(404, "thumbnail not found")
-    return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
+    """A small poster JPEG (the manifest's thumbnail)."""
+    render = _done_render(token, state, session, "thumbnail")
+    return _stored_file(render.thumbnail_key, "image/jpeg", state, "thumbnail")
+
+
+@router.get("/v/{token}/thumbnail.gif", response_class=FileResponse)
+def thumbnail_gif(token: str, state: StateDep, session: SessionDep) -> Response:
+    """An animated GIF loop (at most 3 s and 1 MB) with a play button, for email."""
+    render = _done_render(token, state, session, "thumbnail")
+    return _stored_file((render.outputs or {}).get("thumbnail.gif"), "image/gif", state, "thumbnail")
+
+
+@router.get("/v/{token}/thumbnail.webp", response_class=FileResponse)
+def thumbnail_webp(token: str, state: StateDep, session: SessionDep) -> Response:
+    """The same loop as an animated WebP."""
+    render = _done_render(token, state, session, "thumbnail")
+    return _stored_file((render.outputs or {}).get("thumbnail.webp"), "image/webp", state, "thumbnail")
+
+
+def _text_track(token: str, state: StateDep, session: SessionDep, name: str) -> Response:
+    """Served by the app, not redirected: a ``<track>`` from another origin would need CORS."""
+    render = _done_render(token, state, session, name)
+    key = (render.outputs or {}).get(name)
+    if not key:
+        raise HTTPException(404, f"{name} not found")
+    try:
+        text = state.runtime.storage.get_bytes(key)
+    except NotFound:
+        raise HTTPException(404, f"{name} not found") from None
+    return Response(text, media_type="text/vtt; charset=utf-8", headers=_CACHE)
+
+
+@router.get("/v/{token}/captions.vtt", response_class=Response,
+            responses={200: {"content": {"text/vtt": {}}}})
+def captions_track(token: str, state: StateDep, session: SessionDep) -> Response:
+    """WebVTT captions: the template's lines merged with the customer's personalized ones."""
+    return _text_track(token, state, session, "captions.vtt")
+
+
+@router.get("/v/{token}/track.vtt", response_class=Response,
+            responses={200: {"content": {"text/vtt": {}}}})
+def metadata_track(token: str, state: StateDep, session: SessionDep) -> Response:
+    """WebVTT metadata: one JSON cue per chapter and per CTA window."""
+    return _text_track(token, state, session, "track.vtt")

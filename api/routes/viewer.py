@@ -6,7 +6,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from api.deps import SessionDep, StateDep
-from api.landing import landing_context, landing_csp
+from api.landing import landing_context, landing_csp, stored_chapters
 from api.pages import templates
 from api.routes.hls import hls_url, start_on_demand
 from pvideo.campaigns import render_by_token
@@ -33,8 +33,8 @@ def landing_page(token: str, request: Request, state: StateDep, session: Session
         return templates.TemplateResponse(request, "pending.html", {"status": render.status},
                                           status_code=404 if render.status == RenderStatus.FAILED else 202,
                                           headers={"Retry-After": "5"})
-    context = landing_context(render, token, state.runtime.settings.public_base_url,
-                              hls_url=streaming, captions_url=None)
+    context = landing_context(render, token, state.runtime.settings.public_base_url, hls_url=streaming,
+                              chapters=stored_chapters(render, state.runtime.storage))
     headers = {"Content-Security-Policy": landing_csp(hls=bool(context["hls_url"]))}
     return templates.TemplateResponse(request, "landing.html", context, headers=headers)
 
