@@ -148,7 +148,10 @@ def closing_gaps(version: TemplateVersion, skip: frozenset[int], origin: Fractio
         return f"{ts}-({'+'.join(terms) or '0'})/TB"
 
     bsf = f"setts=pts={shift('PTS')}:dts={shift('DTS')}"
-    return {"bsf:v": bsf, "bsf:a": bsf}
+    # MPEG-TS carries no packet durations; across a gap the demuxer leaves the last video packet's
+    # at 0, and an MP4 ending on a zero-length sample loses that frame to its edit list. The
+    # mezzanine is constant-rate: every video packet lasts one frame.
+    return {"bsf:v": f"{bsf}:duration={float(1 / version.fps):.9f}/TB", "bsf:a": bsf}
 
 
 def part_spans(touched: Sequence[Segment], max_len: int = MAX_PART_SEGMENTS) -> list[list[Segment]]:

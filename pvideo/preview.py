@@ -19,21 +19,30 @@ from PIL import Image
 from pvideo.animation import Timing, even, scaled_size, state
 from pvideo.errors import DataError
 from pvideo.overlays import frame_window
-from pvideo.plan import Overlay, RenderPlan
+from pvideo.clips import fitted
+from pvideo.plan import Overlay, RenderPlan, VideoClip
 
 
 def preview_frame(plan: RenderPlan, at: float) -> Image.Image:
-    """The RGB frame shown at second ``at`` (the frame whose period contains ``at``)."""
+    """The RGB frame shown at second ``at`` of the customer's video (the frame whose period contains
+    ``at``; skipped sections are not on that timeline), drawn like the engines: the template and its
+    static layers, then video clips, then the personal layers."""
     from moviepy import CompositeVideoClip, ImageClip, VideoFileClip
 
     with VideoFileClip(str(plan.template), audio=False) as base:
-        if not 0 <= at < base.duration:
-            raise DataError(f"--at {at:g} s is outside the video (0 to {base.duration:g} s)", field="at")
+        kept = plan.kept(base.duration)
+        length = sum(end - start for start, end in kept)
+        if not 0 <= at < length:
+            raise DataError(f"--at {at:g} s is outside the video (0 to {length:g} s)", field="at")
         fps = Fraction(base.fps).limit_denominator(1001)
-        index = math.floor(Fraction(at).limit_denominator(10_000) * fps)
+        index = math.floor(Fraction(_template_time(kept, at)).limit_denominator(10_000) * fps)
         t = float(index / fps)
+        layers = [*plan.static_overlays, *[_clip_overlay(c, index, fps) for c in plan.clips],
+                  *plan.personal_overlays]
         clips = [base]
-        for overlay in plan.overlays:
+        for overlay in layers:
+            if overlay is None:
+                continue
             first, stop = frame_window(overlay.start, overlay.end, fps)
             if not first <= index < stop:
                 continue
@@ -44,6 +53,37 @@ def preview_frame(plan: RenderPlan, at: float) -> Image.Image:
                          .with_start(0).with_duration(base.duration))
         frame = CompositeVideoClip(clips, size=base.size).get_frame(t + 0.5 / float(fps))
     return Image.fromarray(np.ascontiguousarray(np.asarray(frame, dtype=np.uint8)[..., :3]))
+
+
+def _template_time(kept: list[tuple[float, float]], at: float) -> float:
+    """Second ``at`` of the customer's video as a template second."""
+    for start, end in kept:
+        if at < end - start:
+            return start + at
+        at -= end - start
+    return kept[-1][1]
+
+
+def _clip_overlay(clip: VideoClip, index: int, fps: Fraction) -> Overlay | None:
+    """The clip's picture at template frame ``index`` as an overlay (None outside its window):
+    clip frame ``index - first`` at the template's rate, looped or held on its last frame,
+    fitted like ``clips.fitted``."""
+    from moviepy import VideoFileClip
+
+    first, stop = frame_window(clip.start, clip.end, fps)
+    if not first <= index < stop:
+        return None
+    with VideoFileClip(str(clip.src), audio=False) as source:
+        last = source.duration - 1 / source.fps
+        when = float((index - first) / fps)
+        when = when % source.duration if clip.loop else min(when, last)
+        picture = Image.fromarray(np.asarray(source.get_frame(when), dtype=np.uint8)[..., :3]).convert("RGBA")
+        scaled, (x, y, w, h) = fitted(picture.size, (clip.x, clip.y, clip.w, clip.h), clip.fit)
+    picture = picture.resize(scaled, Image.Resampling.BICUBIC)
+    left, top = (scaled[0] - w) // 2, (scaled[1] - h) // 2
+    buffer = io.BytesIO()
+    picture.crop((left, top, left + w, top + h)).save(buffer, format="PNG")
+    return Overlay(clip.layer, buffer.getvalue(), x, y, w, h, clip.start, clip.end, animation=clip.animation)
 
 
 def _picture(overlay: Overlay, timing: Timing, index: int, size: tuple[int, int]):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -64,20 +65,30 @@ def test_preview_shows_overlays_only_in_their_window(rendered):
     assert tuple(np.array(preview_frame(plan, 2.5))[y, x]) != (255, 0, 0)
 
 
-def test_cli_preview_writes_a_png(tmp_path, assets_dir, scenes_dir):
-    scene = tmp_path / "features.yaml"
-    scene.write_text(yaml.safe_dump(SCENE, sort_keys=False))
+def cli_env(tmp_path, assets_dir, scenes_dir) -> dict[str, str]:
+    return {"PVIDEO_ASSETS_DIR": str(assets_dir), "PVIDEO_SCENES_DIR": str(scenes_dir),
+            "PVIDEO_DATA_DIR": str(tmp_path / "data"), "COLUMNS": "2000", "NO_COLOR": "1"}
+
+
+def cli_preview(scene_data: dict, row_data: dict, at: float, tmp_path, assets_dir, scenes_dir) -> Path:
+    """``pvideo preview SCENE --at AT --data ROW -o frame.png`` as a user runs it; the PNG's path."""
+    scene = tmp_path / "scene.yaml"
+    scene.write_text(yaml.safe_dump(scene_data, sort_keys=False))
     row = tmp_path / "row.json"
-    row.write_text(json.dumps(ROW))
+    row.write_text(json.dumps(row_data))
     out = tmp_path / "frame.png"
-    env = {"PVIDEO_ASSETS_DIR": str(assets_dir), "PVIDEO_SCENES_DIR": str(scenes_dir),
-           "PVIDEO_DATA_DIR": str(tmp_path / "data"), "COLUMNS": "2000", "NO_COLOR": "1"}
-    result = CliRunner().invoke(app, ["preview", str(scene), "--at", "1.5", "--data", str(row), "-o", str(out)],
-                                env=env)
+    result = CliRunner().invoke(app, ["preview", str(scene), "--at", str(at), "--data", str(row), "-o", str(out)],
+                                env=cli_env(tmp_path, assets_dir, scenes_dir))
     assert result.exit_code == 0, result.output
+    return out
+
+
+def test_cli_preview_writes_a_png(tmp_path, assets_dir, scenes_dir):
+    out = cli_preview(SCENE, ROW, 1.5, tmp_path, assets_dir, scenes_dir)
     with Image.open(out) as image:
         assert image.format == "PNG" and image.size == (WIDTH, HEIGHT)
         assert image.getpixel((80, 60))[:3] == (255, 0, 0)
-    result = CliRunner().invoke(app, ["preview", str(scene), "--at", "99", "--row", "customer_id=c",
-                                      "--row", "first_name=A", "-o", str(out)], env=env)
+    result = CliRunner().invoke(app, ["preview", str(tmp_path / "scene.yaml"), "--at", "99", "--row", "customer_id=c",
+                                      "--row", "first_name=A", "-o", str(out)],
+                                env=cli_env(tmp_path, assets_dir, scenes_dir))
     assert result.exit_code == 1 and "outside the video" in result.output

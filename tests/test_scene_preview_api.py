@@ -9,12 +9,11 @@ import numpy as np
 import pytest
 import yaml
 from PIL import Image
-from typer.testing import CliRunner
 
 from api.routes import scenes
 from pvideo.apikeys import create_key
-from pvideo.cli import app as cli
 from tests.conftest import API_KEY, CARD_SCENE, HEIGHT, WIDTH
+from tests.test_preview import cli_preview
 
 AUTH = {"X-API-Key": API_KEY}
 ROW = {"customer_id": "c1", "first_name": "Zoë", "price": "9.5"}
@@ -52,16 +51,7 @@ def test_preview_shows_the_personalized_text(client):
 
 
 def test_preview_matches_the_cli(client, tmp_path, assets_dir, scenes_dir):
-    scene = tmp_path / "card.yaml"
-    scene.write_text(yaml.safe_dump(CARD_SCENE))
-    row = tmp_path / "row.json"
-    row.write_text(json.dumps(ROW))
-    out = tmp_path / "frame.png"
-    env = {"PVIDEO_ASSETS_DIR": str(assets_dir), "PVIDEO_SCENES_DIR": str(scenes_dir),
-           "PVIDEO_DATA_DIR": str(tmp_path / "data"), "COLUMNS": "2000", "NO_COLOR": "1"}
-    result = CliRunner().invoke(cli, ["preview", str(scene), "--at", "1.5", "--data", str(row), "-o", str(out)],
-                                env=env)
-    assert result.exit_code == 0, result.output
+    out = cli_preview(CARD_SCENE, ROW, 1.5, tmp_path, assets_dir, scenes_dir)
     from_cli = np.asarray(Image.open(out).convert("RGB"))
     assert np.array_equal(_png(_post(client)), from_cli)
     assert np.array_equal(_png(_post(client, scene=CARD_SCENE)), from_cli)  # the scene as a JSON object

@@ -153,3 +153,27 @@ def test_a_part_starting_mid_clip_takes_the_clip_from_its_offset(looped, tmp_pat
     assert "fps=fps=30/1" in args and "loop=loop=-1" in args
     stamps = " ".join(clip_frames(clip, Fraction(30), 0, 5, Fraction(1)).output("x.ts").get_args())
     assert "setpts=89250.000+N*3000.000000" in stamps  # 1 s minus a quarter frame, at 90 kHz
+
+
+def test_preview_draws_the_clip_on_the_customers_timeline(clip_settings, tmp_path):
+    """The moviepy preview is the reference for clips too, and ``--at`` is a second of the customer's
+    video: with the 1-2 s section skipped, output second 1.5 is template second 2.5."""
+    from pvideo.preview import preview_frame
+    from tests.test_preview import luma_psnr
+
+    spec = parse_scene({"name": "clip", "video": "templates/tiny.mp4", "fields": {"product": {"type": "str"}},
+                        "sections": [{"name": "middle", "start": 1, "end": 2, "when": "false"}],
+                        "layers": [{"type": "video", "src": "clips/{{ product }}.mp4", "start": 0.5, "end": 3.5,
+                                    "loop": True, "box": {"x": 200, "y": 60, "w": 320, "h": 240}}]})
+    plan, version, _, out = _render(clip_settings, tmp_path, spec)
+    frames = frames_rgb(out["segments"].video)
+    assert len(frames) == version.frames - FPS  # 1 s skipped; the last frame (a personal part) survives the splice
+    for at in (0.6, 1.5, 2.2):
+        reference = np.asarray(preview_frame(plan, at))
+        engine = frames[int(at * FPS)]
+        assert luma_psnr(engine, reference) >= 35, at
+        template_second = at if at < 1 else at + 1
+        expected = LEVELS[int((template_second - 0.5) * CLIP_FPS + 1e-9) % CLIP_FRAMES]
+        assert abs(_level(reference, 360, 180) - expected) <= 4, at  # the clip frame of that moment
+    with pytest.raises(DataError, match="outside the video"):
+        preview_frame(plan, version.frames / FPS - 0.5)  # the template's last second is past the customer's end
