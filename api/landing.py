@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from api.security import CSP
@@ -26,10 +27,17 @@ def stored_chapters(render: Render, storage: Storage) -> list[dict[str, Any]] | 
     if not key:
         return None
     try:
-        chapters, _ = read_track(storage.get_bytes(key).decode("utf-8"))
+        return [dict(chapter) for chapter in _track_chapters(storage, key)]
     except (PvideoError, UnicodeDecodeError):
         return None
-    return [c.to_json() for c in chapters]
+
+
+@lru_cache(maxsize=4096)
+def _track_chapters(storage: Storage, key: str) -> tuple[dict[str, Any], ...]:
+    """Stored tracks are named by the hash of their text, so a key's chapters never change:
+    a landing page view reads storage only the first time (failures are not cached)."""
+    chapters, _ = read_track(storage.get_bytes(key).decode("utf-8"))
+    return tuple(c.to_json() for c in chapters)
 
 
 def landing_context(render: Render, token: str, base_url: str, *, hls_url: str | None = None,

@@ -18,10 +18,10 @@ from typing import Any
 
 import webvtt
 
-from pvideo import plan as _plan
 from pvideo.assets import resolve_asset
-from pvideo.chapters import Chapter, _timestamp, chapters_from_ctas
+from pvideo.chapters import Chapter, chapters_from_ctas, vtt_timestamp
 from pvideo.errors import AssetError, DataError
+from pvideo.plan import holds
 from pvideo.spec import SceneSpec
 from pvideo.templating import render_template
 
@@ -67,7 +67,7 @@ def caption_cues(spec: SceneSpec, row: Mapping[str, Any], assets_dir: Path, *,
     for number, line in enumerate(spec.captions.lines, start=1):
         name = f"captions line {number}"
         try:
-            if line.when is not None and not _plan._holds(line.when, row, field=f"{name} when"):
+            if line.when is not None and not holds(line.when, row, field=f"{name} when"):
                 continue
             text = cue_text(render_template(line.text, row, field=f"{name} text"))
         except DataError as exc:
@@ -142,7 +142,7 @@ def to_webvtt(cues: Iterable[Cue]) -> str:
     for cue in cues:
         if cue.identifier:
             lines.append(cue.identifier)
-        lines += [f"{_timestamp(cue.start)} --> {_timestamp(cue.end)}", cue.text, ""]
+        lines += [f"{vtt_timestamp(cue.start)} --> {vtt_timestamp(cue.end)}", cue.text, ""]
     return "\n".join(lines)
 
 

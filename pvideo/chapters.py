@@ -45,7 +45,7 @@ def chapters_from_ctas(hotspots: Iterable[Mapping[str, Any]], duration: float) -
     return chapters
 
 
-def _timestamp(seconds: float) -> str:
+def vtt_timestamp(seconds: float) -> str:
     millis = round(seconds * 1000)
     h, rest = divmod(millis, 3_600_000)
     m, rest = divmod(rest, 60_000)
@@ -59,5 +59,5 @@ def to_webvtt(chapters: Iterable[Chapter]) -> str:
     for n, c in enumerate(chapters, start=1):
         title = " ".join(c.title.replace("-->", "->").split())
         title = title.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-        lines += [f"chapter-{n}", f"{_timestamp(c.start)} --> {_timestamp(c.end)}", title, ""]
+        lines += [f"chapter-{n}", f"{vtt_timestamp(c.start)} --> {vtt_timestamp(c.end)}", title, ""]
     return "\n".join(lines)

@@ -22,8 +22,17 @@ from pvideo.animation import Animation, Motion, background_rgba, reveal_ranks
 from pvideo.assets import resolve_asset, resolve_font
 from pvideo.errors import AssetError, DataError, PvideoError
 from pvideo.pictures import is_bundled, load_picture
-from pvideo.spec import (AudioLayer, Box, CtaLayer, ImageLayer, SceneSpec, ShapeLayer, Stroke, TextLayer,
-                         VideoLayer)
+from pvideo.spec import (
+    AudioLayer,
+    Box,
+    CtaLayer,
+    ImageLayer,
+    SceneSpec,
+    ShapeLayer,
+    Stroke,
+    TextLayer,
+    VideoLayer,
+)
 from pvideo.storage import Storage
 from pvideo.templating import render_template
 from pvideo.urls import check_link
@@ -228,7 +237,7 @@ def compile(spec: SceneSpec, row: Mapping[str, Any], *, assets_dir: Path,
     for index, layer in enumerate(spec.layers, start=1):
         name = _describe(index, layer)
         try:
-            if layer.when is not None and not _holds(layer.when, row, field=f"{name} when"):
+            if layer.when is not None and not holds(layer.when, row, field=f"{name} when"):
                 continue
             if isinstance(layer, AudioLayer):
                 audio.append(_audio_track(layer, name, row, assets_dir))
@@ -277,7 +286,7 @@ def compile(spec: SceneSpec, row: Mapping[str, Any], *, assets_dir: Path,
 
 def _sections(spec: SceneSpec, row: Mapping[str, Any], row_number: int | None) -> tuple[PlanSection, ...]:
     try:
-        return tuple(PlanSection(s.name, s.start, s.end, _holds(s.when, row, field=f"section {s.name!r} when"))
+        return tuple(PlanSection(s.name, s.start, s.end, holds(s.when, row, field=f"section {s.name!r} when"))
                      for s in spec.sections)
     except DataError as exc:
         raise DataError(exc.reason, row=row_number, field=exc.field) from None
@@ -387,7 +396,7 @@ def condition_uses_data(expression: str) -> bool:
     return bool(meta.find_undeclared_variables(jinja2.Environment().parse("{{ (" + expression + ") }}")))
 
 
-def _holds(expression: str, row: Mapping[str, Any], *, field: str) -> bool:
+def holds(expression: str, row: Mapping[str, Any], *, field: str) -> bool:
     """Evaluate a ``when`` in the scene sandbox; the spec checked it is one expression."""
     return render_template("{% if (" + expression + ") %}1{% endif %}", row, field=field) == "1"
 

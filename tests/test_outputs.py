@@ -238,3 +238,25 @@ def test_a_skipped_section_moves_captions_and_chapters_earlier(outputs_client):
     assert ctas == [{"id": "buy", "label": "Get Pro", "start": 1.5, "end": 3.0}]
     frames, durations = _decode(_get(outputs_client, pro["thumbnail_gif_url"]))
     assert sum(durations) <= 1000 and len(frames) >= 10
+
+
+def test_landing_reads_a_stored_track_once(tmp_path):
+    """Track keys are named by the hash of their text, so the chapters are cached per key: a second
+    landing view does not read storage (here: the file is gone and the chapters are still there)."""
+    from api.landing import stored_chapters
+    from pvideo.captions import to_webvtt, track_cues
+    from pvideo.chapters import Chapter
+    from pvideo.models import Render
+    from pvideo.storage import LocalStorage
+
+    storage = LocalStorage(tmp_path / "store")
+    track = to_webvtt(track_cues([Chapter(0, 2, "Hello"), Chapter(2, 4, "Offer")], []))
+    storage.put_bytes("outputs/abc/track.vtt", track.encode())
+    render = Render(outputs={"track.vtt": "outputs/abc/track.vtt"})
+    first = stored_chapters(render, storage)
+    assert [c["title"] for c in first] == ["Hello", "Offer"]
+    first[0]["title"] = "changed by a caller"  # callers get copies, never the cached dicts
+    storage.local_path("outputs/abc/track.vtt").unlink()
+    assert stored_chapters(render, storage) == [{"start": 0, "end": 2, "title": "Hello"},
+                                                {"start": 2, "end": 4, "title": "Offer"}]
+    assert stored_chapters(Render(outputs={"track.vtt": "outputs/missing/track.vtt"}), storage) is None
