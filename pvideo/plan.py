@@ -22,17 +22,8 @@ from pvideo.animation import Animation, Motion, background_rgba, reveal_ranks
 from pvideo.assets import resolve_asset, resolve_font
 from pvideo.errors import AssetError, DataError, PvideoError
 from pvideo.pictures import is_bundled, load_picture
-from pvideo.spec import (
-    AudioLayer,
-    Box,
-    CtaLayer,
-    ImageLayer,
-    SceneSpec,
-    ShapeLayer,
-    Stroke,
-    TextLayer,
-    VideoLayer,
-)
+from pvideo.spec import (AudioLayer, Box, CtaLayer, ImageLayer, SceneSpec, ShapeLayer, Stroke, TextLayer,
+                         VideoLayer)
 from pvideo.storage import Storage
 from pvideo.templating import render_template
 from pvideo.urls import check_link
