@@ -12,9 +12,10 @@ import time
 from pathlib import PurePosixPath
 
 from fastapi import APIRouter, HTTPException
-from fastapi.responses import FileResponse, RedirectResponse, Response
+from fastapi.responses import Response
 
 from api.deps import SessionDep, StateDep
+from api.media import stored_file
 from pvideo import hls
 from pvideo.campaigns import render_by_token
 from pvideo.errors import NotFound
@@ -85,10 +86,5 @@ def segment(token: str, name: str, state: StateDep, session: SessionDep) -> Resp
         if time.monotonic() > deadline:
             raise HTTPException(503, "segment not ready", headers={"Retry-After": "1"})
         time.sleep(0.05)
-    direct = storage.url(keys[0])
-    if direct:
-        return RedirectResponse(direct, status_code=307)
-    path = storage.local_path(keys[0])
-    if path is None or not path.is_file():
-        raise HTTPException(404, "segment not found")
-    return FileResponse(path, media_type="video/mp2t", headers={"Cache-Control": "private, max-age=86400"})
+    return stored_file(storage, keys[0], "video/mp2t", not_found="segment not found",
+                       headers={"Cache-Control": "private, max-age=86400"})

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException
-from fastapi.responses import FileResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, Response
 
 from api.deps import SessionDep, StateDep
+from api.media import PRIVATE_CACHE, stored_file
 from pvideo.campaigns import render_by_token
 from pvideo.errors import NotFound
 from pvideo.models import Render, RenderStatus
 
 router = APIRouter(tags=["viewer"])
-
-_CACHE = {"Cache-Control": "private, max-age=3600"}
-
 
 def _done_render(token: str, state: StateDep, session: SessionDep, what: str) -> Render:
     render = render_by_token(session, state.tokens, token)
@@ -22,39 +20,25 @@ def _done_render(token: str, state: StateDep, session: SessionDep, what: str) ->
     return render
 
 
-def _stored_file(key: str | None, media_type: str, state: StateDep, what: str) -> Response:
-    """The object at ``key``: a redirect to storage when it serves URLs, else the local file."""
-    if not key:
-        raise HTTPException(404, f"{what} not found")
-    storage = state.runtime.storage
-    direct = storage.url(key)
-    if direct:
-        return RedirectResponse(direct, status_code=307)
-    path = storage.local_path(key)
-    if path is None or not path.is_file():
-        raise HTTPException(404, f"{what} not found")
-    return FileResponse(path, media_type=media_type, headers=_CACHE)
-
-
 @router.get("/v/{token}/thumbnail.jpg", response_class=FileResponse)
 def thumbnail(token: str, state: StateDep, session: SessionDep) -> Response:
     """A small poster JPEG (the manifest's thumbnail)."""
     render = _done_render(token, state, session, "thumbnail")
-    return _stored_file(render.thumbnail_key, "image/jpeg", state, "thumbnail")
+    return stored_file(state.runtime.storage, render.thumbnail_key, "image/jpeg", not_found="thumbnail not found")
 
 
 @router.get("/v/{token}/thumbnail.gif", response_class=FileResponse)
 def thumbnail_gif(token: str, state: StateDep, session: SessionDep) -> Response:
     """An animated GIF loop (at most 3 s and 1 MB) with a play button, for email."""
     render = _done_render(token, state, session, "thumbnail")
-    return _stored_file((render.outputs or {}).get("thumbnail.gif"), "image/gif", state, "thumbnail")
+    return stored_file(state.runtime.storage, (render.outputs or {}).get("thumbnail.gif"), "image/gif", not_found="thumbnail not found")
 
 
 @router.get("/v/{token}/thumbnail.webp", response_class=FileResponse)
 def thumbnail_webp(token: str, state: StateDep, session: SessionDep) -> Response:
     """The same loop as an animated WebP."""
     render = _done_render(token, state, session, "thumbnail")
-    return _stored_file((render.outputs or {}).get("thumbnail.webp"), "image/webp", state, "thumbnail")
+    return stored_file(state.runtime.storage, (render.outputs or {}).get("thumbnail.webp"), "image/webp", not_found="thumbnail not found")
 
 
 def _text_track(token: str, state: StateDep, session: SessionDep, name: str) -> Response:
@@ -67,7 +51,7 @@ def _text_track(token: str, state: StateDep, session: SessionDep, name: str) -> 
         text = state.runtime.storage.get_bytes(key)
     except NotFound:
         raise HTTPException(404, f"{name} not found") from None
-    return Response(text, media_type="text/vtt; charset=utf-8", headers=_CACHE)
+    return Response(text, media_type="text/vtt; charset=utf-8", headers=PRIVATE_CACHE)
 
 
 @router.get("/v/{token}/captions.vtt", response_class=Response,

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from api.deps import SessionDep, StateDep
 from api.landing import landing_context, landing_csp, stored_chapters
+from api.media import stored_file
 from api.pages import templates
 from api.routes.hls import hls_url, start_on_demand
 from pvideo.campaigns import render_by_token
@@ -42,16 +43,9 @@ def landing_page(token: str, request: Request, state: StateDep, session: Session
 def _media(token: str, state: StateDep, session: SessionDep, which: str, media_type: str) -> Response:
     render = _render_for(token, state, session)
     key = render.video_key if which == "video" else render.poster_key
-    if render.status != RenderStatus.DONE or not key:
+    if render.status != RenderStatus.DONE:
         raise HTTPException(404, _NOT_FOUND)
-    storage = state.runtime.storage
-    direct = storage.url(key)
-    if direct:
-        return RedirectResponse(direct, status_code=307)
-    path = storage.local_path(key)
-    if path is None or not path.is_file():
-        raise HTTPException(404, _NOT_FOUND)
-    return FileResponse(path, media_type=media_type, headers={"Cache-Control": "private, max-age=3600"})
+    return stored_file(state.runtime.storage, key, media_type, not_found=_NOT_FOUND)
 
 
 @router.get("/v/{token}/video.mp4", response_class=FileResponse)
