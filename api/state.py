@@ -31,4 +31,4 @@ class AppState:
                    tokens=ViewerTokens(settings.signing_key, max_age=settings.viewer_token_max_age_days * 86400),
                    event_limiter=RateLimiter(settings.event_rate_per_second, settings.event_rate_burst),
                    auth_failures=RateLimiter(settings.auth_failures_per_minute / 60, settings.auth_failure_burst),
-                   ondemand=OnDemand(runtime), events=EventWriter(runtime.db))
+                   ondemand=OnDemand(runtime), events=EventWriter(runtime.db, concurrency=settings.event_writers))

@@ -38,7 +38,7 @@ class Pending:
 
 
 class EventWriter:
-    def __init__(self, db: Database, *, concurrency: int = 2, max_events: int = 5000) -> None:
+    def __init__(self, db: Database, *, concurrency: int = 1, max_events: int = 5000) -> None:
         self.db = db
         self.concurrency, self.max_events = concurrency, max_events
         self._queue: deque[tuple[Pending, asyncio.Future]] = deque()

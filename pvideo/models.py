@@ -98,16 +98,15 @@ class Event(Base):
 
     __tablename__ = "events"
     __table_args__ = (UniqueConstraint("render_id", "event_id", name="uq_events_render_event"),
-                      Index("ix_events_campaign_id_id", "campaign_id", "id"),
-                      Index("ix_events_campaign_session_seq", "campaign_id", "render_id", "session_id", "seq"),
-                      Index("ix_events_campaign_type", "campaign_id", "type"))
+                      Index("ix_events_campaign_id_id", "campaign_id", "id"))
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
                                     autoincrement=True)
     campaign_id: Mapped[str] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
-    render_id: Mapped[str] = mapped_column(ForeignKey("renders.id", ondelete="CASCADE"), index=True)
+    # no index of its own: the unique (render_id, event_id) serves render_id lookups and cascades
+    render_id: Mapped[str] = mapped_column(ForeignKey("renders.id", ondelete="CASCADE"))
     event_id: Mapped[str] = mapped_column(String(100))
-    type: Mapped[str] = mapped_column(String(32), index=True)
+    type: Mapped[str] = mapped_column(String(32))
     position: Mapped[float | None] = mapped_column(Float, nullable=True)
     cta_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
     client_ts: Mapped[datetime | None] = mapped_column(nullable=True)

@@ -24,14 +24,17 @@ from tests.viewers import done_campaign
 CLIENTS, BATCHES, BATCH = 20, 5, 20
 
 
-def test_2000_events_from_20_clients_none_lost_none_duplicated(postgres_url, tmp_path, assets_dir, scenes_dir):
+@pytest.mark.parametrize("writers", [1, 3], ids=["one-writer", "three-writers"])
+def test_2000_events_from_20_clients_none_lost_none_duplicated(postgres_url, tmp_path, assets_dir, scenes_dir,
+                                                                writers):
+    """Also with several transactions at once per process (row locks taken in the same order)."""
     import uvicorn
 
     from api.main import create_app
     from workers.runtime import Runtime
 
     settings = Settings(data_dir=tmp_path, database_url=postgres_url, secret_key=SECRET, api_keys=["k"],
-                        assets_dir=assets_dir, scenes_dir=scenes_dir, event_rate_burst=1000)
+                        assets_dir=assets_dir, scenes_dir=scenes_dir, event_rate_burst=1000, event_writers=writers)
     runtime = Runtime.from_settings(settings)
     campaign_id, viewers = done_campaign(runtime.db, ViewerTokens(SECRET), viewers=CLIENTS)
     with socket.socket() as s:
