@@ -159,6 +159,41 @@ def test_group_commit_stores_concurrent_batches_in_few_transactions(db):
         assert session.get(WatchViewer, viewers[0].render_id).watched == 2.0
 
 
+def test_a_group_whose_transaction_fails_is_retried_one_request_at_a_time(db):
+    """A batch the database refuses (a lone surrogate passes validation in Python but neither
+    PostgreSQL's JSON nor SQLite's UTF-8 takes it; the HTTP body parser refuses it first) sinks
+    its group's transaction: every request of the group is then stored on its own, the bad one
+    gets its error and nothing of it is kept."""
+    campaign_id, viewers = done_campaign(db, ViewerTokens(SECRET), viewers=3, duration=40.0)
+    writer = EventWriter(db, concurrency=1)
+    commits: list[int] = []
+    rollbacks: list[int] = []
+    sa_event.listen(db.engine, "commit", lambda conn: commits.append(1))
+    sa_event.listen(db.engine, "rollback", lambda conn: rollbacks.append(1))
+
+    def batch(viewer, name: str, **extra) -> Pending:
+        return Pending(viewer.token, viewer.render_id, [{"event_id": name, "type": "page_view", **extra}])
+
+    async def send() -> list:
+        return await asyncio.gather(writer.submit(batch(viewers[0], "first")),
+                                    writer.submit(batch(viewers[1], "good")),
+                                    writer.submit(batch(viewers[2], "bad", detail="x\ud800y")),
+                                    writer.submit(batch(viewers[0], "last")), return_exceptions=True)
+
+    with ThreadPoolExecutor(1) as pool:
+        first, good, bad, last = pool.submit(asyncio.run, send()).result()
+    assert (first.stored, good.stored, last.stored) == (1, 1, 1)
+    assert isinstance(bad, Exception)
+    # the four queued as one group, which rolled back; then one transaction each: three commits
+    # and the bad one's rollback
+    assert (len(commits), len(rollbacks)) == (3, 2)
+    with db.session() as session:
+        stored = session.scalars(select(Event.event_id).where(Event.campaign_id == campaign_id)).all()
+        assert sorted(stored) == ["first", "good", "last"]
+        assert session.get(WatchViewer, viewers[2].render_id) is None
+        assert session.get(WatchViewer, viewers[0].render_id).opened
+
+
 def test_insert_rows_upserts_in_one_statement(db):
     campaign_id, (viewer,) = done_campaign(db, ViewerTokens(SECRET), viewers=1)
     rows = [{"render_id": viewer.render_id, "session_id": sid, "cta_id": "buy", "campaign_id": campaign_id,
