@@ -49,6 +49,8 @@ def submit_campaign(session: Session, spec: SceneSpec, rows: Iterable[CustomerRo
     missing an asset fails the whole submission (``AssetError``). A bad row
     becomes a failed render naming its row and field. With ``idempotency_key``,
     a second submission with the same key returns the first (``replayed``).
+    Call it in a session of its own: a lost race for the key rolls the session back. The
+    campaign and its renders commit together, or not at all.
     """
     if idempotency_key:
         existing = session.scalar(select(Campaign).where(Campaign.idempotency_key == idempotency_key))
@@ -58,10 +60,13 @@ def submit_campaign(session: Session, spec: SceneSpec, rows: Iterable[CustomerRo
     campaign = Campaign(id=new_id(), name=name or spec.name, scene_name=spec.name, scene=spec.to_json(),
                         idempotency_key=idempotency_key, webhook_url=webhook_url, meta=metadata,
                         render_mode=render_mode, outputs=outputs)
+    session.add(campaign)
     try:
-        with session.begin_nested():
-            session.add(campaign)
-    except IntegrityError:  # a concurrent submission with the same key won
+        session.flush()
+    except IntegrityError:  # a concurrent submission with the same key won; nothing of ours is written yet
+        # (no savepoint: pysqlite commits the campaign row when one is released, so a submission
+        # failing later would leave it behind)
+        session.rollback()
         return replay(session, session.scalar(select(Campaign).where(Campaign.idempotency_key == idempotency_key)))
     submission = Submission(campaign)
     batch: list[dict[str, Any]] = []
