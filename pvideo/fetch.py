@@ -12,6 +12,12 @@ are followed by hand, at most ``MAX_REDIRECTS``, each checked again. The body
 is streamed with a byte cap and connect/read/total time limits, and must be a
 PNG, JPEG, WebP or GIF whose header declares at most ``MAX_PIXELS`` pixels;
 nothing is decoded before that check.
+
+``cached_image(url)`` is what renders call: a picture used on every row (a
+logo at a fixed URL) is fetched once per process, not once per customer. Images
+are kept ``CACHE_SECONDS`` (least recently used first out past ``CACHE_BYTES``),
+refusals (404, not an image, not public) ``REFUSAL_SECONDS``; timeouts are not
+kept, so the next row tries again.
 """
 
 from __future__ import annotations
@@ -20,7 +26,9 @@ import http.client
 import io
 import ipaddress
 import socket
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
@@ -36,6 +44,9 @@ READ_TIMEOUT = 10.0
 TOTAL_TIMEOUT = 20.0
 IMAGE_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp", "GIF": "image/gif"}
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+CACHE_BYTES = 64 * 1024 * 1024
+CACHE_SECONDS = 300.0
+REFUSAL_SECONDS = 60.0
 
 
 class FetchRefused(DataError):
@@ -194,3 +205,60 @@ def _sniff(url: str, data: bytes) -> FetchedImage:
     if width * height > MAX_PIXELS:
         raise FetchRefused(f"image of {width}x{height} pixels is larger than {MAX_PIXELS} pixels")
     return FetchedImage(url=url, data=data, format=fmt, content_type=IMAGE_FORMATS[fmt], width=width, height=height)
+
+
+class ImageCache:
+    """Fetched images (and refusals) by URL, for a while; thread-safe. Two threads missing the
+    same URL at once both fetch it (the first answer is kept)."""
+
+    def __init__(self, max_bytes: int = CACHE_BYTES, seconds: float = CACHE_SECONDS,
+                 refusal_seconds: float = REFUSAL_SECONDS, clock=time.monotonic) -> None:
+        self.max_bytes, self.seconds, self.refusal_seconds, self.clock = max_bytes, seconds, refusal_seconds, clock
+        self._entries: OrderedDict[tuple[str, bool], tuple[float, FetchedImage | FetchRefused]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, url: str, *, allow_private: bool = False) -> FetchedImage:
+        key = (url, allow_private)
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and entry[0] > self.clock():
+                self._entries.move_to_end(key)
+                if isinstance(entry[1], FetchRefused):  # a fresh one: each row's error is its own
+                    raise type(entry[1])(entry[1].reason)
+                return entry[1]
+        try:
+            image = fetch_image(url, allow_private=allow_private)
+        except FetchRefused as exc:
+            self._keep(key, exc, self.refusal_seconds, 0)
+            raise
+        self._keep(key, image, self.seconds, len(image.data))
+        return image
+
+    def _keep(self, key: tuple[str, bool], value: FetchedImage | FetchRefused, seconds: float, size: int) -> None:
+        if size > self.max_bytes:
+            return
+        with self._lock:
+            self._drop(key)
+            self._entries[key] = (self.clock() + seconds, value)
+            self._bytes += size
+            while self._bytes > self.max_bytes:
+                self._drop(next(iter(self._entries)))
+
+    def _drop(self, key: tuple[str, bool]) -> None:
+        entry = self._entries.pop(key, None)
+        if entry is not None and isinstance(entry[1], FetchedImage):
+            self._bytes -= len(entry[1].data)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._bytes = 0
+
+
+_CACHE = ImageCache()
+
+
+def cached_image(url: str, *, allow_private: bool = False) -> FetchedImage:
+    """``fetch_image`` through the process's ``ImageCache``."""
+    return _CACHE.get(url, allow_private=allow_private)

@@ -3,7 +3,8 @@
 ``src`` (after templating) is ``storage:KEY`` for an object in the configured
 storage (``PVIDEO_STORAGE_URL``), an ``http(s)://`` URL fetched by
 ``pvideo.fetch`` (size and time limits, public addresses only unless
-``PVIDEO_FETCH_ALLOW_PRIVATE``), or otherwise a path under ``assets/``.
+``PVIDEO_FETCH_ALLOW_PRIVATE``; a URL every row uses is fetched once per process
+for a while: ``pvideo.fetch.cached_image``), or otherwise a path under ``assets/``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from urllib.parse import urlsplit
 
 from pvideo.assets import resolve_asset
 from pvideo.errors import AssetError, NotFound
-from pvideo.fetch import fetch_image
+from pvideo.fetch import cached_image
 from pvideo.storage import Storage, validate_key
 
 STORAGE_PREFIX = "storage:"
@@ -39,7 +40,7 @@ def load_picture(src: str, *, assets_dir: Path, storage: Storage | None = None,
             raise AssetError(f"storage key {key!r} not found") from None
     scheme = urlsplit(src).scheme.lower()
     if scheme in ("http", "https"):
-        return fetch_image(src, allow_private=allow_private).data
+        return cached_image(src, allow_private=allow_private).data
     if "://" in src:
         raise AssetError(f"image {src[:200]!r}: only http(s) URLs, storage: keys and asset paths are allowed")
     return resolve_asset(assets_dir, src)

@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from pvideo.errors import DataError, TransientError
-from pvideo.fetch import FetchRefused, FetchTimeout, check_address, fetch_image
+from pvideo.fetch import FetchRefused, FetchTimeout, ImageCache, check_address, fetch_image
 
 REFUSED = [
     "http://127.0.0.1/x.png", "http://localhost/x.png", "http://127.1/", "http://0.0.0.0/",
@@ -226,3 +226,37 @@ def test_connects_to_the_checked_address_only(server, monkeypatch):
 
 def test_errors_fit_the_error_tree():
     assert issubclass(FetchRefused, DataError) and issubclass(FetchTimeout, TransientError)
+
+
+def test_a_url_every_row_uses_is_fetched_once_and_refusals_are_kept_briefly(server):
+    now = [1000.0]
+    cache = ImageCache(seconds=300, refusal_seconds=60, clock=lambda: now[0])
+    hits = len(_Handler.hosts)
+    for _ in range(5):
+        assert cache.get(f"{server}/image.png", allow_private=True).format == "PNG"
+    assert len(_Handler.hosts) == hits + 1
+    with pytest.raises(FetchRefused, match="not public|is not a public address"):
+        cache.get(f"{server}/image.png")  # allow_private is part of the key: no cached way around the check
+    for _ in range(3):
+        with pytest.raises(FetchRefused, match="HTTP 404"):
+            cache.get(f"{server}/missing.png", allow_private=True)
+    assert len(_Handler.hosts) == hits + 2
+    now[0] += 61  # refusals expire first
+    with pytest.raises(FetchRefused, match="HTTP 404"):
+        cache.get(f"{server}/missing.png", allow_private=True)
+    cache.get(f"{server}/image.png", allow_private=True)
+    assert len(_Handler.hosts) == hits + 3
+    now[0] += 300
+    cache.get(f"{server}/image.png", allow_private=True)
+    assert len(_Handler.hosts) == hits + 4
+
+
+def test_the_image_cache_keeps_to_its_size_least_recently_used_out(server):
+    cache = ImageCache(max_bytes=len(_png()) * 2)
+    hits = len(_Handler.hosts)
+    for path in ("/image.png", "/to-image", "/image.png", "/image.png#b", "/to-image", "/image.png"):
+        cache.get(f"{server}{path}", allow_private=True)
+    # image (1 request), to-image (2: a redirect), image again (cached, now most recent), image#b
+    # (1; the server sees /image.png) evicts to-image, to-image (2) evicts image, image (1)
+    assert len(_Handler.hosts) == hits + 1 + 2 + 0 + 1 + 2 + 1
+

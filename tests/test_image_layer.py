@@ -52,11 +52,14 @@ def _png(size, color, split: tuple[int, int, int] | None = None) -> bytes:
 
 
 class _Images(BaseHTTPRequestHandler):
+    paths: list[str] = []
+
     def log_message(self, *args) -> None:
         pass
 
     def do_GET(self) -> None:  # noqa: N802
-        body = {"/blue.png": _png((64, 64), BLUE), "/text.png": b"<html>surprise</html>",
+        _Images.paths.append(self.path)
+        body = {"/blue.png": _png((64, 64), BLUE), "/blue.png?campaign=logo": _png((64, 64), BLUE), "/text.png": b"<html>surprise</html>",
                 "/bomb.png": _bomb_png()}.get(self.path)
         self.send_response(200 if body is not None else 404)
         self.send_header("Content-Length", str(len(body or b"")))
@@ -137,6 +140,14 @@ def test_empty_per_customer_src_leaves_the_layer_out(assets_dir):
 def test_url_image_is_fetched(assets_dir, server):
     plan = _plan(f"{server}/blue.png", assets_dir, allow_private=True)
     assert tuple(_pixels(plan.overlays[0].png)[60, 60, :3]) == BLUE
+
+
+def test_a_url_on_every_row_is_fetched_once(assets_dir, server):
+    url = f"{server}/blue.png?campaign=logo"  # a URL no other test asks for
+    for row in range(1, 6):
+        plan = _plan(url, assets_dir, allow_private=True, row_number=row)
+        assert tuple(_pixels(plan.overlays[0].png)[60, 60, :3]) == BLUE
+    assert _Images.paths.count("/blue.png?campaign=logo") == 1
 
 
 @pytest.mark.parametrize("avatar, allow_private, message", [
