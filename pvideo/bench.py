@@ -103,8 +103,10 @@ def run_one(approach: str, root: Path, index: int, out: Path) -> dict[str, Any]:
         if outputs.video is not None:
             outputs.video.replace(out)
             result["bytes"] = out.stat().st_size
-        playlist = hls.media_playlist(hls.entries(version, [(p.first, p.count) for p in outputs.parts], "outputs/x"))
-        result["hls_bytes"] = sum(p.path.stat().st_size for p in outputs.parts) + len(playlist.encode())
+        if approach != "b":  # the full engine makes no HLS parts
+            playlist = hls.media_playlist(hls.entries(version, [(p.first, p.count) for p in outputs.parts],
+                                                      "outputs/x"))
+            result["hls_bytes"] = sum(p.path.stat().st_size for p in outputs.parts) + len(playlist.encode())
         result["segments"] = len(version.segments)
         result["personal_segments"] = sum(p.count for p in outputs.parts)
     wall = time.perf_counter() - started

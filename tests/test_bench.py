@@ -12,6 +12,7 @@ def test_bench_reports_every_approach_and_ratio(tmp_path):
     report = run_bench(customers=1, approaches="abcd", workdir=tmp_path)
     assert set(report["approaches"]) == set("abcd")
     assert {"a/c", "b/c", "hls/mp4 bytes"} <= set(report["ratios"])
+    assert report["approaches"]["b"]["hls_bytes_per_customer"] is None  # the full engine makes no HLS
     assert report["psnr_c_vs_b_personalized"]["sequence_db"] > 35
 
 
