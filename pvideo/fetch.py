@@ -209,7 +209,7 @@ def _sniff(url: str, data: bytes) -> FetchedImage:
 
 class ImageCache:
     """Fetched images (and refusals) by URL, for a while; thread-safe. Two threads missing the
-    same URL at once both fetch it (the first answer is kept)."""
+    same URL at once both fetch it (the later answer replaces the earlier)."""
 
     def __init__(self, max_bytes: int = CACHE_BYTES, seconds: float = CACHE_SECONDS,
                  refusal_seconds: float = REFUSAL_SECONDS, clock=time.monotonic) -> None:
@@ -249,11 +249,6 @@ class ImageCache:
         entry = self._entries.pop(key, None)
         if entry is not None and isinstance(entry[1], FetchedImage):
             self._bytes -= len(entry[1].data)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-            self._bytes = 0
 
 
 _CACHE = ImageCache()
