@@ -209,12 +209,14 @@ def _sniff(url: str, data: bytes) -> FetchedImage:
 
 class ImageCache:
     """Fetched images (and refusals) by URL, for a while; thread-safe. Two threads missing the
-    same URL at once both fetch it (the later answer replaces the earlier)."""
+    same URL at once both fetch it (the later answer replaces the earlier). Refusals count
+    against ``max_bytes`` by the length of their URL and reason, so many bad URLs stay bounded."""
 
     def __init__(self, max_bytes: int = CACHE_BYTES, seconds: float = CACHE_SECONDS,
                  refusal_seconds: float = REFUSAL_SECONDS, clock=time.monotonic) -> None:
         self.max_bytes, self.seconds, self.refusal_seconds, self.clock = max_bytes, seconds, refusal_seconds, clock
-        self._entries: OrderedDict[tuple[str, bool], tuple[float, FetchedImage | FetchRefused]] = OrderedDict()
+        # key -> (expires, image or refusal, bytes counted)
+        self._entries: OrderedDict[tuple[str, bool], tuple[float, FetchedImage | FetchRefused, int]] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
 
@@ -230,7 +232,8 @@ class ImageCache:
         try:
             image = fetch_image(url, allow_private=allow_private)
         except FetchRefused as exc:
-            self._keep(key, exc, self.refusal_seconds, 0)
+            # a copy without the traceback, whose frames may hold a cut-off download
+            self._keep(key, type(exc)(exc.reason), self.refusal_seconds, len(url) + len(exc.reason))
             raise
         self._keep(key, image, self.seconds, len(image.data))
         return image
@@ -240,15 +243,15 @@ class ImageCache:
             return
         with self._lock:
             self._drop(key)
-            self._entries[key] = (self.clock() + seconds, value)
+            self._entries[key] = (self.clock() + seconds, value, size)
             self._bytes += size
             while self._bytes > self.max_bytes:
                 self._drop(next(iter(self._entries)))
 
     def _drop(self, key: tuple[str, bool]) -> None:
         entry = self._entries.pop(key, None)
-        if entry is not None and isinstance(entry[1], FetchedImage):
-            self._bytes -= len(entry[1].data)
+        if entry is not None:
+            self._bytes -= entry[2]
 
 
 _CACHE = ImageCache()
