@@ -11,7 +11,7 @@ from fastapi.security import APIKeyHeader
 from sqlalchemy.orm import Session
 
 from api.state import AppState
-from pvideo.apikeys import key_scopes
+from pvideo.access.apikeys import key_scopes
 
 
 async def get_state(request: Request) -> AppState:
@@ -29,9 +29,11 @@ def get_session(state: StateDep) -> Iterator[Session]:
 
 SessionDep = Annotated[Session, Depends(get_session)]
 
-_api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False,
-                               description="A key from `pvideo apikey create` (scoped), PVIDEO_API_KEYS "
-                                           "or pvideo-data/api.key (all scopes)")
+_api_key_header = APIKeyHeader(
+    name="X-API-Key",
+    auto_error=False,
+    description="A key from `pvideo apikey create` (scoped), PVIDEO_API_KEYS or pvideo-data/api.key (all scopes)",
+)
 
 
 def _client(request: Request) -> str:
@@ -43,8 +45,11 @@ def refuse_if_guessing(state: AppState, request: Request) -> None:
     an attacker learns nothing more, even from a right key, until the bucket refills."""
     wait = state.auth_failures.wait(_client(request))
     if wait > 0:
-        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, "too many invalid API keys from this address",
-                            headers={"Retry-After": str(math.ceil(wait))})
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            "too many invalid API keys from this address",
+            headers={"Retry-After": str(math.ceil(wait))},
+        )
 
 
 def count_wrong_key(state: AppState, request: Request) -> None:
@@ -60,8 +65,9 @@ def _scopes_of(state: AppState, request: Request, key: str | None) -> frozenset[
         if scopes is None:
             count_wrong_key(state, request)
     if scopes is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing or invalid API key",
-                            headers={"WWW-Authenticate": "X-API-Key"})
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, "missing or invalid API key", headers={"WWW-Authenticate": "X-API-Key"}
+        )
     return scopes
 
 

@@ -6,10 +6,10 @@ from functools import lru_cache
 from typing import Any
 
 from api.security import CSP
-from pvideo.captions import read_track
-from pvideo.chapters import chapters_from_ctas
+from pvideo.db.models import Render
 from pvideo.errors import PvideoError
-from pvideo.models import Render
+from pvideo.render.captions import read_track
+from pvideo.render.chapters import chapters_from_ctas
 from pvideo.storage import Storage
 
 HLS_JS = "/static/vendor/hls.min.js"
@@ -40,9 +40,16 @@ def _track_chapters(storage: Storage, key: str) -> tuple[dict[str, Any], ...]:
     return tuple(c.to_json() for c in chapters)
 
 
-def landing_context(render: Render, token: str, base_url: str, *, hls_url: str | None = None,
-                    captions_url: str | None = None, chapters: list[dict[str, Any]] | None = None,
-                    heading: str = "A video made just for you") -> dict[str, Any]:
+def landing_context(
+    render: Render,
+    token: str,
+    base_url: str,
+    *,
+    hls_url: str | None = None,
+    captions_url: str | None = None,
+    chapters: list[dict[str, Any]] | None = None,
+    heading: str = "A video made just for you",
+) -> dict[str, Any]:
     """Everything ``landing.html`` needs. CTA links go through the click redirect
     (``/v/{token}/cta/{id}``); no URL carries anything but the signed token."""
     page = f"/v/{token}"
@@ -75,7 +82,13 @@ def landing_context(render: Render, token: str, base_url: str, *, hls_url: str |
         "duration": duration,
         "hotspots": hotspots,
         "static_url": "/static",
-        "config": {"token": token, "events_url": "/api/events", "duration": duration, "hls_url": hls_url,
-                   "hls_js": HLS_JS, "ping_seconds": PING_SECONDS,
-                   "hotspots": [{k: h[k] for k in ("id", "start", "end", "click_url")} for h in hotspots]},
+        "config": {
+            "token": token,
+            "events_url": "/api/events",
+            "duration": duration,
+            "hls_url": hls_url,
+            "hls_js": HLS_JS,
+            "ping_seconds": PING_SECONDS,
+            "hotspots": [{k: h[k] for k in ("id", "start", "end", "click_url")} for h in hotspots],
+        },
     }

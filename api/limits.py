@@ -76,7 +76,15 @@ def _too_large(exc: BaseException) -> bool:
 async def _refuse(send, limit: int, status: int) -> None:
     detail = f"request body larger than {limit // 1024} KB" if status == 413 else "invalid Content-Length"
     body = json.dumps({"detail": detail}).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                            (b"connection", b"close")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

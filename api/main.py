@@ -11,14 +11,13 @@ from fastapi.staticfiles import StaticFiles
 
 from api.limits import BodySizeLimit
 from api.pages import STATIC_DIR
-from api.routes import (analytics, campaigns, dashboard, events, health, hls, landing, links, scenes, thumbnails,
-                        viewer)
+from api.routes import analytics, campaigns, dashboard, events, health, hls, landing, links, scenes, thumbnails, viewer
 from api.security import SecurityHeaders
 from api.state import AppState
 from pvideo import __version__
 from pvideo.errors import NotFound, PermanentError, PvideoError
+from pvideo.runtime import Runtime
 from pvideo.settings import Settings
-from workers.runtime import Runtime
 
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
@@ -31,12 +30,19 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         yield
         state.queue.close()
 
-    app = FastAPI(title="pvideo", version=__version__, lifespan=lifespan,
-                  description="Personalized video: campaigns, landing pages, events, analytics.")
+    app = FastAPI(
+        title="pvideo",
+        version=__version__,
+        lifespan=lifespan,
+        description="Personalized video: campaigns, landing pages, events, analytics.",
+    )
     app.state.pvideo = AppState.build(runtime)
     app.add_middleware(SecurityHeaders)
-    app.add_middleware(BodySizeLimit, max_body=runtime.settings.max_body_mb * 1024 * 1024,
-                       max_upload=runtime.settings.max_upload_mb * 1024 * 1024)
+    app.add_middleware(
+        BodySizeLimit,
+        max_body=runtime.settings.max_body_mb * 1024 * 1024,
+        max_upload=runtime.settings.max_upload_mb * 1024 * 1024,
+    )
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # events first: the busiest route, matched before the others are tried
     for module in (events, health, campaigns, analytics, links, scenes, viewer, hls, thumbnails, landing, dashboard):

@@ -10,8 +10,9 @@ from pvideo.storage import Storage
 PRIVATE_CACHE = {"Cache-Control": "private, max-age=3600"}
 
 
-def stored_file(storage: Storage, key: str | None, media_type: str, *, not_found: str,
-                headers: dict[str, str] = PRIVATE_CACHE) -> Response:
+def stored_file(
+    storage: Storage, key: str | None, media_type: str, *, not_found: str, headers: dict[str, str] = PRIVATE_CACHE
+) -> Response:
     """The object at ``key``; 404 with ``not_found`` when there is none."""
     if not key:
         raise HTTPException(404, not_found)

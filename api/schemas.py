@@ -11,14 +11,18 @@ from pydantic import BaseModel, Field
 class CampaignCreate(BaseModel):
     scene: str = Field(description="Name of a scene script in scenes/ (without .yaml)")
     name: str | None = Field(default=None, max_length=200)
-    rows: list[dict[str, Any]] = Field(min_length=1, max_length=10_000,
-                                       description="customer rows; upload a CSV for more")
+    rows: list[dict[str, Any]] = Field(
+        min_length=1, max_length=10_000, description="customer rows; upload a CSV for more"
+    )
     outputs: Literal["mp4", "hls", "both"] = Field(
-        default="both", description="mp4: one file per customer; hls: playlist of shared + personal segments")
+        default="both", description="mp4: one file per customer; hls: playlist of shared + personal segments"
+    )
     render: Literal["eager", "on_demand"] = Field(
-        default="eager", description="eager: render every row now; on_demand: render a customer on their first view")
-    webhook_url: str | None = Field(default=None, max_length=2048,
-                                    description="http(s) URL that receives signed render and campaign events")
+        default="eager", description="eager: render every row now; on_demand: render a customer on their first view"
+    )
+    webhook_url: str | None = Field(
+        default=None, max_length=2048, description="http(s) URL that receives signed render and campaign events"
+    )
     metadata: dict[str, Any] | None = Field(default=None, description="passed through unchanged in webhooks")
 
 

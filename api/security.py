@@ -5,9 +5,11 @@ from __future__ import annotations
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; "
-       "media-src 'self' https: blob:; connect-src 'self'; frame-ancestors 'none'; "
-       "base-uri 'none'; form-action 'none'; object-src 'none'")
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; "
+    "media-src 'self' https: blob:; connect-src 'self'; frame-ancestors 'none'; "
+    "base-uri 'none'; form-action 'none'; object-src 'none'"
+)
 
 
 class SecurityHeaders:

@@ -17,6 +17,7 @@ unified ideograph, horizontal forms only.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shutil
 from pathlib import Path
 
@@ -43,21 +44,25 @@ def _double_byte(codec: str, leads: range, trails: range) -> set[int]:
     found = set()
     for lead in leads:
         for trail in trails:
-            try:
+            with contextlib.suppress(UnicodeDecodeError):
                 found.update(map(ord, bytes((lead, trail)).decode(codec)))
-            except UnicodeDecodeError:
-                pass
     return found
 
 
 def cjk_codepoints() -> set[int]:
-    chars = _double_byte("gb2312", range(0xB0, 0xF8), range(0xA1, 0xFF))       # GB2312 hanzi
-    chars |= _double_byte("big5", range(0xA4, 0xC7), range(0x40, 0xFF))        # Big5 level 1
-    chars |= _double_byte("euc_jp", range(0xB0, 0xF5), range(0xA1, 0xFF))      # JIS X 0208 kanji
-    chars |= set(range(0xAC00, 0xD7A4))                                        # Hangul syllables
-    for first, last in [(0x3000, 0x303F), (0x3040, 0x30FF), (0x31F0, 0x31FF), (0x3130, 0x318F),
-                        (0xFF00, 0xFFEF), (0x1100, 0x11FF)]:
-        chars |= set(range(first, last + 1))                                   # kana, jamo, punctuation
+    chars = _double_byte("gb2312", range(0xB0, 0xF8), range(0xA1, 0xFF))  # GB2312 hanzi
+    chars |= _double_byte("big5", range(0xA4, 0xC7), range(0x40, 0xFF))  # Big5 level 1
+    chars |= _double_byte("euc_jp", range(0xB0, 0xF5), range(0xA1, 0xFF))  # JIS X 0208 kanji
+    chars |= set(range(0xAC00, 0xD7A4))  # Hangul syllables
+    for first, last in [
+        (0x3000, 0x303F),
+        (0x3040, 0x30FF),
+        (0x31F0, 0x31FF),
+        (0x3130, 0x318F),
+        (0xFF00, 0xFFEF),
+        (0x1100, 0x11FF),
+    ]:
+        chars |= set(range(first, last + 1))  # kana, jamo, punctuation
     return chars
 
 

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-from dataclasses import dataclass
 import math
 import os
 import shutil
@@ -41,6 +40,7 @@ import sys
 import tempfile
 import time
 import wave
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -82,31 +82,49 @@ class Design:
     captions: tuple[tuple[float, float, str], ...]
 
 
-WELCOME = Design("welcome", 30.0, SECTIONS, OVERLAY_BOXES, (
-    (0.5, 4.0, "Welcome to Northwind."),
-    (10.5, 14.0, "Here is the plan you picked."),
-    (20.5, 24.0, "Ready? Your tour starts with one click."),
-))
-BILL = Design("bill", 9.0, ("Your bill", "What changed", "Pay in a tap"), {
-    "amount": (80, 200, 700, 130),  # visible 0.3-3 s
-    "details": (80, 360, 700, 150),  # visible 3-6 s
-    "cta": (80, 560, 420, 80),  # visible 6-9 s
-}, (
-    (0.2, 1.4, "Here is your Northwind bill, explained."),
-    (3.2, 4.4, "What changed since last month."),
-    (6.2, 7.4, "Pay in one tap, any time before the due date."),
-))
-RENEWAL = Design("renewal", 12.0, ("Hello again", "Your plan", "An offer", "Renew"), {
-    "greeting": (80, 220, 740, 110),  # visible 0.3-3 s
-    "plan": (80, 360, 740, 150),  # visible 3-6 s
-    "offer": (80, 200, 740, 320),  # visible 6-9 s: the conditional section
-    "cta": (80, 560, 380, 80),  # visible 9-12 s
-}, (
-    (0.2, 1.4, "Your Northwind plan renews soon."),
-    (3.2, 5.8, "Here is what you have today."),
-    (6.2, 7.4, "A thank-you offer, for a limited time."),
-    (9.2, 11.8, "Renew in one click."),
-))
+WELCOME = Design(
+    "welcome",
+    30.0,
+    SECTIONS,
+    OVERLAY_BOXES,
+    (
+        (0.5, 4.0, "Welcome to Northwind."),
+        (10.5, 14.0, "Here is the plan you picked."),
+        (20.5, 24.0, "Ready? Your tour starts with one click."),
+    ),
+)
+BILL = Design(
+    "bill",
+    9.0,
+    ("Your bill", "What changed", "Pay in a tap"),
+    {
+        "amount": (80, 200, 700, 130),  # visible 0.3-3 s
+        "details": (80, 360, 700, 150),  # visible 3-6 s
+        "cta": (80, 560, 420, 80),  # visible 6-9 s
+    },
+    (
+        (0.2, 1.4, "Here is your Northwind bill, explained."),
+        (3.2, 4.4, "What changed since last month."),
+        (6.2, 7.4, "Pay in one tap, any time before the due date."),
+    ),
+)
+RENEWAL = Design(
+    "renewal",
+    12.0,
+    ("Hello again", "Your plan", "An offer", "Renew"),
+    {
+        "greeting": (80, 220, 740, 110),  # visible 0.3-3 s
+        "plan": (80, 360, 740, 150),  # visible 3-6 s
+        "offer": (80, 200, 740, 320),  # visible 6-9 s: the conditional section
+        "cta": (80, 560, 380, 80),  # visible 9-12 s
+    },
+    (
+        (0.2, 1.4, "Your Northwind plan renews soon."),
+        (3.2, 5.8, "Here is what you have today."),
+        (6.2, 7.4, "A thank-you offer, for a limited time."),
+        (9.2, 11.8, "Renew in one click."),
+    ),
+)
 DESIGNS = {d.name: d for d in (WELCOME, BILL, RENEWAL)}
 
 # ---------------------------------------------------------------------------
@@ -153,7 +171,7 @@ def find_ffmpeg(explicit: str | None) -> str:
         import imageio_ffmpeg
 
         return imageio_ffmpeg.get_ffmpeg_exe()
-    except Exception:  # noqa: BLE001 - fall back to PATH
+    except Exception:
         pass
     found = shutil.which("ffmpeg")
     if not found:
@@ -233,10 +251,14 @@ RENEWAL_CUSTOMERS = [
 ]
 TABLES = {
     "sample_customers.csv": (("customer_id", "first_name", "plan", "price", "email"), CUSTOMERS),
-    "bill_customers.csv": (("customer_id", "first_name", "amount", "previous", "due", "kwh", "late_fees"),
-                           BILL_CUSTOMERS),
-    "renewal_customers.csv": (("customer_id", "first_name", "plan", "price", "days_left", "renews", "discount"),
-                              RENEWAL_CUSTOMERS),
+    "bill_customers.csv": (
+        ("customer_id", "first_name", "amount", "previous", "due", "kwh", "late_fees"),
+        BILL_CUSTOMERS,
+    ),
+    "renewal_customers.csv": (
+        ("customer_id", "first_name", "plan", "price", "days_left", "renews", "discount"),
+        RENEWAL_CUSTOMERS,
+    ),
 }
 
 
@@ -278,7 +300,7 @@ CHORDS = (
 
 def synth_music(duration: float) -> np.ndarray:
     """Return float32 stereo samples, shape (n, 2), RMS about -18 dBFS."""
-    n = int(round(duration * SAMPLE_RATE))
+    n = round(duration * SAMPLE_RATE)
     t = np.arange(n, dtype=np.float64) / SAMPLE_RATE
     out = np.zeros((n, 2), dtype=np.float64)
 
@@ -365,7 +387,7 @@ class TemplateRenderer:
         self.sections = design.sections
         self.boxes = design.boxes
         self.section_len = duration / len(self.sections)
-        self.n_frames = int(round(duration * FPS))
+        self.n_frames = round(duration * FPS)
 
         bw, bh = WIDTH // self.BG_SCALE, HEIGHT // self.BG_SCALE
         yy, xx = np.mgrid[0:bh, 0:bw].astype(np.float32)
@@ -511,7 +533,7 @@ class TemplateRenderer:
         track = arr[ty : ty + 2, self.track_x0 : self.track_x1]
         track += 0.18 * (np.array(SLATE, np.float32) - track)
         progress = min(1.0, t / self.duration)
-        fill_x = int(round(self.track_x0 + (self.track_x1 - self.track_x0) * progress))
+        fill_x = round(self.track_x0 + (self.track_x1 - self.track_x0) * progress)
         if fill_x > self.track_x0:
             arr[ty : ty + 2, self.track_x0 : fill_x] = glow
 
@@ -526,7 +548,7 @@ class TemplateRenderer:
             a = fade_window(t, start + 0.3, start + self.section_len - 0.2, ramp=0.6)
             if a <= 0.0:
                 continue
-            slide = int(round((1.0 - smoothstep((t - start - 0.3) / 0.8)) * 14))
+            slide = round((1.0 - smoothstep((t - start - 0.3) / 0.8)) * 14)
             paste_faded(img, title, (self.title_pos[0], self.title_pos[1] + slide), a)
 
         # Timeline labels: the current section is highlighted.
@@ -602,8 +624,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=30.0, help="template length in seconds (default: 30)")
     parser.add_argument("--crf", type=int, default=28, help="x264 CRF for the template (default: 28)")
     parser.add_argument("--ffmpeg", help="ffmpeg binary (default: $PVIDEO_FFMPEG, imageio-ffmpeg, PATH)")
-    parser.add_argument("--only", default=",".join(DESIGNS),
-                        help="comma-separated templates to build (default: %(default)s)")
+    parser.add_argument(
+        "--only", default=",".join(DESIGNS), help="comma-separated templates to build (default: %(default)s)"
+    )
     args = parser.parse_args(argv)
     if args.duration < 3:
         parser.error("--duration must be at least 3 seconds")

@@ -28,8 +28,9 @@ class SceneError(PermanentError):
 class DataError(PermanentError):
     """A customer row is invalid. Carries the row number and the field."""
 
-    def __init__(self, message: str, *, row: int | None = None, field: str | None = None,
-                 source: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, row: int | None = None, field: str | None = None, source: str | None = None
+    ) -> None:
         self.reason = message
         self.row = row
         self.field = field

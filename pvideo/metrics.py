@@ -15,8 +15,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector, CollectorRegistry
 from sqlalchemy import case, func, select
 
-from pvideo.database import Database
-from pvideo.models import Event, Render, RenderStatus
+from pvideo.db.engine import Database
+from pvideo.db.models import Event, Render, RenderStatus
 
 RENDER_SECONDS_BUCKETS = (0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800)
 
@@ -29,10 +29,13 @@ class PvideoCollector(Collector):
     def collect(self) -> Iterator:
         with self.db.session() as session:
             by_status = dict(session.execute(select(Render.status, func.count()).group_by(Render.status)).all())
-            buckets = session.execute(select(
-                *[func.sum(case((Render.render_seconds <= b, 1), else_=0)) for b in RENDER_SECONDS_BUCKETS],
-                func.count(Render.render_seconds), func.coalesce(func.sum(Render.render_seconds), 0.0),
-            ).where(Render.render_seconds.is_not(None))).one()
+            buckets = session.execute(
+                select(
+                    *[func.sum(case((Render.render_seconds <= b, 1), else_=0)) for b in RENDER_SECONDS_BUCKETS],
+                    func.count(Render.render_seconds),
+                    func.coalesce(func.sum(Render.render_seconds), 0.0),
+                ).where(Render.render_seconds.is_not(None))
+            ).one()
             events = session.scalar(select(func.count()).select_from(Event)) or 0
         renders = GaugeMetricFamily("pvideo_renders", "Renders by status", labels=["status"])
         for status in RenderStatus.ALL:
@@ -40,9 +43,12 @@ class PvideoCollector(Collector):
         yield renders
         *cumulative, count, total = buckets
         yield HistogramMetricFamily(
-            "pvideo_render_seconds", "Wall time of finished renders (claim to stored outputs)",
+            "pvideo_render_seconds",
+            "Wall time of finished renders (claim to stored outputs)",
             buckets=[(str(b), int(c or 0)) for b, c in zip(RENDER_SECONDS_BUCKETS, cumulative)]
-            + [("+Inf", int(count or 0))], sum_value=float(total or 0))
+            + [("+Inf", int(count or 0))],
+            sum_value=float(total or 0),
+        )
         depth = GaugeMetricFamily("pvideo_queue_depth", "Messages waiting in each queue", labels=["queue"])
         for queue, size in self.queue_depth().items():
             depth.add_metric([queue], size)

@@ -15,9 +15,10 @@ import os
 import shutil
 import tempfile
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any, Iterator, Protocol, runtime_checkable
+from typing import IO, Any, Protocol, runtime_checkable
 from urllib.parse import unquote, urlsplit
 
 from boto3.exceptions import Boto3Error
@@ -41,11 +42,13 @@ class Storage(Protocol):
         Atomic: of two concurrent writers exactly one creates the object, and a
         reader never sees a partial object.
         """
+
     def get_bytes(self, key: str) -> bytes: ...
     def exists(self, key: str) -> bool: ...
     def delete(self, key: str) -> None: ...
     def url(self, key: str, expires: int = 3600) -> str | None:
         """A URL a browser can fetch directly, or None if the API must serve the bytes."""
+
     def local_path(self, key: str) -> Path | None:
         """The file backing ``key`` (for range-capable responses), or None if not on disk."""
 
@@ -163,9 +166,17 @@ class LocalStorage:
 class S3Storage:
     """Objects in ``bucket`` under an optional ``prefix``; works with AWS, MinIO, moto."""
 
-    def __init__(self, bucket: str, prefix: str = "", *, endpoint_url: str | None = None,
-                 region: str | None = None, connect_timeout: float = 5.0,
-                 read_timeout: float = 60.0, max_attempts: int = 5) -> None:
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str = "",
+        *,
+        endpoint_url: str | None = None,
+        region: str | None = None,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 60.0,
+        max_attempts: int = 5,
+    ) -> None:
         if not bucket:
             raise ValueError("S3Storage needs a bucket name")
         prefix = prefix.strip("/")
@@ -196,8 +207,9 @@ class S3Storage:
                     import boto3
 
                     session = boto3.session.Session()  # sessions are not thread-safe; own one
-                    self._client = session.client("s3", region_name=self.region,
-                                                  endpoint_url=self.endpoint_url, config=self._config)
+                    self._client = session.client(
+                        "s3", region_name=self.region, endpoint_url=self.endpoint_url, config=self._config
+                    )
         return self._client
 
     def _key(self, key: str) -> str:
@@ -215,8 +227,9 @@ class S3Storage:
                 raise NotFound(f"no object at {where}") from exc
             raise StorageError(f"S3 {action} failed for {where}: {exc}") from exc
         except (BotoCoreError, Boto3Error) as exc:
-            raise StorageError(f"S3 {action} failed for {where} "
-                               f"(endpoint {self.endpoint_url or 'AWS'}): {exc}") from exc
+            raise StorageError(
+                f"S3 {action} failed for {where} (endpoint {self.endpoint_url or 'AWS'}): {exc}"
+            ) from exc
 
     def _extra(self, key: str, content_type: str | None) -> dict[str, str]:
         # Presigned URLs hand the browser whatever Content-Type was stored, so guess one.
@@ -227,13 +240,11 @@ class S3Storage:
         if not Path(path).is_file():
             raise FileNotFoundError(path)
         with self._errors("upload", key):
-            self.client.upload_file(str(path), self.bucket, self._key(key),
-                                    ExtraArgs=self._extra(key, content_type))
+            self.client.upload_file(str(path), self.bucket, self._key(key), ExtraArgs=self._extra(key, content_type))
 
     def put_bytes(self, key: str, data: bytes, content_type: str | None = None) -> None:
         with self._errors("put", key):
-            self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data,
-                                   **self._extra(key, content_type))
+            self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data, **self._extra(key, content_type))
 
     def put_file_if_absent(self, key: str, path: Path, content_type: str | None = None) -> bool:
         """``PutObject`` with ``If-None-Match: *``: S3 refuses (412) when the key exists."""
@@ -241,12 +252,12 @@ class S3Storage:
             raise FileNotFoundError(path)
         try:
             with self._errors("conditional put", key), open(path, "rb") as body:
-                self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=body, IfNoneMatch="*",
-                                       **self._extra(key, content_type))
+                self.client.put_object(
+                    Bucket=self.bucket, Key=self._key(key), Body=body, IfNoneMatch="*", **self._extra(key, content_type)
+                )
         except StorageError as exc:
             cause = exc.__cause__
-            if isinstance(cause, ClientError) and \
-                    cause.response.get("Error", {}).get("Code", "") in _EXISTS_CODES:
+            if isinstance(cause, ClientError) and cause.response.get("Error", {}).get("Code", "") in _EXISTS_CODES:
                 return False
             raise
         return True
@@ -272,8 +283,8 @@ class S3Storage:
         """A presigned GET URL; computed locally, no request is made."""
         with self._errors("presign", key):
             return self.client.generate_presigned_url(
-                "get_object", Params={"Bucket": self.bucket, "Key": self._key(key)},
-                ExpiresIn=expires)
+                "get_object", Params={"Bucket": self.bucket, "Key": self._key(key)}, ExpiresIn=expires
+            )
 
     def local_path(self, key: str) -> Path | None:
         validate_key(key)

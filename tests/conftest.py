@@ -22,8 +22,13 @@ pytest_plugins = ["tests.s3server", "tests.services"]
 
 
 def pytest_addoption(parser):
-    parser.addoption("--regenerate-references", action="store_true", default=False,
-                     help="rewrite the reference images in tests/reference/ instead of comparing with them")
+    parser.addoption(
+        "--regenerate-references",
+        action="store_true",
+        default=False,
+        help="rewrite the reference images in tests/reference/ instead of comparing with them",
+    )
+
 
 API_KEY = "test-api-key"
 SECRET = "s" * 40
@@ -40,14 +45,34 @@ CARD_SCENE = {
         "price": {"type": "float"},
     },
     "layers": [
-        {"type": "text", "id": "hello", "text": "Hi {{ first_name }}!", "start": 1.0, "end": 2.0,
-         "box": {"x": 40, "y": 40, "w": 300, "h": 80}, "size": 48, "color": "#ffffff",
-         "background": "#102040"},
-        {"type": "image", "id": "logo", "src": "logo.png", "start": 0, "end": 4,
-         "box": {"x": 540, "y": 20, "w": 80, "h": 80}},
-        {"type": "cta", "id": "buy", "label": "Get {{ plan }}",
-         "href": "https://shop.example/buy?c={{ customer_id | urlencode }}",
-         "start": 2.5, "end": 4.0, "box": {"x": 40, "y": 260, "w": 240, "h": 60}},
+        {
+            "type": "text",
+            "id": "hello",
+            "text": "Hi {{ first_name }}!",
+            "start": 1.0,
+            "end": 2.0,
+            "box": {"x": 40, "y": 40, "w": 300, "h": 80},
+            "size": 48,
+            "color": "#ffffff",
+            "background": "#102040",
+        },
+        {
+            "type": "image",
+            "id": "logo",
+            "src": "logo.png",
+            "start": 0,
+            "end": 4,
+            "box": {"x": 540, "y": 20, "w": 80, "h": 80},
+        },
+        {
+            "type": "cta",
+            "id": "buy",
+            "label": "Get {{ plan }}",
+            "href": "https://shop.example/buy?c={{ customer_id | urlencode }}",
+            "start": 2.5,
+            "end": 4.0,
+            "box": {"x": 40, "y": 260, "w": 240, "h": 60},
+        },
     ],
 }
 
@@ -56,11 +81,28 @@ def make_template(path: Path, *, audio: bool = True, seconds: int = SECONDS) -> 
     from pvideo.settings import Settings as _S
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    args = [_S().ffmpeg_exe, "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi",
-            "-i", f"testsrc2=size={WIDTH}x{HEIGHT}:rate={FPS}:duration={seconds}"]
+    args = [
+        _S().ffmpeg_exe,
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-y",
+        "-f",
+        "lavfi",
+        "-i",
+        f"testsrc2=size={WIDTH}x{HEIGHT}:rate={FPS}:duration={seconds}",
+    ]
     if audio:
-        args += ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={seconds}",
-                 "-c:a", "aac", "-b:a", "96k"]
+        args += [
+            "-f",
+            "lavfi",
+            "-i",
+            f"sine=frequency=440:sample_rate=48000:duration={seconds}",
+            "-c:a",
+            "aac",
+            "-b:a",
+            "96k",
+        ]
     args += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", "30", str(path)]
     subprocess.run(args, check=True)
     return path
@@ -87,9 +129,16 @@ def scenes_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture()
 def settings(tmp_path, assets_dir, scenes_dir) -> Settings:
-    return Settings(data_dir=tmp_path / "data", assets_dir=assets_dir, scenes_dir=scenes_dir,
-                    secret_key=SECRET, api_keys=[API_KEY], x264_preset="ultrafast",
-                    public_base_url="http://testserver", ffmpeg_timeout=120)
+    return Settings(
+        data_dir=tmp_path / "data",
+        assets_dir=assets_dir,
+        scenes_dir=scenes_dir,
+        secret_key=SECRET,
+        api_keys=[API_KEY],
+        x264_preset="ultrafast",
+        public_base_url="http://testserver",
+        ffmpeg_timeout=120,
+    )
 
 
 def copy_assets(source: Path, target: Path) -> Path:
@@ -107,9 +156,28 @@ def make_welcome_assets(source: Path, target: Path, ffmpeg_exe: str) -> Path:
     assets = copy_assets(source, target)
     tiny = assets / "templates" / "tiny.mp4"
     tiny.unlink()  # a hard link to the shared template: replace it, never write through it
-    subprocess.run([ffmpeg_exe, "-v", "error", "-y", "-t", "4", "-i",
-                    str(PROJECT_ROOT / "assets" / "templates" / "welcome.mp4"), "-vf", f"scale={WIDTH}:{HEIGHT}",
-                    "-c:v", "libx264", "-crf", "18", "-c:a", "copy", str(tiny)], check=True)
+    subprocess.run(
+        [
+            ffmpeg_exe,
+            "-v",
+            "error",
+            "-y",
+            "-t",
+            "4",
+            "-i",
+            str(PROJECT_ROOT / "assets" / "templates" / "welcome.mp4"),
+            "-vf",
+            f"scale={WIDTH}:{HEIGHT}",
+            "-c:v",
+            "libx264",
+            "-crf",
+            "18",
+            "-c:a",
+            "copy",
+            str(tiny),
+        ],
+        check=True,
+    )
     return assets
 
 
@@ -120,7 +188,7 @@ def welcome_assets(settings, tmp_path):
 
 @pytest.fixture()
 def card_spec(scenes_dir):
-    from pvideo.spec import load_scene
+    from pvideo.scene.spec import load_scene
 
     return load_scene(scenes_dir / "card.yaml")
 
@@ -144,10 +212,11 @@ def drain(client) -> None:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db(request, tmp_path):
     """A fresh database of each kind: a SQLite file, and a private schema on the real PostgreSQL."""
-    from pvideo.database import Database
+    from pvideo.db.engine import Database
 
-    url = (f"sqlite:///{tmp_path / 'db.sqlite'}" if request.param == "sqlite"
-           else request.getfixturevalue("postgres_url"))
+    url = (
+        f"sqlite:///{tmp_path / 'db.sqlite'}" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+    )
     database = Database(url)
     database.create_schema()
     yield database
@@ -156,7 +225,7 @@ def db(request, tmp_path):
 
 @pytest.fixture()
 def runtime(settings) -> Iterator:
-    from workers.runtime import Runtime
+    from pvideo.runtime import Runtime
 
     rt = Runtime.from_settings(settings)
     yield rt

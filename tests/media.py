@@ -37,10 +37,10 @@ def box_diff(a: np.ndarray, b: np.ndarray, box: tuple[int, int, int, int]) -> tu
     """Mean absolute difference inside ``box`` (x, y, w, h) and outside it (with a margin)."""
     x, y, w, h = box
     diff = np.abs(a.astype(np.int16) - b.astype(np.int16)).mean(axis=2)
-    inside = diff[y:y + h, x:x + w].mean()
+    inside = diff[y : y + h, x : x + w].mean()
     mask = np.ones(diff.shape, dtype=bool)
     margin = 16  # x264 macroblocks around the box may shift a little
-    mask[max(0, y - margin):y + h + margin, max(0, x - margin):x + w + margin] = False
+    mask[max(0, y - margin) : y + h + margin, max(0, x - margin) : x + w + margin] = False
     return float(inside), float(diff[mask].mean())
 
 

@@ -45,9 +45,11 @@ def _raw_client(endpoint_url: str):  # boto3 clients are thread-safe and slow to
     from botocore.config import Config
 
     return boto3.session.Session().client(
-        "s3", endpoint_url=endpoint_url, region_name="us-east-1",
-        config=Config(connect_timeout=2, read_timeout=10, retries={"max_attempts": 2},
-                      s3={"addressing_style": "path"}))
+        "s3",
+        endpoint_url=endpoint_url,
+        region_name="us-east-1",
+        config=Config(connect_timeout=2, read_timeout=10, retries={"max_attempts": 2}, s3={"addressing_style": "path"}),
+    )
 
 
 @pytest.fixture(scope="session")
@@ -79,7 +81,7 @@ def s3_server() -> Iterator[str]:
         endpoint = f"http://{host}:{port}"
         try:
             _raw_client(endpoint).list_buckets()
-        except Exception as exc:  # noqa: BLE001 - any failure means "no usable server"
+        except Exception as exc:
             _unavailable(f"server at {endpoint} does not answer S3 requests ({exc})")
         yield endpoint
     finally:
@@ -99,5 +101,5 @@ def s3_bucket(s3_server: str) -> Iterator[tuple[str, str]]:
             for obj in page.get("Contents", []):
                 client.delete_object(Bucket=bucket, Key=obj["Key"])
         client.delete_bucket(Bucket=bucket)
-    except Exception:  # noqa: BLE001 - cleanup is best-effort on a throwaway server
+    except Exception:
         pass

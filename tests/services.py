@@ -32,14 +32,14 @@ def postgres_url() -> Iterator[str]:
     """A SQLAlchemy URL whose search_path is a fresh schema in the ``test`` database."""
     import sqlalchemy as sa
 
-    from pvideo.database import normalize_url
+    from pvideo.db.engine import normalize_url
 
     schema = f"pvideo_test_{uuid.uuid4().hex[:10]}"
     try:
         admin = sa.create_engine(normalize_url(PG_URL), isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    except Exception as exc:  # noqa: BLE001 - any connection problem means "not available"
+    except Exception as exc:
         unavailable("PostgreSQL", exc)
     sep = "&" if "?" in PG_URL else "?"
     yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"

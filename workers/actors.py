@@ -18,12 +18,12 @@ from dataclasses import dataclass
 import dramatiq
 from dramatiq.middleware import CurrentMessage, Middleware, Retries
 
-from pvideo import claims, fanout, notifications, pipeline, webhooks
-from pvideo.database import database_errors
+from pvideo.db.engine import database_errors
 from pvideo.errors import PermanentError, RenderBusy
+from pvideo.jobs import claims, fanout, notifications, pipeline, webhooks
 from pvideo.logs import log_context
+from pvideo.runtime import Runtime
 from workers.broker import enqueue_many
-from workers.runtime import Runtime
 
 RENDER_QUEUE = "renders"
 CAMPAIGN_QUEUE = "campaigns"
@@ -41,9 +41,15 @@ class Actors:
     webhook: dramatiq.Actor
 
     def send_renders(self, render_ids: Sequence[str]) -> None:
-        enqueue_many(self.render.broker, [
-            dramatiq.Message(queue_name=RENDER_QUEUE, actor_name="render_customer", args=(render_id,), kwargs={},
-                             options={}) for render_id in render_ids])
+        enqueue_many(
+            self.render.broker,
+            [
+                dramatiq.Message(
+                    queue_name=RENDER_QUEUE, actor_name="render_customer", args=(render_id,), kwargs={}, options={}
+                )
+                for render_id in render_ids
+            ],
+        )
 
 
 class DeadLetters(Middleware):
@@ -61,8 +67,9 @@ class DeadLetters(Middleware):
             self.on_dead(message.args[0], RuntimeError("message skipped (too old)"))
 
 
-def declare_actors(broker: dramatiq.Broker, runtime: Callable[[], Runtime], *,
-                   max_retries: int = MAX_RETRIES, webhook_retries: int = 8) -> Actors:
+def declare_actors(
+    broker: dramatiq.Broker, runtime: Callable[[], Runtime], *, max_retries: int = MAX_RETRIES, webhook_retries: int = 8
+) -> Actors:
     """Declare every actor on ``broker``; ``runtime`` supplies db, storage, settings."""
     actors: Actors
 
@@ -76,8 +83,9 @@ def declare_actors(broker: dramatiq.Broker, runtime: Callable[[], Runtime], *,
         message = CurrentMessage.get_current_message()
         retries = message.options.get("retries", 0) if message else max_retries
         try:
-            status = pipeline.render_customer(rt.db, rt.storage, rt.settings, render_id,
-                                              final_attempt=retries >= max_retries)
+            status = pipeline.render_customer(
+                rt.db, rt.storage, rt.settings, render_id, final_attempt=retries >= max_retries
+            )
         except RenderBusy as exc:  # a worker holds the lease: look again once it may have lapsed
             actors.render.send_with_options(args=(render_id,), delay=int(exc.retry_after * 1000))
             return
@@ -92,7 +100,7 @@ def declare_actors(broker: dramatiq.Broker, runtime: Callable[[], Runtime], *,
                     if claims.fail(rt.db, render_id, f"gave up after retries: {exc}"):
                         log.warning("render %s dead-lettered: %s", render_id, exc)
                 notify(render_id)
-            except Exception:  # noqa: BLE001 - the database may be what is down
+            except Exception:
                 log.exception("render %s dead-lettered and could not be marked failed", render_id)
 
     def fan_out_campaign(campaign_id: str) -> None:
@@ -103,27 +111,54 @@ def declare_actors(broker: dramatiq.Broker, runtime: Callable[[], Runtime], *,
     def deliver_webhook(url: str, payload: dict) -> None:
         rt = runtime()
         with log_context(campaign_id=payload.get("campaign_id"), render_id=payload.get("render_id")):
-            webhooks.deliver(url, payload, rt.settings.webhook_signing_key, timeout=rt.settings.webhook_timeout,
-                             allow_private=rt.settings.webhook_allow_private)
+            webhooks.deliver(
+                url,
+                payload,
+                rt.settings.webhook_signing_key,
+                timeout=rt.settings.webhook_timeout,
+                allow_private=rt.settings.webhook_allow_private,
+            )
 
     broker.add_middleware(DeadLetters(on_dead), before=Retries)
     actors = Actors(
         render=dramatiq.actor(
-            render_customer, broker=broker, actor_name="render_customer", queue_name=RENDER_QUEUE,
-            max_retries=max_retries, min_backoff=1_000, max_backoff=30_000, throws=(PermanentError,),
-            time_limit=60 * 60 * 1000),
+            render_customer,
+            broker=broker,
+            actor_name="render_customer",
+            queue_name=RENDER_QUEUE,
+            max_retries=max_retries,
+            min_backoff=1_000,
+            max_backoff=30_000,
+            throws=(PermanentError,),
+            time_limit=60 * 60 * 1000,
+        ),
         fan_out=dramatiq.actor(
-            fan_out_campaign, broker=broker, actor_name="fan_out_campaign", queue_name=CAMPAIGN_QUEUE,
-            max_retries=20, min_backoff=1_000, max_backoff=60_000, throws=(PermanentError,),
-            time_limit=60 * 60 * 1000),
+            fan_out_campaign,
+            broker=broker,
+            actor_name="fan_out_campaign",
+            queue_name=CAMPAIGN_QUEUE,
+            max_retries=20,
+            min_backoff=1_000,
+            max_backoff=60_000,
+            throws=(PermanentError,),
+            time_limit=60 * 60 * 1000,
+        ),
         webhook=dramatiq.actor(
-            deliver_webhook, broker=broker, actor_name="deliver_webhook", queue_name=WEBHOOK_QUEUE,
-            max_retries=webhook_retries, min_backoff=2_000, max_backoff=300_000, throws=(PermanentError,),
-            time_limit=120 * 1000),
+            deliver_webhook,
+            broker=broker,
+            actor_name="deliver_webhook",
+            queue_name=WEBHOOK_QUEUE,
+            max_retries=webhook_retries,
+            min_backoff=2_000,
+            max_backoff=300_000,
+            throws=(PermanentError,),
+            time_limit=120 * 1000,
+        ),
     )
     return actors
 
 
 def declare_for(broker: dramatiq.Broker, runtime: Callable[[], Runtime], settings) -> Actors:
-    return declare_actors(broker, runtime, max_retries=settings.render_max_retries,
-                          webhook_retries=settings.webhook_max_retries)
+    return declare_actors(
+        broker, runtime, max_retries=settings.render_max_retries, webhook_retries=settings.webhook_max_retries
+    )

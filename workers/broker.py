@@ -50,14 +50,24 @@ class PvideoRedisBroker(RedisBroker):
         keys = [self.namespace]
 
         def do_dispatch(queue_name, *args):
-            return dispatch(args=self._args(command, queue_name, self._maintenance_due(command, queue_name), args),
-                            keys=keys)
+            return dispatch(
+                args=self._args(command, queue_name, self._maintenance_due(command, queue_name), args), keys=keys
+            )
 
         return do_dispatch
 
     def _args(self, command: str, queue_name: str, maintenance: int, args: Sequence) -> list:
-        return [command, current_millis(), queue_name, self.broker_id, self.heartbeat_timeout,
-                self.dead_message_ttl, maintenance, self._max_unpack_size(), *args]
+        return [
+            command,
+            current_millis(),
+            queue_name,
+            self.broker_id,
+            self.heartbeat_timeout,
+            self.dead_message_ttl,
+            maintenance,
+            self._max_unpack_size(),
+            *args,
+        ]
 
     def enqueue_many(self, messages: Sequence[dramatiq.Message]) -> int:
         """Enqueue ``messages`` (no delay, one queue each) in one pipelined Redis round trip.
@@ -87,8 +97,10 @@ class PvideoRedisBroker(RedisBroker):
 
     def queue_depth(self, queue_name: str) -> int:
         """Messages waiting (not yet fetched) on ``queue_name``, delayed retries included."""
-        return int(self.client.llen(f"{self.namespace}:{queue_name}")
-                   + self.client.hlen(f"{self.namespace}:{queue_name}.DQ.msgs"))
+        return int(
+            self.client.llen(f"{self.namespace}:{queue_name}")
+            + self.client.hlen(f"{self.namespace}:{queue_name}.DQ.msgs")
+        )
 
 
 def build_broker(settings: Settings) -> dramatiq.Broker:
@@ -96,12 +108,19 @@ def build_broker(settings: Settings) -> dramatiq.Broker:
     if settings.redis_url:
         import redis
 
-        client = redis.Redis.from_url(settings.redis_url, socket_timeout=30, socket_connect_timeout=5,
-                                      health_check_interval=15, retry_on_timeout=True)
-        broker = PvideoRedisBroker(client=client,
-                                   heartbeat_timeout_ms=int(settings.redis_heartbeat_timeout * 1000),
-                                   maintenance_interval=settings.redis_maintenance_interval,
-                                   namespace=settings.redis_namespace)
+        client = redis.Redis.from_url(
+            settings.redis_url,
+            socket_timeout=30,
+            socket_connect_timeout=5,
+            health_check_interval=15,
+            retry_on_timeout=True,
+        )
+        broker = PvideoRedisBroker(
+            client=client,
+            heartbeat_timeout_ms=int(settings.redis_heartbeat_timeout * 1000),
+            maintenance_interval=settings.redis_maintenance_interval,
+            namespace=settings.redis_namespace,
+        )
     else:
         broker = StubBroker()
     broker.add_middleware(CurrentMessage())

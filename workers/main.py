@@ -11,10 +11,10 @@ from functools import lru_cache
 import dramatiq
 
 from pvideo.logs import configure_logging
+from pvideo.runtime import Runtime
 from pvideo.settings import Settings
 from workers.actors import declare_for
 from workers.broker import build_broker
-from workers.runtime import Runtime
 
 settings = Settings()
 configure_logging(fmt=settings.log_format)

@@ -6,11 +6,10 @@ from collections.abc import Sequence
 
 import dramatiq
 
-from pvideo.fanout import send_in_batches
+from pvideo.jobs.fanout import send_in_batches
+from pvideo.runtime import Runtime
 from workers.actors import CAMPAIGN_QUEUE, QUEUES, RENDER_QUEUE, WEBHOOK_QUEUE, declare_for
-from workers.broker import PvideoRedisBroker, is_embedded
-from workers.broker import build_broker
-from workers.runtime import Runtime
+from workers.broker import PvideoRedisBroker, build_broker, is_embedded
 
 
 class RenderQueue:
@@ -34,13 +33,14 @@ class RenderQueue:
             self._worker.start()
 
     def fan_out(self, campaign_id: str) -> None:
-        """One message; a worker enqueues the campaign's rows in batches (``pvideo.fanout``)."""
+        """One message; a worker enqueues the campaign's rows in batches (``pvideo.jobs.fanout``)."""
         self.actors.fan_out.send(campaign_id)
 
     def enqueue(self, render_ids: Sequence[str]) -> int:
         """Enqueue renders in pipelined batches (one Redis round trip per batch)."""
-        return send_in_batches(list(render_ids), self.actors.send_renders,
-                               batch_size=self.runtime.settings.fanout_batch_size)
+        return send_in_batches(
+            list(render_ids), self.actors.send_renders, batch_size=self.runtime.settings.fanout_batch_size
+        )
 
     def depth(self) -> dict[str, int]:
         """Messages waiting per queue (Redis only; empty when embedded)."""

@@ -17,32 +17,49 @@ from starlette.datastructures import UploadFile
 from api.deps import CampaignsKeyDep, SessionDep, StateDep
 from api.schemas import CampaignCreate, CampaignPublic, CampaignSubmitted, RenderPublic, RowError
 from api.state import AppState
-from pvideo import campaigns, fetch
-from pvideo.customers import CustomerRow, check_columns, check_row_count, iter_csv, limit_rows
+from pvideo.db.models import Render
 from pvideo.errors import DataError
-from pvideo.manifest import csv_chunks, iter_manifest, json_chunks, render_links
-from pvideo.models import Render
-from pvideo.spec import SceneSpec, load_scene
-from pvideo.urls import check_link
+from pvideo.jobs import campaigns
+from pvideo.jobs.manifest import csv_chunks, iter_manifest, json_chunks, render_links
+from pvideo.plan import fetch
+from pvideo.scene.customers import CustomerRow, check_columns, check_row_count, iter_csv, limit_rows
+from pvideo.scene.spec import SceneSpec, load_scene
+from pvideo.scene.urls import check_link
 
 router = APIRouter(prefix="/api/campaigns", tags=["campaigns"])
 
 _SCENE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,100}$")
 _SUBMIT_BODY = {
-    "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string"},
-                    "description": "repeat a submission safely: the same key returns the first campaign"}],
+    "parameters": [
+        {
+            "name": "Idempotency-Key",
+            "in": "header",
+            "required": False,
+            "schema": {"type": "string"},
+            "description": "repeat a submission safely: the same key returns the first campaign",
+        }
+    ],
     "requestBody": {
         "required": True,
         "content": {
             "application/json": {"schema": CampaignCreate.model_json_schema()},
-            "multipart/form-data": {"schema": {
-                "type": "object", "required": ["scene", "file"],
-                "properties": {"scene": {"type": "string"}, "name": {"type": "string"},
-                               "webhook_url": {"type": "string"},
-                               "metadata": {"type": "string", "description": "a JSON object"},
-                               "file": {"type": "string", "format": "binary",
-                                        "description": "customers CSV with a header row (streamed)"}},
-            }},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["scene", "file"],
+                    "properties": {
+                        "scene": {"type": "string"},
+                        "name": {"type": "string"},
+                        "webhook_url": {"type": "string"},
+                        "metadata": {"type": "string", "description": "a JSON object"},
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "customers CSV with a header row (streamed)",
+                        },
+                    },
+                }
+            },
         },
     },
 }
@@ -61,8 +78,9 @@ async def _webhook(state: AppState, url: object) -> str | None:
         return None
     try:
         url = check_link(str(url))
-        await run_in_threadpool(fetch.resolve, url, allow_private=state.runtime.settings.webhook_allow_private,
-                                what="webhook")
+        await run_in_threadpool(
+            fetch.resolve, url, allow_private=state.runtime.settings.webhook_allow_private, what="webhook"
+        )
     except (ValueError, fetch.FetchRefused) as exc:
         raise HTTPException(422, f"webhook_url: {exc}") from None
     return url
@@ -101,10 +119,16 @@ async def _read_submission(request: Request, state: StateDep) -> dict[str, Any]:
         columns, rows = iter_csv(stream, source=source)
         check_columns(spec, columns, source=source)
         name = form.get("name")
-        return {"spec": spec, "rows": rows, "name": name if isinstance(name, str) else None, "source": source,
-                "webhook_url": await _webhook(state, form.get("webhook_url")), "metadata": _metadata(form.get("metadata")),
-                "render_mode": _choice("render", form.get("render"), ("eager", "on_demand")),
-                "outputs": _choice("outputs", form.get("outputs"), ("both", "mp4", "hls"))}
+        return {
+            "spec": spec,
+            "rows": rows,
+            "name": name if isinstance(name, str) else None,
+            "source": source,
+            "webhook_url": await _webhook(state, form.get("webhook_url")),
+            "metadata": _metadata(form.get("metadata")),
+            "render_mode": _choice("render", form.get("render"), ("eager", "on_demand")),
+            "outputs": _choice("outputs", form.get("outputs"), ("both", "mp4", "hls")),
+        }
     try:
         body = CampaignCreate.model_validate_json(await request.body())
     except ValidationError as exc:
@@ -112,9 +136,16 @@ async def _read_submission(request: Request, state: StateDep) -> dict[str, Any]:
     spec = _scene(state, body.scene)
     if len(body.rows) > state.runtime.settings.max_rows:
         raise HTTPException(422, f"rows: more than {state.runtime.settings.max_rows} rows (PVIDEO_MAX_ROWS)")
-    return {"spec": spec, "rows": (CustomerRow(i, r) for i, r in enumerate(body.rows, start=1)),
-            "name": body.name, "source": "rows", "webhook_url": await _webhook(state, body.webhook_url),
-            "metadata": body.metadata, "render_mode": body.render, "outputs": body.outputs}
+    return {
+        "spec": spec,
+        "rows": (CustomerRow(i, r) for i, r in enumerate(body.rows, start=1)),
+        "name": body.name,
+        "source": "rows",
+        "webhook_url": await _webhook(state, body.webhook_url),
+        "metadata": body.metadata,
+        "render_mode": body.render,
+        "outputs": body.outputs,
+    }
 
 
 def _choice(field: str, value: object, allowed: tuple[str, ...]) -> str:
@@ -126,25 +157,42 @@ def _choice(field: str, value: object, allowed: tuple[str, ...]) -> str:
     return str(value)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=CampaignSubmitted,
-             openapi_extra=_SUBMIT_BODY, responses={200: {"description": "replayed (same Idempotency-Key)"}})
-async def submit_campaign(request: Request, state: StateDep, _: CampaignsKeyDep,
-                          idempotency_key: Annotated[str | None, Header(max_length=200, include_in_schema=False)] = None
-                          ) -> Response:
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CampaignSubmitted,
+    openapi_extra=_SUBMIT_BODY,
+    responses={200: {"description": "replayed (same Idempotency-Key)"}},
+)
+async def submit_campaign(
+    request: Request,
+    state: StateDep,
+    _: CampaignsKeyDep,
+    idempotency_key: Annotated[str | None, Header(max_length=200, include_in_schema=False)] = None,
+) -> Response:
     """Submit a scene + customers. Good rows are queued; each bad row is reported with its reason."""
     submission_args = await _read_submission(request, state)
     runtime = state.runtime
-    submission_args["rows"] = limit_rows(submission_args["rows"], runtime.settings.max_rows,
-                                         source=submission_args["source"])
+    submission_args["rows"] = limit_rows(
+        submission_args["rows"], runtime.settings.max_rows, source=submission_args["source"]
+    )
 
     def store() -> campaigns.Submission:
         with runtime.db.session() as session:
             return campaigns.submit_campaign(
-                session, submission_args["spec"], submission_args["rows"], assets_dir=runtime.settings.assets_dir,
-                tokens=state.tokens, name=submission_args["name"], source=submission_args["source"],
-                idempotency_key=idempotency_key, webhook_url=submission_args["webhook_url"],
-                metadata=submission_args["metadata"], render_mode=submission_args["render_mode"],
-                outputs=submission_args["outputs"])
+                session,
+                submission_args["spec"],
+                submission_args["rows"],
+                assets_dir=runtime.settings.assets_dir,
+                tokens=state.tokens,
+                name=submission_args["name"],
+                source=submission_args["source"],
+                idempotency_key=idempotency_key,
+                webhook_url=submission_args["webhook_url"],
+                metadata=submission_args["metadata"],
+                render_mode=submission_args["render_mode"],
+                outputs=submission_args["outputs"],
+            )
 
     try:
         submission = await run_in_threadpool(store)  # 100k rows: keep the event loop free
@@ -152,9 +200,13 @@ async def submit_campaign(request: Request, state: StateDep, _: CampaignsKeyDep,
         raise HTTPException(422, str(exc)) from None
     if submission.campaign.render_mode != "on_demand":  # on demand: the first view renders
         state.queue.fan_out(submission.campaign.id)  # a replay re-sends it: fan-out resumes, never repeats
-    body = CampaignSubmitted(id=submission.campaign.id, queued=submission.queued_count,
-                             rejected=[RowError(row=r, error=e) for r, e in submission.rejected],
-                             rejected_count=submission.rejected_count, replayed=submission.replayed)
+    body = CampaignSubmitted(
+        id=submission.campaign.id,
+        queued=submission.queued_count,
+        rejected=[RowError(row=r, error=e) for r, e in submission.rejected],
+        rejected_count=submission.rejected_count,
+        replayed=submission.replayed,
+    )
     return JSONResponse(body.model_dump(), status_code=200 if submission.replayed else 201)
 
 
@@ -163,11 +215,20 @@ def get_campaign(campaign_id: str, session: SessionDep, state: StateDep, _: Camp
     """Counts by status, the finish rate over the recent window, and an ETA."""
     campaign = campaigns.get_campaign(session, campaign_id)
     progress = campaigns.progress(session, campaign_id, window_seconds=state.runtime.settings.eta_window_seconds)
-    return CampaignPublic(id=campaign.id, name=campaign.name, scene=campaign.scene_name, status=campaign.status,
-                          created_at=campaign.created_at, total=progress.total, counts=progress.counts,
-                          finished=progress.finished, rate_per_minute=progress.rate_per_minute,
-                          eta_seconds=progress.eta_seconds, completed_at=campaign.completed_at,
-                          metadata=campaign.meta)
+    return CampaignPublic(
+        id=campaign.id,
+        name=campaign.name,
+        scene=campaign.scene_name,
+        status=campaign.status,
+        created_at=campaign.created_at,
+        total=progress.total,
+        counts=progress.counts,
+        finished=progress.finished,
+        rate_per_minute=progress.rate_per_minute,
+        eta_seconds=progress.eta_seconds,
+        completed_at=campaign.completed_at,
+        metadata=campaign.meta,
+    )
 
 
 @router.post("/{campaign_id}/cancel")
@@ -185,22 +246,38 @@ def retry_campaign(campaign_id: str, state: StateDep, _: CampaignsKeyDep) -> dic
 
 
 def render_public(render: Render, base_url: str) -> RenderPublic:
-    return RenderPublic(id=render.id, row=render.row_number, customer_id=render.customer_id,
-                        status=render.status, error=render.error, **render_links(render, base_url))
+    return RenderPublic(
+        id=render.id,
+        row=render.row_number,
+        customer_id=render.customer_id,
+        status=render.status,
+        error=render.error,
+        **render_links(render, base_url),
+    )
 
 
 @router.get("/{campaign_id}/renders", response_model=list[RenderPublic])
-def list_renders(campaign_id: str, session: SessionDep, state: StateDep, _: CampaignsKeyDep,
-                 offset: int = Query(0, ge=0), limit: int = Query(1000, ge=1, le=10_000)) -> list[RenderPublic]:
+def list_renders(
+    campaign_id: str,
+    session: SessionDep,
+    state: StateDep,
+    _: CampaignsKeyDep,
+    offset: int = Query(0, ge=0),
+    limit: int = Query(1000, ge=1, le=10_000),
+) -> list[RenderPublic]:
     campaigns.get_campaign(session, campaign_id)
     base = state.runtime.settings.public_base_url
     return [render_public(r, base) for r in campaigns.list_renders(session, campaign_id, offset=offset, limit=limit)]
 
 
-@router.get("/{campaign_id}/manifest", response_class=StreamingResponse,
-            responses={200: {"content": {"text/csv": {}, "application/json": {}}}})
-def manifest(campaign_id: str, state: StateDep, _: CampaignsKeyDep,
-             format: str = Query("csv", pattern="^(csv|json)$")) -> StreamingResponse:
+@router.get(
+    "/{campaign_id}/manifest",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}, "application/json": {}}}},
+)
+def manifest(
+    campaign_id: str, state: StateDep, _: CampaignsKeyDep, format: str = Query("csv", pattern="^(csv|json)$")
+) -> StreamingResponse:
     """customer id, landing/video/poster/thumbnail URLs, status, error: one row per customer, streamed."""
     db, base = state.runtime.db, state.runtime.settings.public_base_url
     with db.session() as session:
@@ -213,5 +290,6 @@ def manifest(campaign_id: str, state: StateDep, _: CampaignsKeyDep,
 
     media = "text/csv; charset=utf-8" if format == "csv" else "application/json"
     filename = f"campaign-{campaign_id}-links.{format}"
-    return StreamingResponse(chunks(), media_type=media,
-                             headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return StreamingResponse(
+        chunks(), media_type=media, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+    )

@@ -12,14 +12,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from api.deps import SessionDep, StateDep, count_wrong_key, refuse_if_guessing
 from api.pages import templates
 from api.security import CSP
-from pvideo.analytics import campaign_analytics
-from pvideo.apikeys import stored_key
-from pvideo.campaigns import get_campaign, list_renders
-from pvideo.charts import funnel_bars, retention_points
-from pvideo.manifest import render_links
-from pvideo.models import ApiKey
-from pvideo.overview import campaign_progress
-from pvideo.signin import SESSION_MAX_AGE, DashboardSignin
+from pvideo.access.apikeys import stored_key
+from pvideo.access.signin import SESSION_MAX_AGE, DashboardSignin
+from pvideo.db.models import ApiKey
+from pvideo.jobs.campaigns import get_campaign, list_renders
+from pvideo.jobs.manifest import render_links
+from pvideo.tracking.analytics import campaign_analytics
+from pvideo.tracking.charts import funnel_bars, retention_points
+from pvideo.tracking.overview import campaign_progress
 
 router = APIRouter(prefix="/dashboard", tags=["dashboard"], include_in_schema=False)
 
@@ -40,8 +40,15 @@ def _page(request: Request, name: str, context: dict, status_code: int = 200) ->
 
 
 def _set_cookie(request: Request, response: Response, name: str, value: str, max_age: int) -> None:
-    response.set_cookie(name, value, max_age=max_age, path="/dashboard", httponly=True, samesite="strict",
-                        secure=request.url.scheme == "https")
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        path="/dashboard",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
 
 
 def signed_in(state: StateDep, cookie: Annotated[str | None, Cookie(alias=SESSION_COOKIE)] = None) -> bool:
@@ -87,8 +94,9 @@ def sign_in_form(request: Request, state: StateDep) -> Response:
 
 
 @router.post("/sign-in")
-async def sign_in(request: Request, state: StateDep,
-                  csrf_cookie: Annotated[str | None, Cookie(alias=CSRF_COOKIE)] = None) -> Response:
+async def sign_in(
+    request: Request, state: StateDep, csrf_cookie: Annotated[str | None, Cookie(alias=CSRF_COOKIE)] = None
+) -> Response:
     form = await request.form(max_files=0, max_fields=5)
     api_key, csrf = form.get("api_key"), form.get("csrf")
     signin = _signin(state)
@@ -112,8 +120,9 @@ async def sign_in(request: Request, state: StateDep,
 
 
 @router.post("/sign-out")
-async def sign_out(request: Request, state: StateDep,
-                   csrf_cookie: Annotated[str | None, Cookie(alias=CSRF_COOKIE)] = None) -> Response:
+async def sign_out(
+    request: Request, state: StateDep, csrf_cookie: Annotated[str | None, Cookie(alias=CSRF_COOKIE)] = None
+) -> Response:
     form = await request.form(max_files=0, max_fields=5)
     csrf = form.get("csrf")
     if not _same_origin(request) or not _signin(state).csrf_ok(csrf_cookie, csrf if isinstance(csrf, str) else None):
@@ -138,14 +147,32 @@ def home(request: Request, state: StateDep, session: SessionDep, ok: SignedInDep
 
 
 @router.get("/campaigns/{campaign_id}", response_class=HTMLResponse)
-def campaign_page(campaign_id: str, request: Request, state: StateDep, session: SessionDep, ok: SignedInDep,
-                  start: date | None = Query(None), end: date | None = Query(None)) -> Response:
+def campaign_page(
+    campaign_id: str,
+    request: Request,
+    state: StateDep,
+    session: SessionDep,
+    ok: SignedInDep,
+    start: date | None = Query(None),
+    end: date | None = Query(None),
+) -> Response:
     if not ok:
         return RedirectResponse("/dashboard/sign-in", status_code=303)
     campaign = get_campaign(session, campaign_id)
     stats = campaign_analytics(session, campaign_id, start=start, end=end)
     base = state.runtime.settings.public_base_url
     renders = [(r, render_links(r, base)) for r in list_renders(session, campaign_id, limit=500)]
-    return _with_csrf(request, state, "dashboard_campaign.html", {
-        "campaign": campaign, "stats": stats, "renders": renders, "start": start, "end": end,
-        "funnel": funnel_bars(stats["funnel"]), "curve": retention_points(stats["drop_off"])})
+    return _with_csrf(
+        request,
+        state,
+        "dashboard_campaign.html",
+        {
+            "campaign": campaign,
+            "stats": stats,
+            "renders": renders,
+            "start": start,
+            "end": end,
+            "funnel": funnel_bars(stats["funnel"]),
+            "curve": retention_points(stats["drop_off"]),
+        },
+    )

@@ -24,7 +24,7 @@ def healthz(session: SessionDep) -> dict[str, str]:
 def _check(fn) -> str:
     try:
         fn()
-    except Exception as exc:  # noqa: BLE001 - readiness reports any failure as text
+    except Exception as exc:
         return f"error: {type(exc).__name__}: {exc}"[:300]
     return "ok"
 
@@ -47,8 +47,9 @@ def readyz(state: StateDep) -> JSONResponse:
     checks = {"database": _check(database), "storage": _check(storage)}
     checks["redis"] = "embedded" if queue.embedded else _check(redis)
     ready = all(v in ("ok", "embedded") for v in checks.values())
-    return JSONResponse({"status": "ready" if ready else "unavailable", "checks": checks},
-                        status_code=200 if ready else 503)
+    return JSONResponse(
+        {"status": "ready" if ready else "unavailable", "checks": checks}, status_code=200 if ready else 503
+    )
 
 
 @router.get("/metrics", response_class=Response)

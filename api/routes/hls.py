@@ -16,10 +16,10 @@ from fastapi.responses import Response
 
 from api.deps import SessionDep, StateDep
 from api.media import stored_file
-from pvideo import hls
-from pvideo.campaigns import render_by_token
+from pvideo.db.models import Render, RenderStatus
 from pvideo.errors import NotFound
-from pvideo.models import Render, RenderStatus
+from pvideo.jobs.campaigns import render_by_token
+from pvideo.render import hls
 from pvideo.storage import Storage
 
 router = APIRouter(tags=["viewer"])
@@ -42,8 +42,7 @@ def hls_url(render: Render, token: str, storage: Storage) -> str | None:
 
 def start_on_demand(render: Render, state: StateDep, session: SessionDep, wait: float = 3.0) -> None:
     """A first view of an on-demand render starts it and waits (briefly) for its playlist."""
-    if render.campaign.render_mode != "on_demand" or render.status not in (RenderStatus.QUEUED,
-                                                                           RenderStatus.RENDERING):
+    if render.campaign.render_mode != "on_demand" or render.status not in (RenderStatus.QUEUED, RenderStatus.RENDERING):
         return
     if render.status == RenderStatus.QUEUED:
         state.ondemand.request(render.id)
@@ -68,8 +67,9 @@ def _playlist(token: str, state: StateDep, session: SessionDep) -> str:
 @router.get("/v/{token}/index.m3u8")
 def playlist(token: str, state: StateDep, session: SessionDep) -> Response:
     storage = state.runtime.storage
-    text = hls.rewrite(_playlist(token, state, session),
-                       lambda key: storage.url(key) or f"/v/{token}/hls/{PurePosixPath(key).name}")
+    text = hls.rewrite(
+        _playlist(token, state, session), lambda key: storage.url(key) or f"/v/{token}/hls/{PurePosixPath(key).name}"
+    )
     return Response(text, media_type=PLAYLIST_TYPE, headers={"Cache-Control": "private, max-age=60"})
 
 
@@ -86,5 +86,10 @@ def segment(token: str, name: str, state: StateDep, session: SessionDep) -> Resp
         if time.monotonic() > deadline:
             raise HTTPException(503, "segment not ready", headers={"Retry-After": "1"})
         time.sleep(0.05)
-    return stored_file(storage, keys[0], "video/mp2t", not_found="segment not found",
-                       headers={"Cache-Control": "private, max-age=86400"})
+    return stored_file(
+        storage,
+        keys[0],
+        "video/mp2t",
+        not_found="segment not found",
+        headers={"Cache-Control": "private, max-age=86400"},
+    )

@@ -9,12 +9,12 @@ from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 
 from api.deps import SessionDep, StateDep
 from api.landing import stored_chapters
-from pvideo.campaigns import render_by_token
-from pvideo.chapters import Chapter, chapters_from_ctas, to_webvtt
-from pvideo.devices import device_class
-from pvideo.models import Render, RenderStatus
-from pvideo.tracking import ingest
-from pvideo.urls import check_link
+from pvideo.db.models import Render, RenderStatus
+from pvideo.jobs.campaigns import render_by_token
+from pvideo.render.chapters import Chapter, chapters_from_ctas, to_webvtt
+from pvideo.scene.urls import check_link
+from pvideo.tracking.devices import device_class
+from pvideo.tracking.events import ingest
 
 router = APIRouter(prefix="/v/{token}", tags=["viewer"])
 
@@ -29,13 +29,23 @@ def _live_render(token: str, state: StateDep, session: SessionDep) -> Render:
     return render
 
 
-@router.get("/cta/{cta_id}", status_code=302, response_class=RedirectResponse,
-            responses={302: {"description": "to the CTA's own URL, after recording the click"}})
-def cta_click(token: str, cta_id: str, request: Request, state: StateDep, session: SessionDep,
-              e: str | None = Query(None, max_length=100, description="event id (tracker)"),
-              s: str | None = Query(None, max_length=64, description="session id (tracker)"),
-              q: int | None = Query(None, ge=0, description="sequence number (tracker)"),
-              t: float | None = Query(None, ge=0, description="video position (tracker)")) -> Response:
+@router.get(
+    "/cta/{cta_id}",
+    status_code=302,
+    response_class=RedirectResponse,
+    responses={302: {"description": "to the CTA's own URL, after recording the click"}},
+)
+def cta_click(
+    token: str,
+    cta_id: str,
+    request: Request,
+    state: StateDep,
+    session: SessionDep,
+    e: str | None = Query(None, max_length=100, description="event id (tracker)"),
+    s: str | None = Query(None, max_length=64, description="session id (tracker)"),
+    q: int | None = Query(None, ge=0, description="sequence number (tracker)"),
+    t: float | None = Query(None, ge=0, description="video position (tracker)"),
+) -> Response:
     """Record a ``cta_click`` then redirect to that CTA's URL for this render, and only there."""
     render = _live_render(token, state, session)
     hotspot = next((h for h in render.hotspots or [] if h.get("id") == cta_id), None)
@@ -45,8 +55,14 @@ def cta_click(token: str, cta_id: str, request: Request, state: StateDep, sessio
         target = check_link(str(hotspot.get("href") or ""))
     except ValueError:
         raise HTTPException(404, "unknown CTA") from None
-    raw = {"event_id": e or uuid.uuid4().hex, "type": "cta_click", "cta_id": cta_id, "position": t,
-           "session_id": s, "seq": q}
+    raw = {
+        "event_id": e or uuid.uuid4().hex,
+        "type": "cta_click",
+        "cta_id": cta_id,
+        "position": t,
+        "session_id": s,
+        "seq": q,
+    }
     if state.event_limiter.take(render.id, 1) == 0:
         ingest(session, render, [raw], device=device_class(request.headers.get("user-agent")))
     return RedirectResponse(target, status_code=302, headers={"Cache-Control": "no-store"})
@@ -57,7 +73,11 @@ def chapters_track(token: str, state: StateDep, session: SessionDep) -> Response
     """WebVTT chapters: the scene's (from the render's stored track), else made from the CTA windows."""
     render = _live_render(token, state, session)
     stored = stored_chapters(render, state.runtime.storage)
-    chapters = ([Chapter(c["start"], c["end"], c["title"]) for c in stored] if stored is not None
-                else chapters_from_ctas(render.hotspots or [], render.duration or 0))
-    return Response(to_webvtt(chapters), media_type="text/vtt; charset=utf-8",
-                    headers={"Cache-Control": "private, max-age=3600"})
+    chapters = (
+        [Chapter(c["start"], c["end"], c["title"]) for c in stored]
+        if stored is not None
+        else chapters_from_ctas(render.hotspots or [], render.duration or 0)
+    )
+    return Response(
+        to_webvtt(chapters), media_type="text/vtt; charset=utf-8", headers={"Cache-Control": "private, max-age=3600"}
+    )

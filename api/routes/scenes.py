@@ -18,12 +18,12 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from api.deps import CampaignsKeyDep, StateDep
-from pvideo.customers import coerce_row
 from pvideo.errors import SceneError
-from pvideo.plan import compile
-from pvideo.preview import preview_frame
+from pvideo.plan.compiler import compile_plan
+from pvideo.render.preview import preview_frame
+from pvideo.scene.customers import coerce_row
+from pvideo.scene.spec import parse_scene
 from pvideo.settings import Settings
-from pvideo.spec import parse_scene
 from pvideo.storage import Storage
 
 router = APIRouter(prefix="/api/scenes", tags=["scenes"])
@@ -35,8 +35,9 @@ MAX_ROW_FIELDS = 200
 
 class ScenePreview(BaseModel):
     scene: str | dict[str, Any] = Field(description="the scene script: YAML text or the same as a JSON object")
-    row: dict[str, Any] = Field(default_factory=dict, max_length=MAX_ROW_FIELDS,
-                                description="one customer row: field -> value")
+    row: dict[str, Any] = Field(
+        default_factory=dict, max_length=MAX_ROW_FIELDS, description="one customer row: field -> value"
+    )
     at: float = Field(ge=0, le=86_400, description="second of the frame to show")
 
 
@@ -63,19 +64,25 @@ def render_preview(body: ScenePreview, settings: Settings, storage: Storage) -> 
     """Compiled like ``pvideo preview`` does (same assets, storage and fetch policy), then composited."""
     spec = parse_scene(scene_data(body.scene), source="scene")
     row = coerce_row(spec, body.row, source="row")
-    plan = compile(spec, row, assets_dir=settings.assets_dir, storage=storage,
-                   allow_private_fetch=settings.fetch_allow_private)
+    plan = compile_plan(
+        spec, row, assets_dir=settings.assets_dir, storage=storage, allow_private_fetch=settings.fetch_allow_private
+    )
     frame = preview_frame(plan, body.at)
     out = io.BytesIO()
     frame.save(out, format="PNG")
     return out.getvalue()
 
 
-@router.post("/preview", response_class=Response,
-             responses={200: {"content": {"image/png": {}}, "description": "the frame as a PNG"},
-                        422: {"description": "the scene, row or time is invalid; detail names the problem"},
-                        429: {"description": "too many previews running"},
-                        504: {"description": "the preview took too long"}})
+@router.post(
+    "/preview",
+    response_class=Response,
+    responses={
+        200: {"content": {"image/png": {}}, "description": "the frame as a PNG"},
+        422: {"description": "the scene, row or time is invalid; detail names the problem"},
+        429: {"description": "too many previews running"},
+        504: {"description": "the preview took too long"},
+    },
+)
 async def preview(body: ScenePreview, state: StateDep, _: CampaignsKeyDep) -> Response:
     """The frame at ``at`` seconds of ``scene`` for ``row``, composited by moviepy (no video is encoded)."""
     slots = state.previews

@@ -7,11 +7,12 @@ from fastapi.responses import FileResponse, Response
 
 from api.deps import SessionDep, StateDep
 from api.media import PRIVATE_CACHE, stored_file
-from pvideo.campaigns import render_by_token
+from pvideo.db.models import Render, RenderStatus
 from pvideo.errors import NotFound
-from pvideo.models import Render, RenderStatus
+from pvideo.jobs.campaigns import render_by_token
 
 router = APIRouter(tags=["viewer"])
+
 
 def _done_render(token: str, state: StateDep, session: SessionDep, what: str) -> Render:
     render = render_by_token(session, state.tokens, token)
@@ -31,14 +32,21 @@ def thumbnail(token: str, state: StateDep, session: SessionDep) -> Response:
 def thumbnail_gif(token: str, state: StateDep, session: SessionDep) -> Response:
     """An animated GIF loop (at most 3 s and 1 MB) with a play button, for email."""
     render = _done_render(token, state, session, "thumbnail")
-    return stored_file(state.runtime.storage, (render.outputs or {}).get("thumbnail.gif"), "image/gif", not_found="thumbnail not found")
+    return stored_file(
+        state.runtime.storage, (render.outputs or {}).get("thumbnail.gif"), "image/gif", not_found="thumbnail not found"
+    )
 
 
 @router.get("/v/{token}/thumbnail.webp", response_class=FileResponse)
 def thumbnail_webp(token: str, state: StateDep, session: SessionDep) -> Response:
     """The same loop as an animated WebP."""
     render = _done_render(token, state, session, "thumbnail")
-    return stored_file(state.runtime.storage, (render.outputs or {}).get("thumbnail.webp"), "image/webp", not_found="thumbnail not found")
+    return stored_file(
+        state.runtime.storage,
+        (render.outputs or {}).get("thumbnail.webp"),
+        "image/webp",
+        not_found="thumbnail not found",
+    )
 
 
 def _text_track(token: str, state: StateDep, session: SessionDep, name: str) -> Response:
@@ -54,15 +62,13 @@ def _text_track(token: str, state: StateDep, session: SessionDep, name: str) -> 
     return Response(text, media_type="text/vtt; charset=utf-8", headers=PRIVATE_CACHE)
 
 
-@router.get("/v/{token}/captions.vtt", response_class=Response,
-            responses={200: {"content": {"text/vtt": {}}}})
+@router.get("/v/{token}/captions.vtt", response_class=Response, responses={200: {"content": {"text/vtt": {}}}})
 def captions_track(token: str, state: StateDep, session: SessionDep) -> Response:
     """WebVTT captions: the template's lines merged with the customer's personalized ones."""
     return _text_track(token, state, session, "captions.vtt")
 
 
-@router.get("/v/{token}/track.vtt", response_class=Response,
-            responses={200: {"content": {"text/vtt": {}}}})
+@router.get("/v/{token}/track.vtt", response_class=Response, responses={200: {"content": {"text/vtt": {}}}})
 def metadata_track(token: str, state: StateDep, session: SessionDep) -> Response:
     """WebVTT metadata: one JSON cue per chapter and per CTA window."""
     return _text_track(token, state, session, "track.vtt")

@@ -10,8 +10,8 @@ from api.landing import landing_context, landing_csp, stored_chapters
 from api.media import stored_file
 from api.pages import templates
 from api.routes.hls import hls_url, start_on_demand
-from pvideo.campaigns import render_by_token
-from pvideo.models import Render, RenderStatus
+from pvideo.db.models import Render, RenderStatus
+from pvideo.jobs.campaigns import render_by_token
 
 router = APIRouter(tags=["viewer"])
 
@@ -31,11 +31,20 @@ def landing_page(token: str, request: Request, state: StateDep, session: Session
     start_on_demand(render, state, session)
     streaming = hls_url(render, token, state.runtime.storage)
     if render.status != RenderStatus.DONE and not streaming:
-        return templates.TemplateResponse(request, "pending.html", {"status": render.status},
-                                          status_code=404 if render.status == RenderStatus.FAILED else 202,
-                                          headers={"Retry-After": "5"})
-    context = landing_context(render, token, state.runtime.settings.public_base_url, hls_url=streaming,
-                              chapters=stored_chapters(render, state.runtime.storage))
+        return templates.TemplateResponse(
+            request,
+            "pending.html",
+            {"status": render.status},
+            status_code=404 if render.status == RenderStatus.FAILED else 202,
+            headers={"Retry-After": "5"},
+        )
+    context = landing_context(
+        render,
+        token,
+        state.runtime.settings.public_base_url,
+        hls_url=streaming,
+        chapters=stored_chapters(render, state.runtime.storage),
+    )
     headers = {"Content-Security-Policy": landing_csp(hls=bool(context["hls_url"]))}
     return templates.TemplateResponse(request, "landing.html", context, headers=headers)
 

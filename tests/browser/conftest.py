@@ -21,8 +21,15 @@ from pvideo.settings import PROJECT_ROOT
 from tests.services import unavailable
 
 CHROMIUM = os.environ.get("PVIDEO_TEST_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--autoplay-policy=no-user-gesture-required"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--autoplay-policy=no-user-gesture-required",
+]
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 
 

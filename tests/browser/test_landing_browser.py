@@ -9,12 +9,14 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from pvideo.models import Event
+from pvideo.db.models import Event
 from tests.conftest import API_KEY
 
 ROWS = [{"customer_id": "c1", "first_name": "Ana", "plan": "Pro", "price": "19.99"}]
-IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
-          "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1")
+IPHONE = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1"
+)
 
 
 @pytest.fixture()
@@ -42,7 +44,7 @@ def _stored(app, campaign_id, until: set[str], timeout: float = 15.0) -> list[Ev
 
 
 def test_play_see_cta_click_it_and_events_are_stored_in_order(browser, landing, artifacts):
-    base, app, campaign_id, url = landing
+    _base, app, campaign_id, url = landing
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     context.route("https://shop.example/**", lambda route: route.abort())  # stay off the network
     page = context.new_page()
@@ -111,8 +113,9 @@ def test_keyboard_reaches_the_cta_while_it_is_shown(browser, landing):
 
 def test_phone_layout_and_dashboard_screenshots(browser, landing, artifacts):
     base, _, campaign_id, url = landing
-    phone = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True,
-                                has_touch=True, user_agent=IPHONE)
+    phone = browser.new_context(
+        viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True, user_agent=IPHONE
+    )
     page = phone.new_page()
     page.goto(url)
     page.wait_for_function("window.pvideoTracker && document.getElementById('pvideo-video').readyState >= 1")
@@ -152,8 +155,11 @@ def test_hls_that_cannot_play_falls_back_to_the_mp4(browser, landing):
     context.route(url, with_hls)
     page = context.new_page()
     page.goto(url)
-    page.wait_for_function("window.pvideoPlayer && window.pvideoPlayer.mode === 'mp4' && "
-                           "document.getElementById('pvideo-video').readyState >= 1", timeout=15_000)
+    page.wait_for_function(
+        "window.pvideoPlayer && window.pvideoPlayer.mode === 'mp4' && "
+        "document.getElementById('pvideo-video').readyState >= 1",
+        timeout=15_000,
+    )
     assert page.evaluate("document.getElementById('pvideo-video').currentSrc").endswith("/video.mp4")
     assert page.evaluate("document.getElementById('pvideo-video').duration") > 3.5
     context.close()

@@ -1,0 +1,1 @@
+"""The database floor: tables, engines and sessions, many-row writes, Alembic migrations."""

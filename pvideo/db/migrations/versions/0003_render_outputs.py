@@ -1,0 +1,24 @@
+"""render outputs: name -> storage key of each extra output (GIF, WebP, captions, track)
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-11-22 13:20:00.000000
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0003"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column("renders", sa.Column("outputs", sa.JSON(), nullable=True))
+
+
+def downgrade() -> None:
+    op.drop_column("renders", "outputs")

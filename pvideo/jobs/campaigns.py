@@ -1,0 +1,267 @@
+"""Campaigns: submit (streamed, batched, idempotent), cancel, retry, and follow progress."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from pvideo.access.tokens import ViewerTokens
+from pvideo.db.models import Campaign, CampaignStatus, Render, RenderStatus, new_id, utcnow
+from pvideo.errors import NotFound
+from pvideo.plan.compiler import check_assets
+from pvideo.scene.customers import CustomerRow, customer_id, iter_valid
+from pvideo.scene.spec import SceneSpec
+
+INSERT_BATCH = 2000
+REPORTED_REJECTIONS = 1000
+
+
+@dataclass
+class Submission:
+    campaign: Campaign
+    queued: list[str] = field(default_factory=list)
+    rejected: list[tuple[int, str]] = field(default_factory=list)
+    """The first ``REPORTED_REJECTIONS`` bad rows (row number, reason); all are failed renders."""
+    rejected_count: int = 0
+    replayed: bool = False
+    """True when the idempotency key named an earlier submission, which is returned instead."""
+
+    @property
+    def queued_count(self) -> int:
+        return self.campaign.total - self.campaign.rejected
+
+
+def submit_campaign(
+    session: Session,
+    spec: SceneSpec,
+    rows: Iterable[CustomerRow],
+    *,
+    assets_dir: Path,
+    tokens: ViewerTokens,
+    name: str | None = None,
+    source: str = "customers",
+    idempotency_key: str | None = None,
+    webhook_url: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    render_mode: str = "eager",
+    outputs: str = "both",
+) -> Submission:
+    """Store the campaign and one render per row, in batches; the caller fans it out.
+
+    ``rows`` may be a lazy iterator: only one batch is held at a time. A scene
+    missing an asset fails the whole submission (``AssetError``). A bad row
+    becomes a failed render naming its row and field. With ``idempotency_key``,
+    a second submission with the same key returns the first (``replayed``).
+    Call it in a session of its own: a lost race for the key rolls the session back. The
+    campaign and its renders commit together, or not at all.
+    """
+    if idempotency_key:
+        existing = session.scalar(select(Campaign).where(Campaign.idempotency_key == idempotency_key))
+        if existing is not None:
+            return replay(session, existing)
+    check_assets(spec, assets_dir)
+    campaign = Campaign(
+        id=new_id(),
+        name=name or spec.name,
+        scene_name=spec.name,
+        scene=spec.to_json(),
+        idempotency_key=idempotency_key,
+        webhook_url=webhook_url,
+        meta=metadata,
+        render_mode=render_mode,
+        outputs=outputs,
+    )
+    session.add(campaign)
+    try:
+        session.flush()
+    except IntegrityError:  # a concurrent submission with the same key won; nothing of ours is written yet
+        # (no savepoint: pysqlite commits the campaign row when one is released, so a submission
+        # failing later would leave it behind)
+        session.rollback()
+        return replay(session, session.scalar(select(Campaign).where(Campaign.idempotency_key == idempotency_key)))
+    submission = Submission(campaign)
+    batch: list[dict[str, Any]] = []
+    now = utcnow()
+    for row, data, error in iter_valid(spec, rows, source=source):
+        render_id = new_id()
+        values = {
+            "id": render_id,
+            "campaign_id": campaign.id,
+            "row_number": row.number,
+            "customer_id": customer_id(spec, data or row.data, row.number)[:200],
+            "data": data,
+            "viewer_token": tokens.issue(render_id),
+            "status": RenderStatus.QUEUED,
+            "error": None,
+            "attempts": 0,
+            "created_at": now,
+            "updated_at": now,
+        }
+        campaign.total += 1
+        if error is not None:
+            values.update(status=RenderStatus.FAILED, error=str(error), finished_at=now)
+            campaign.rejected += 1
+            if len(submission.rejected) < REPORTED_REJECTIONS:
+                submission.rejected.append((row.number, str(error)))
+        else:
+            submission.queued.append(render_id)
+        batch.append(values)
+        if len(batch) >= INSERT_BATCH:
+            _insert(session, batch)
+    _insert(session, batch)
+    submission.rejected_count = campaign.rejected
+    if campaign.total == campaign.rejected:
+        campaign.completed_at = utcnow()
+    session.flush()
+    return submission
+
+
+def _insert(session: Session, batch: list[dict[str, Any]]) -> None:
+    if batch:
+        keys = {k for values in batch for k in values}
+        session.execute(insert(Render), [{k: values.get(k) for k in keys} for values in batch])
+        batch.clear()
+
+
+def replay(session: Session, campaign: Campaign) -> Submission:
+    """The answer to a repeated submission: the same campaign, its rejected rows."""
+    rejected = session.execute(
+        select(Render.row_number, Render.error)
+        .where(Render.campaign_id == campaign.id, Render.status == RenderStatus.FAILED, Render.attempts == 0)
+        .order_by(Render.row_number)
+        .limit(REPORTED_REJECTIONS)
+    ).all()
+    return Submission(
+        campaign, rejected=[(n, e or "") for n, e in rejected], rejected_count=campaign.rejected, replayed=True
+    )
+
+
+def get_campaign(session: Session, campaign_id: str) -> Campaign:
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise NotFound(f"campaign {campaign_id!r} not found")
+    return campaign
+
+
+def render_by_token(session: Session, tokens: ViewerTokens, token: str) -> Render | None:
+    """The render a viewer token opens, or ``None`` for a forged, altered or revoked token."""
+    render_id = tokens.verify(token)
+    render = session.get(Render, render_id) if render_id else None
+    return render if render is not None and render.viewer_token == token else None
+
+
+def status_counts(session: Session, campaign_id: str) -> dict[str, int]:
+    rows = session.execute(
+        select(Render.status, func.count()).where(Render.campaign_id == campaign_id).group_by(Render.status)
+    ).all()
+    counts = dict.fromkeys(RenderStatus.ALL, 0)
+    counts.update(dict(rows))
+    return counts
+
+
+def list_renders(session: Session, campaign_id: str, *, offset: int = 0, limit: int = 1000) -> list[Render]:
+    return list(
+        session.scalars(
+            select(Render)
+            .where(Render.campaign_id == campaign_id)
+            .order_by(Render.row_number)
+            .offset(offset)
+            .limit(limit)
+        )
+    )
+
+
+def cancel_campaign(session: Session, campaign_id: str) -> int:
+    """Cancel every row not started yet; rows rendering now finish. Returns how many were cancelled."""
+    campaign = get_campaign(session, campaign_id)
+    campaign.status = CampaignStatus.CANCELLED
+    now = utcnow()
+    cancelled = session.execute(
+        update(Render)
+        .where(Render.campaign_id == campaign_id, Render.status == RenderStatus.QUEUED)
+        .values(status=RenderStatus.CANCELLED, error="cancelled", finished_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    session.flush()
+    return cancelled
+
+
+def retry_failed(session: Session, campaign_id: str) -> list[str]:
+    """Queue again every cancelled row and every row that failed while rendering; returns their ids.
+
+    Rows rejected at submission (bad data, never attempted) stay failed: resubmit them fixed.
+    """
+    campaign = get_campaign(session, campaign_id)
+    ids = list(
+        session.scalars(
+            select(Render.id)
+            .where(
+                Render.campaign_id == campaign_id,
+                or_(
+                    Render.status == RenderStatus.CANCELLED,
+                    and_(Render.status == RenderStatus.FAILED, Render.attempts > 0),
+                ),
+            )
+            .order_by(Render.row_number)
+        )
+    )
+    for start in range(0, len(ids), INSERT_BATCH):
+        session.execute(
+            update(Render)
+            .where(Render.id.in_(ids[start : start + INSERT_BATCH]))
+            .values(status=RenderStatus.QUEUED, error=None, finished_at=None, claimed_until=None, updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+    if ids:
+        campaign.status, campaign.completed_at = CampaignStatus.ACTIVE, None
+    session.flush()
+    return ids
+
+
+@dataclass(frozen=True)
+class Progress:
+    total: int
+    counts: dict[str, int]
+    rate_per_minute: float
+    eta_seconds: float | None
+    """Open rows / the finish rate over the recent window; None before anything finished."""
+
+    @property
+    def finished(self) -> int:
+        return sum(self.counts[s] for s in RenderStatus.FINISHED)
+
+
+def progress(session: Session, campaign_id: str, *, window_seconds: float = 300.0) -> Progress:
+    """Counts by status and an ETA from the rate rows finished at over the last ``window_seconds``."""
+    campaign = get_campaign(session, campaign_id)
+    counts = status_counts(session, campaign_id)
+    now = utcnow()
+    created = campaign.created_at if campaign.created_at.tzinfo else campaign.created_at.replace(tzinfo=now.tzinfo)
+    window = max(1.0, min(window_seconds, (now - created).total_seconds()))
+    recent = (
+        session.scalar(
+            select(func.count()).where(
+                Render.campaign_id == campaign_id,
+                Render.status.in_((RenderStatus.DONE, RenderStatus.FAILED)),
+                Render.attempts > 0,
+                Render.finished_at >= now - timedelta(seconds=window),
+            )
+        )
+        or 0
+    )
+    rate = recent / window
+    remaining = sum(counts[s] for s in RenderStatus.OPEN)
+    eta = 0.0 if remaining == 0 else (remaining / rate if rate > 0 else None)
+    return Progress(
+        total=sum(counts.values()),
+        counts=counts,
+        rate_per_minute=round(rate * 60, 2),
+        eta_seconds=None if eta is None else round(eta, 1),
+    )

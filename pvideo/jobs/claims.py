@@ -1,0 +1,182 @@
+"""Who renders a row, and when it is finished: conditional status transitions.
+
+Every transition is one ``UPDATE ... WHERE status ...`` so two workers holding
+copies of the same message (a redelivery after a presumed-dead worker, a
+re-run fan-out batch) never both render a row:
+
+* ``claim``: ``queued`` -> ``rendering``, or takes over a ``rendering`` row
+  whose lease has run out (its worker died). The holder renews the lease
+  while it works (``keep_lease``), so a live worker is never displaced.
+* ``finish``/``fail``/``requeue``: only from an open state, so a cancelled or
+  already-finished row is left as it is.
+* ``complete_campaign``: sets ``completed_at`` once, when no row is open.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, exists, or_, update
+
+from pvideo.db.engine import Database
+from pvideo.db.models import Campaign, Render, RenderStatus, utcnow
+from pvideo.errors import NotFound, RenderBusy
+
+
+@dataclass(frozen=True)
+class Job:
+    """What a claimed render needs to run, copied out of the session."""
+
+    render_id: str
+    campaign_id: str
+    scene: dict[str, Any]
+    data: dict[str, Any]
+    customer_id: str
+    row_number: int
+    attempts: int
+    outputs: str = "both"  # the campaign's: mp4 | hls | both
+
+
+def claim(db: Database, render_id: str, lease_seconds: float) -> Job | str:
+    """Claim ``render_id``; returns the ``Job``, or the final status if there is nothing to do.
+
+    Raises ``RenderBusy`` while another worker's lease is live, ``NotFound``
+    for an unknown id.
+    """
+    now = utcnow()
+    lapsed = or_(Render.claimed_until.is_(None), Render.claimed_until < now)
+    with db.session() as session:
+        claimed = session.execute(
+            update(Render)
+            .where(
+                Render.id == render_id,
+                or_(Render.status == RenderStatus.QUEUED, and_(Render.status == RenderStatus.RENDERING, lapsed)),
+            )
+            .values(
+                status=RenderStatus.RENDERING,
+                attempts=Render.attempts + 1,
+                claimed_until=now + timedelta(seconds=lease_seconds),
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        row = session.get(Render, render_id)
+        if row is None:
+            raise NotFound(f"render {render_id!r} not found")
+        if not claimed:
+            if row.status == RenderStatus.RENDERING:
+                left = (_aware(row.claimed_until) - now).total_seconds() if row.claimed_until else 0
+                raise RenderBusy(
+                    f"render {render_id} is held by another worker for {left:.0f} s", retry_after=max(left, 0) + 1
+                )
+            return row.status
+        return Job(
+            render_id=row.id,
+            campaign_id=row.campaign_id,
+            scene=row.campaign.scene,
+            data=dict(row.data or {}),
+            customer_id=row.customer_id,
+            row_number=row.row_number,
+            attempts=row.attempts,
+            outputs=row.campaign.outputs,
+        )
+
+
+@contextmanager
+def keep_lease(db: Database, render_id: str, lease_seconds: float) -> Iterator[None]:
+    """Renew the lease every third of its length until the block ends."""
+    stop = threading.Event()
+
+    def renew() -> None:
+        while not stop.wait(lease_seconds / 3):
+            try:
+                with db.session() as session:
+                    session.execute(
+                        update(Render)
+                        .where(Render.id == render_id, Render.status == RenderStatus.RENDERING)
+                        .values(claimed_until=utcnow() + timedelta(seconds=lease_seconds))
+                        .execution_options(synchronize_session=False)
+                    )
+            except Exception:
+                pass
+
+    thread = threading.Thread(target=renew, name=f"lease-{render_id[:8]}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def finish(db: Database, render_id: str, **values: Any) -> bool:
+    """``rendering`` -> ``done`` with ``values``; False if the row was cancelled or finished meanwhile."""
+    return _transition(
+        db,
+        render_id,
+        (RenderStatus.RENDERING,),
+        status=RenderStatus.DONE,
+        error=None,
+        finished_at=utcnow(),
+        claimed_until=None,
+        **values,
+    )
+
+
+def fail(db: Database, render_id: str, reason: str) -> bool:
+    return _transition(
+        db,
+        render_id,
+        RenderStatus.OPEN,
+        status=RenderStatus.FAILED,
+        error=reason,
+        finished_at=utcnow(),
+        claimed_until=None,
+    )
+
+
+def requeue(db: Database, render_id: str, reason: str) -> bool:
+    return _transition(
+        db,
+        render_id,
+        (RenderStatus.RENDERING,),
+        status=RenderStatus.QUEUED,
+        error=f"retrying: {reason}",
+        claimed_until=None,
+    )
+
+
+def _transition(db: Database, render_id: str, sources: tuple[str, ...], **values: Any) -> bool:
+    with db.session() as session:
+        return bool(
+            session.execute(
+                update(Render)
+                .where(Render.id == render_id, Render.status.in_(sources))
+                .values(updated_at=utcnow(), **values)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+        )
+
+
+def complete_campaign(db: Database, campaign_id: str) -> bool:
+    """Mark the campaign complete if no row is open; True only for the call that marked it."""
+    with db.session() as session:
+        open_rows = exists().where(Render.campaign_id == campaign_id, Render.status.in_(RenderStatus.OPEN))
+        return bool(
+            session.execute(
+                update(Campaign)
+                .where(Campaign.id == campaign_id, Campaign.completed_at.is_(None), ~open_rows)
+                .values(completed_at=utcnow())
+                .execution_options(synchronize_session=False)
+            ).rowcount
+        )
+
+
+def _aware(value: datetime) -> datetime:
+    """SQLite hands back naive datetimes; they are UTC."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

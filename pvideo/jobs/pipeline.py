@@ -1,0 +1,245 @@
+"""Render one customer: load -> compile -> render -> store -> mark done.
+
+Outputs are content-addressed (``outputs/<digest>/...``, the digest covering
+the template version, the overlays and the engine), so a retry or a
+re-submitted campaign finds finished work and renders nothing twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from pvideo.db.engine import Database, database_errors
+from pvideo.db.models import RenderStatus
+from pvideo.errors import PermanentError, TransientError
+from pvideo.jobs import claims
+from pvideo.logs import log_context
+from pvideo.plan.compiler import compile_plan
+from pvideo.plan.model import RenderPlan
+from pvideo.render import captions, hls, thumbnails
+from pvideo.render.engine import EngineOutputs, PersonalPart, output_duration, splice_args
+from pvideo.render.ffmpeg_run import run_ffmpeg
+from pvideo.render.ingest import TemplateVersion, segment_files
+from pvideo.render.versions import cache_dir, render_on_template, store_hls, template_version
+from pvideo.scene.spec import SceneSpec, parse_scene
+from pvideo.settings import Settings
+from pvideo.storage import Storage
+
+log = logging.getLogger(__name__)
+
+
+def output_digest(plan: RenderPlan, version: TemplateVersion, engine: str) -> str:
+    """Template version (source bytes, encoder settings, baked layers) + overlays + engine."""
+    h = hashlib.sha256()
+    for part in (plan.digest(), version.hash, engine):
+        h.update(part.encode())
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class RenderHooks:
+    """Optional callbacks for streaming a render while it runs (on-demand viewing)."""
+
+    on_plan: Callable[[RenderPlan, TemplateVersion, str], None] | None = None  # before encoding
+    on_part: Callable[[PersonalPart], None] | None = None  # each personal part, earliest first
+
+
+def render_customer(
+    db: Database,
+    storage: Storage,
+    settings: Settings,
+    render_id: str,
+    *,
+    final_attempt: bool = True,
+    hooks: RenderHooks = RenderHooks(),
+) -> str:
+    """Render ``render_id`` and return its final status.
+
+    The row is claimed first (``pvideo.jobs.claims``): a render already finished,
+    cancelled, or held by another live worker is not rendered again. Permanent
+    errors fail the render with the reason. Transient errors (ffmpeg, storage,
+    database) are re-raised for the queue to retry; on the ``final_attempt``
+    they fail it too. ``RenderBusy`` is raised (and never fails the row) while
+    another worker holds the lease.
+    """
+    with log_context(render_id=render_id):
+        with database_errors():
+            job = claims.claim(db, render_id, settings.render_lease_seconds)
+        if isinstance(job, str):
+            log.info("render %s is %s: nothing to do", render_id, job)
+            return job
+        with log_context(campaign_id=job.campaign_id):
+            return _run(db, storage, settings, job, final_attempt=final_attempt, hooks=hooks)
+
+
+def _run(
+    db: Database, storage: Storage, settings: Settings, job: claims.Job, *, final_attempt: bool, hooks: RenderHooks
+) -> str:
+    render_id, started = job.render_id, time.perf_counter()
+    try:
+        with claims.keep_lease(db, render_id, settings.render_lease_seconds):
+            scene, data, customer, number = job.scene, job.data, job.customer_id, job.row_number
+            spec = parse_scene(scene, source=f"scene {scene.get('name')!r}")
+            plan = compile_plan(
+                spec,
+                data,
+                assets_dir=settings.assets_dir,
+                customer_id=customer,
+                row_number=number,
+                storage=storage,
+                allow_private_fetch=settings.fetch_allow_private,
+            )
+            version = template_version(plan, storage, settings)
+            digest = output_digest(plan, version, settings.engine)
+            if hooks.on_plan is not None:
+                hooks.on_plan(plan, version, digest)
+            mp4 = job.outputs != "hls" or settings.engine == "full"  # the full engine has no parts
+            want_hls = job.outputs != "mp4" and settings.engine == "segments"
+            video_key, poster_key = f"outputs/{digest}/video.mp4", f"outputs/{digest}/poster.jpg"
+            thumbnail_key = f"outputs/{digest}/thumbnail.jpg"
+            animated = {name: f"outputs/{digest}/{name}" for name in ANIMATED}
+            tracks = store_tracks(spec, data, plan, version, storage, digest, settings.assets_dir, row_number=number)
+            finished = [
+                k
+                for k in (
+                    poster_key,
+                    video_key if mp4 else None,
+                    hls.playlist_key(digest) if want_hls else None,
+                    *animated.values(),
+                )
+                if k
+            ]
+            with tempfile.TemporaryDirectory(prefix="pvideo-render-") as tmp:
+                if not all(storage.exists(key) for key in finished):
+                    outputs = render_on_template(
+                        plan, version, storage, settings, Path(tmp), mp4=mp4, on_part=hooks.on_part
+                    )
+                    if want_hls:
+                        store_hls(version, outputs, storage, f"outputs/{digest}")
+                    thumbnail = make_thumbnail(outputs.poster, Path(tmp) / "thumbnail.jpg")
+                    loops = animated_thumbnails(spec, plan, version, outputs, storage, settings, Path(tmp))
+                    # Conditional writes: of two racing workers one creates each object, the
+                    # other keeps it; the video goes last, its presence means "all done".
+                    storage.put_file_if_absent(poster_key, outputs.poster, "image/jpeg")
+                    storage.put_file_if_absent(thumbnail_key, thumbnail, "image/jpeg")
+                    for name, path in loops.items():
+                        storage.put_file_if_absent(animated[name], path, ANIMATED[name])
+                    if mp4:
+                        storage.put_file_if_absent(video_key, outputs.video, "video/mp4")
+            values = {
+                "video_key": video_key if mp4 else None,
+                "poster_key": poster_key,
+                "plan_digest": digest,
+                "hotspots": [h.to_json() for h in plan.hotspots],
+                "outputs": {**animated, **tracks},
+                "width": version.width,
+                "height": version.height,
+                "duration": output_duration(plan, version),
+                "render_seconds": round(time.perf_counter() - started, 3),
+            }
+            if storage.exists(thumbnail_key):
+                values["thumbnail_key"] = thumbnail_key
+            with database_errors():
+                claims.finish(db, render_id, **values)
+    except PermanentError as exc:
+        claims.fail(db, render_id, str(exc))
+        log.warning("render %s failed: %s", render_id, exc)
+        return RenderStatus.FAILED
+    except TransientError as exc:
+        _give_up_or_requeue(db, render_id, exc, final_attempt)
+        raise
+    log.info("render %s done: %s", render_id, video_key, extra={"seconds": values["render_seconds"]})
+    return RenderStatus.DONE
+
+
+def make_thumbnail(poster: Path, out: Path, width: int = 320) -> Path:
+    """A small JPEG of the poster frame, for email clients and manifests."""
+    from PIL import Image
+
+    with Image.open(poster) as image:
+        image.thumbnail((width, width * 4))
+        image.convert("RGB").save(out, "JPEG", quality=82)
+    return out
+
+
+ANIMATED = {"thumbnail.gif": "image/gif", "thumbnail.webp": "image/webp"}
+
+
+def animated_thumbnails(
+    spec: SceneSpec,
+    plan: RenderPlan,
+    version: TemplateVersion,
+    outputs: EngineOutputs,
+    storage: Storage,
+    settings: Settings,
+    workdir: Path,
+) -> dict[str, Path]:
+    """The GIF and WebP loops for email, cut from the MP4 (spliced from the parts for HLS-only renders)."""
+    video = outputs.video
+    if video is None:
+        video = workdir / "thumbnail-source.mp4"
+        paths = segment_files(version, storage, cache_dir(settings))
+        run_ffmpeg(
+            splice_args(version, paths, outputs, video, ffmpeg_exe=settings.ffmpeg_exe), timeout=settings.ffmpeg_timeout
+        )
+    start = plan.output_time(plan.poster_at if spec.thumbnail.start is None else spec.thumbnail.start)
+    return thumbnails.make_thumbnails(
+        video,
+        start,
+        spec.thumbnail.duration,
+        (version.width, version.height),
+        output_duration(plan, version),
+        workdir,
+        ffmpeg_exe=settings.ffmpeg_exe,
+        timeout=settings.ffmpeg_timeout,
+    )
+
+
+def store_tracks(
+    spec: SceneSpec,
+    row: dict,
+    plan: RenderPlan,
+    version: TemplateVersion,
+    storage: Storage,
+    digest: str,
+    assets_dir: Path,
+    *,
+    row_number: int | None = None,
+) -> dict[str, str]:
+    """Store the captions (when the scene has any) and the chapters/CTA track; return their keys.
+
+    Captions may carry data the pixels do not, so each file is named by the hash of its own text.
+    """
+    hotspots = [h.to_json() for h in plan.hotspots]
+    track = captions.outputs_track(spec, row, hotspots, version.duration, plan.output_time, row_number=row_number)
+    files = {"track.vtt": captions.to_webvtt(track)}
+    if spec.captions is not None:
+        cues = captions.caption_cues(spec, row, assets_dir, row_number=row_number)
+        files["captions.vtt"] = captions.to_webvtt(captions.retime(cues, plan.output_time))
+    keys = {}
+    for name, text in files.items():
+        data = text.encode()
+        stem, suffix = name.split(".")
+        key = f"outputs/{digest}/{stem}-{hashlib.sha256(data).hexdigest()[:16]}.{suffix}"
+        if not storage.exists(key):
+            storage.put_bytes(key, data, "text/vtt; charset=utf-8")
+        keys[name] = key
+    return keys
+
+
+def _give_up_or_requeue(db: Database, render_id: str, exc: Exception, final_attempt: bool) -> None:
+    try:
+        with database_errors():
+            if final_attempt:
+                claims.fail(db, render_id, f"gave up after retries: {exc}")
+            else:
+                claims.requeue(db, render_id, str(exc))
+    except TransientError:  # the database itself is down: the lease lapses, the queue retries
+        log.warning("render %s: could not record %s", render_id, exc)
+    log.warning("render %s: %s (%s)", render_id, exc, "giving up" if final_attempt else "will retry")

@@ -1,0 +1,344 @@
+"""Compile a scene and one customer row into a frozen ``RenderPlan``.
+
+``compile_plan`` is where every template is resolved, every text and image is
+rasterized to a PNG and every CTA becomes an http(s) URL with a box and a time
+window. It reads assets but writes nothing; the renderer needs nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from jinja2 import meta
+
+from pvideo.errors import AssetError, DataError, PvideoError
+from pvideo.plan import raster
+from pvideo.plan.animation import Animation, Motion, background_rgba, reveal_ranks
+from pvideo.plan.assets import file_hash, resolve_asset, resolve_font
+from pvideo.plan.model import AudioTrack, Hotspot, Overlay, PlanSection, RenderPlan, VideoClip
+from pvideo.plan.pictures import is_bundled, load_picture
+from pvideo.scene.sandbox import render_template
+from pvideo.scene.spec import (
+    AudioLayer,
+    Box,
+    CtaLayer,
+    ImageLayer,
+    SceneSpec,
+    ShapeLayer,
+    Stroke,
+    TextLayer,
+    VideoLayer,
+)
+from pvideo.scene.urls import check_link
+from pvideo.storage import Storage
+
+AnyLayer = TextLayer | ImageLayer | ShapeLayer | CtaLayer | VideoLayer | AudioLayer
+
+
+def _describe(index: int, layer: AnyLayer) -> str:
+    ident = f" {layer.id!r}" if layer.id else ""
+    return f"layer {index} ({layer.type}{ident})"
+
+
+def check_assets(spec: SceneSpec, assets_dir: Path) -> None:
+    """Fail fast (``AssetError`` naming the layer) if any file the scene needs is missing."""
+    problems = asset_problems(spec, assets_dir)
+    if problems:
+        raise problems[0]
+
+
+def asset_problems(spec: SceneSpec, assets_dir: Path) -> list[AssetError]:
+    """Every file the scene needs for all rows that is missing, each naming its layer."""
+    problems = []
+    try:
+        resolve_asset(assets_dir, spec.video)
+    except AssetError as exc:
+        problems.append(exc)
+    for index, layer in enumerate(spec.layers, start=1):
+        try:
+            if isinstance(layer, ImageLayer) and not _templated(layer.src) and is_bundled(layer.src):
+                resolve_asset(assets_dir, layer.src)
+            elif isinstance(layer, TextLayer):
+                resolve_font(assets_dir, layer.font_name)
+            elif isinstance(layer, CtaLayer):
+                resolve_font(assets_dir, layer.font)
+            elif isinstance(layer, (VideoLayer, AudioLayer)) and not _templated(layer.src):
+                resolve_asset(assets_dir, layer.src)
+        except AssetError as exc:
+            problems.append(AssetError(f"{_describe(index, layer)}: {exc}"))
+    if spec.captions is not None and spec.captions.src:
+        try:
+            resolve_asset(assets_dir, spec.captions.src)
+        except AssetError as exc:
+            problems.append(AssetError(f"captions src: {exc}"))
+    return problems
+
+
+def compile_plan(
+    spec: SceneSpec,
+    row: Mapping[str, Any],
+    *,
+    assets_dir: Path,
+    customer_id: str = "",
+    row_number: int | None = None,
+    storage: Storage | None = None,
+    allow_private_fetch: bool = False,
+) -> RenderPlan:
+    """Resolve ``spec`` for one validated ``row`` (see ``customers.coerce_row``).
+
+    ``storage`` serves ``storage:`` image sources; ``allow_private_fetch`` lets image
+    URLs reach private addresses (tests, trusted intranets).
+    """
+    template = resolve_asset(assets_dir, spec.video)
+    overlays: list[Overlay] = []
+    hotspots: list[Hotspot] = []
+    clips: list[VideoClip] = []
+    audio: list[AudioTrack] = []
+    sections = _sections(spec, row, row_number)
+    timeline = RenderPlan(spec.name, customer_id, template, spec.poster_at, (), (), sections=sections)
+    for index, layer in enumerate(spec.layers, start=1):
+        name = _describe(index, layer)
+        try:
+            if layer.when is not None and not holds(layer.when, row, field=f"{name} when"):
+                continue
+            if isinstance(layer, AudioLayer):
+                audio.append(_audio_track(layer, name, row, assets_dir))
+                continue
+            if timeline.output_time(layer.start) == timeline.output_time(layer.end):
+                continue  # inside skipped sections
+            if isinstance(layer, VideoLayer):
+                clips.append(_video_clip(layer, name, row, assets_dir))
+                continue
+            conditional = layer.when is not None and condition_uses_data(layer.when)
+            if isinstance(layer, TextLayer):
+                static = not _templated(layer.text)
+                text = render_template(layer.text, row, field=f"{name} text")
+                png = raster.render_text(text, layer.box.w, layer.box.h, _text_style(layer, assets_dir))
+            elif isinstance(layer, ImageLayer):
+                static = not _templated(layer.src)
+                png = _image(layer, name, row, static, assets_dir, storage, allow_private_fetch)
+                if png is None:
+                    continue  # a per-customer picture this row does not have
+            elif isinstance(layer, ShapeLayer):
+                static = True
+                png = raster.render_shape(
+                    layer.shape,
+                    layer.box.w,
+                    layer.box.h,
+                    fill=layer.fill,
+                    radius=layer.radius,
+                    stroke_width=layer.stroke.width if layer.stroke else 0,
+                    stroke_color=layer.stroke.color if layer.stroke else None,
+                )
+            else:
+                static = not _templated(layer.label)
+                label = render_template(layer.label, row, field=f"{name} label")
+                href = render_template(layer.href, row, field=f"{name} href")
+                try:
+                    check_link(href)
+                except ValueError as exc:
+                    raise DataError(f"{name} href {href[:200]!r}: {exc}", field="href") from None
+                png = _button(layer, label, assets_dir)
+                hotspots.append(_hotspot(layer, label, href, timeline))
+        except DataError as exc:
+            raise DataError(
+                exc.reason if exc.reason.startswith("layer") else f"{name}: {exc.reason}",
+                row=row_number,
+                field=exc.field,
+            ) from None
+        except PvideoError as exc:
+            raise type(exc)(f"{name}: {exc}") from None
+        overlays.append(
+            Overlay(
+                name,
+                png,
+                layer.box.x,
+                layer.box.y,
+                layer.box.w,
+                layer.box.h,
+                layer.start,
+                layer.end,
+                static and not conditional,
+                _animation(layer, png),
+            )
+        )
+    return RenderPlan(
+        spec.name,
+        customer_id,
+        template,
+        spec.poster_at,
+        tuple(overlays),
+        tuple(hotspots),
+        clips=tuple(clips),
+        audio=tuple(audio),
+        sections=sections,
+    )
+
+
+def _sections(spec: SceneSpec, row: Mapping[str, Any], row_number: int | None) -> tuple[PlanSection, ...]:
+    try:
+        return tuple(
+            PlanSection(s.name, s.start, s.end, holds(s.when, row, field=f"section {s.name!r} when"))
+            for s in spec.sections
+        )
+    except DataError as exc:
+        raise DataError(exc.reason, row=row_number, field=exc.field) from None
+
+
+def _media(layer: VideoLayer | AudioLayer, row: Mapping[str, Any], assets_dir: Path) -> tuple[Path, str]:
+    """The layer's file (``src`` may use the row) and its content hash; a missing file chosen
+    by data is the row's fault."""
+    src = render_template(layer.src, row, field="src")
+    try:
+        path = resolve_asset(assets_dir, src)
+    except AssetError as exc:
+        if not _templated(layer.src):
+            raise
+        raise DataError(f"src {src[:200]!r}: {exc}", field="src") from None
+    return path, file_hash(path)
+
+
+def _video_clip(layer: VideoLayer, name: str, row: Mapping[str, Any], assets_dir: Path) -> VideoClip:
+    path, digest = _media(layer, row, assets_dir)
+    box = layer.box
+    return VideoClip(
+        name, path, digest, box.x, box.y, box.w, box.h, layer.start, layer.end, layer.fit, layer.loop, _animation(layer)
+    )
+
+
+def _audio_track(layer: AudioLayer, name: str, row: Mapping[str, Any], assets_dir: Path) -> AudioTrack:
+    path, digest = _media(layer, row, assets_dir)
+    return AudioTrack(name, path, digest, layer.start, layer.end, layer.volume, layer.template_volume)
+
+
+def _image(
+    layer: ImageLayer,
+    name: str,
+    row: Mapping[str, Any],
+    static: bool,
+    assets_dir: Path,
+    storage: Storage | None,
+    allow_private_fetch: bool,
+) -> bytes | None:
+    """The fitted, masked picture; a bad picture chosen by data is the row's fault (field ``src``)."""
+    src = render_template(layer.src, row, field=f"{name} src").strip()
+    if not src and not static:
+        return None
+    try:
+        picture = load_picture(src, assets_dir=assets_dir, storage=storage, allow_private=allow_private_fetch)
+        return raster.render_image(
+            picture, layer.box.w, layer.box.h, fit=layer.fit, mask=layer.mask, radius=layer.radius, name=repr(src[:200])
+        )
+    except (AssetError, DataError) as exc:
+        if static:
+            raise
+        reason = exc.reason if isinstance(exc, DataError) else str(exc)
+        raise DataError(f"{name} src {src[:200]!r}: {reason}", field="src") from None
+
+
+_BUTTON_RADIUS = {
+    "pill": lambda h: h // 2,
+    "rounded": lambda h: min(16, h // 4),
+    "square": lambda h: 0,
+    "outline": lambda h: min(16, h // 4),
+}
+
+
+def _button(layer: CtaLayer, label: str, assets_dir: Path) -> bytes:
+    """The burned-in CTA: the button shape in its ``style`` (and ``border``), the label on top."""
+    w, h = layer.box.w, layer.box.h
+    border = layer.border
+    if border is None and layer.style == "outline":
+        border = Stroke(width=max(2, h // 20), color=layer.color)
+    width = border.width if border else 0
+    shape = raster.render_shape(
+        "rounded_rectangle",
+        w,
+        h,
+        radius=_BUTTON_RADIUS[layer.style](h),
+        fill=None if layer.style == "outline" else layer.background,
+        stroke_width=width,
+        stroke_color=border.color if border else None,
+    )
+    style = raster.TextStyle(
+        font=resolve_font(assets_dir, layer.font),
+        size=layer.size,
+        min_size=min(12, layer.size),
+        color=layer.color,
+        align="center",
+        padding=max(8, h // 6) + width,
+    )
+    return raster.stack(shape, raster.render_text(label, w, h, style))
+
+
+def _animation(layer, png: bytes | None = None) -> Animation | None:
+    """The compile-time half of ``animate``: motions, and the typewriter order of the text's glyphs."""
+    if layer.animate is None or (layer.animate.enter is None and layer.animate.exit is None):
+        return None
+    motions = [
+        None if m is None else Motion(m.effect, m.duration, m.easing, m.edge or "left")
+        for m in (layer.animate.enter, layer.animate.exit)
+    ]
+    if not any(m is not None and m.effect == "typewriter" for m in motions):
+        return Animation(*motions)
+    background = getattr(layer, "background", None)
+    assert png is not None, "typewriter applies to rasterized text only"
+    ranks, steps = reveal_ranks(png, background)
+    return Animation(*motions, ranks=ranks, steps=steps, background=background_rgba(background))
+
+
+def _text_style(layer: TextLayer, assets_dir: Path) -> raster.TextStyle:
+    boxed = layer.background is not None
+    default_radius = min(16, layer.box.h // 4) if boxed else 0
+    default_padding = max(8, layer.box.h // 8) if boxed else 0
+    return raster.TextStyle(
+        font=resolve_font(assets_dir, layer.font_name),
+        size=layer.size,
+        min_size=min(layer.min_size, layer.size),
+        color=layer.color,
+        background=layer.background,
+        align=layer.align,
+        valign=layer.valign,
+        radius=default_radius if layer.radius is None else layer.radius,
+        padding=default_padding if layer.padding is None else layer.padding,
+        line_height=layer.line_height,
+        wrap=layer.wrap,
+        stroke_width=layer.stroke.width if layer.stroke else 0,
+        stroke_color=layer.stroke.color if layer.stroke else None,
+        shadow=(layer.shadow.dx, layer.shadow.dy, layer.shadow.color) if layer.shadow else None,
+    )
+
+
+def _templated(source: str) -> bool:
+    return "{{" in source or "{%" in source
+
+
+@lru_cache(maxsize=512)
+def condition_uses_data(expression: str) -> bool:
+    """Whether a ``when`` expression reads any name (row data): then the layer is personal."""
+    return bool(meta.find_undeclared_variables(jinja2.Environment().parse("{{ (" + expression + ") }}")))
+
+
+def holds(expression: str, row: Mapping[str, Any], *, field: str) -> bool:
+    """Evaluate a ``when`` in the scene sandbox; the spec checked it is one expression."""
+    return render_template("{% if (" + expression + ") %}1{% endif %}", row, field=field) == "1"
+
+
+def _hotspot(layer: CtaLayer, label: str, href: str, timeline: RenderPlan) -> Hotspot:
+    """Hotspots are in output time: after a skipped section they move earlier."""
+    box: Box = layer.box
+    return Hotspot(
+        layer.id,
+        label,
+        href,
+        box.x,
+        box.y,
+        box.w,
+        box.h,
+        timeline.output_time(layer.start),
+        timeline.output_time(layer.end),
+    )

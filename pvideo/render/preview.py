@@ -1,0 +1,111 @@
+"""Still previews of one frame, composited by moviepy: an independent reference renderer.
+
+The production engines draw overlays with one ffmpeg filter graph over an
+ingested mezzanine; this module takes the other road (moviepy decodes the raw
+template, ``ImageClip`` overlays placed at their boxes and times, animations
+computed per frame in Python by ``animation.state``), so tests can compare the
+two and marketing can look at a frame without rendering a video.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from fractions import Fraction
+
+import numpy as np
+from PIL import Image
+
+from pvideo.errors import DataError
+from pvideo.plan.animation import Timing, even, scaled_size, state
+from pvideo.plan.model import Overlay, RenderPlan, VideoClip
+from pvideo.render.clips import fitted
+from pvideo.render.overlays import frame_window
+
+
+def preview_frame(plan: RenderPlan, at: float) -> Image.Image:
+    """The RGB frame shown at second ``at`` of the customer's video (the frame whose period contains
+    ``at``; skipped sections are not on that timeline), drawn like the engines: the template and its
+    static layers, then video clips, then the personal layers."""
+    from moviepy import CompositeVideoClip, ImageClip, VideoFileClip
+
+    with VideoFileClip(str(plan.template), audio=False) as base:
+        kept = plan.kept(base.duration)
+        length = sum(end - start for start, end in kept)
+        if not 0 <= at < length:
+            raise DataError(f"--at {at:g} s is outside the video (0 to {length:g} s)", field="at")
+        fps = Fraction(base.fps).limit_denominator(1001)
+        index = math.floor(Fraction(_template_time(kept, at)).limit_denominator(10_000) * fps)
+        t = float(index / fps)
+        layers = [*plan.static_overlays, *[_clip_overlay(c, index, fps) for c in plan.clips], *plan.personal_overlays]
+        clips = [base]
+        for overlay in layers:
+            if overlay is None:
+                continue
+            first, stop = frame_window(overlay.start, overlay.end, fps)
+            if not first <= index < stop:
+                continue
+            pixels, position = _picture(overlay, Timing(first, stop, fps), index, tuple(base.size))
+            if pixels is None:
+                continue
+            clips.append(
+                ImageClip(pixels, transparent=True).with_position(position).with_start(0).with_duration(base.duration)
+            )
+        frame = CompositeVideoClip(clips, size=base.size).get_frame(t + 0.5 / float(fps))
+    return Image.fromarray(np.ascontiguousarray(np.asarray(frame, dtype=np.uint8)[..., :3]))
+
+
+def _template_time(kept: list[tuple[float, float]], at: float) -> float:
+    """Second ``at`` of the customer's video as a template second."""
+    for start, end in kept:
+        if at < end - start:
+            return start + at
+        at -= end - start
+    return kept[-1][1]
+
+
+def _clip_overlay(clip: VideoClip, index: int, fps: Fraction) -> Overlay | None:
+    """The clip's picture at template frame ``index`` as an overlay (None outside its window):
+    clip frame ``index - first`` at the template's rate, looped or held on its last frame,
+    fitted like ``clips.fitted``."""
+    from moviepy import VideoFileClip
+
+    first, stop = frame_window(clip.start, clip.end, fps)
+    if not first <= index < stop:
+        return None
+    with VideoFileClip(str(clip.src), audio=False) as source:
+        last = source.duration - 1 / source.fps
+        when = float((index - first) / fps)
+        when = when % source.duration if clip.loop else min(when, last)
+        picture = Image.fromarray(np.asarray(source.get_frame(when), dtype=np.uint8)[..., :3]).convert("RGBA")
+        scaled, (x, y, w, h) = fitted(picture.size, (clip.x, clip.y, clip.w, clip.h), clip.fit)
+    picture = picture.resize(scaled, Image.Resampling.BICUBIC)
+    left, top = (scaled[0] - w) // 2, (scaled[1] - h) // 2
+    buffer = io.BytesIO()
+    picture.crop((left, top, left + w, top + h)).save(buffer, format="PNG")
+    return Overlay(clip.layer, buffer.getvalue(), x, y, w, h, clip.start, clip.end, animation=clip.animation)
+
+
+def _picture(overlay: Overlay, timing: Timing, index: int, size: tuple[int, int]):
+    """The overlay's RGBA pixels at frame ``index`` and where they go (None when nothing shows)."""
+    picture = Image.open(io.BytesIO(overlay.png)).convert("RGBA")
+    animation = overlay.animation
+    if animation is None:
+        return np.array(picture), (overlay.x, overlay.y)
+    box = (overlay.x, overlay.y, overlay.w, overlay.h)
+    now = state(animation, timing, index, box, size)
+    pixels = np.array(picture)
+    if now.typed is not None and animation.ranks is not None:
+        ranks = np.array(Image.open(io.BytesIO(animation.ranks)).convert("RGBA"))[..., 0]
+        pixels[ranks > now.typed] = animation.background
+    if now.opacity < 1:
+        pixels[..., 3] = np.floor(pixels[..., 3] * now.opacity)
+    x, y = overlay.x + now.dx, overlay.y + now.dy
+    if now.scale != 1:
+        w, h = scaled_size(overlay.w, overlay.h, now.scale)
+        pixels = np.array(Image.fromarray(pixels).resize((w, h), Image.Resampling.BICUBIC))
+        x, y = x + (overlay.w - w) / 2, y + (overlay.h - h) / 2
+    x, y = even(x), even(y)
+    if x >= size[0] or y >= size[1] or x + pixels.shape[1] <= 0 or y + pixels.shape[0] <= 0:
+        return None, (x, y)
+    return pixels, (x, y)

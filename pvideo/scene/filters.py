@@ -1,0 +1,87 @@
+"""Data filters for scene scripts: money, dates, numbers and plurals, locale-aware via Babel.
+
+Registered in the sandboxed templating environment, so a scene can write
+``{{ price | money('EUR', 'de_DE') }}`` or ``{{ renews | date('d MMMM y') }}``.
+Bad input (an unknown currency, a date that does not parse) raises
+``ValueError``, which the templating layer reports as that row's data error.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from babel import UnknownLocaleError
+from babel.dates import format_date
+from babel.numbers import UnknownCurrencyError, format_currency, format_decimal, is_currency
+
+
+def _number(value: Any) -> Decimal:
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number, got {value!r}")
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValueError(f"expected a number, got {value!r}") from None
+    if not number.is_finite():
+        raise ValueError(f"expected a finite number, got {value!r}")
+    return number
+
+
+def _locale_call(func, *args, **kwargs) -> str:
+    try:
+        return func(*args, **kwargs)
+    except (UnknownLocaleError, UnknownCurrencyError) as exc:
+        raise ValueError(str(exc)) from None
+    except (TypeError, AttributeError) as exc:
+        raise ValueError(f"bad locale or format: {exc}") from None
+
+
+def money(value: Any, currency: str = "USD", locale: str = "en_US") -> str:
+    """``1234.5 | money`` -> ``$1,234.50``; ``| money('EUR', 'de_DE')`` -> ``1.234,50 €``."""
+    if not is_currency(str(currency)):
+        raise ValueError(f"unknown currency {currency!r}; use an ISO 4217 code such as 'USD'")
+    return _locale_call(format_currency, _number(value), str(currency), locale=str(locale))
+
+
+def number(value: Any, decimals: int = 0, locale: str = "en_US") -> str:
+    """Grouped digits with exactly ``decimals`` decimals: ``12345.678 | number(1)`` -> ``12,345.7``."""
+    if not isinstance(decimals, int) or not 0 <= decimals <= 12:
+        raise ValueError(f"decimals must be an integer from 0 to 12, got {decimals!r}")
+    pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
+    return _locale_call(format_decimal, _number(value), format=pattern, locale=str(locale), decimal_quantization=True)
+
+
+def _as_date(value: Any) -> _dt.date:
+    if isinstance(value, _dt.datetime):
+        return value.date()
+    if isinstance(value, _dt.date):
+        return value
+    text = str(value).strip()
+    try:
+        return _dt.date.fromisoformat(text)
+    except ValueError:
+        try:
+            return _dt.datetime.fromisoformat(text).date()
+        except ValueError:
+            raise ValueError(f"expected a date like 2026-03-31, got {value!r}") from None
+
+
+def date(value: Any, format: str = "medium", locale: str = "en_US") -> str:
+    """An ISO date as ``short|medium|long|full`` or a CLDR pattern (``'d MMMM y'``)."""
+    return _locale_call(format_date, _as_date(value), format=str(format), locale=str(locale))
+
+
+def plural(count: Any, one: str = "", other: str = "s") -> str:
+    """``n | plural('seat', 'seats')``: ``one`` when ``count`` is exactly 1, else ``other``."""
+    return str(one) if _number(count) == 1 else str(other)
+
+
+FILTERS = {"money": money, "number": number, "date": date, "plural": plural}
+
+
+def with_filters(env):
+    """``env`` with the data filters registered (returns it, for one-line use)."""
+    env.filters.update(FILTERS)
+    return env
