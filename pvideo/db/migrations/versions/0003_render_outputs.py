@@ -7,18 +7,19 @@ Create Date: 2026-11-22 13:20:00.000000
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from alembic import op
+import sqlalchemy as sa
 
-revision = "0003"
-down_revision = "0002"
+
+revision = '0003'
+down_revision = '0002'
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    op.add_column("renders", sa.Column("outputs", sa.JSON(), nullable=True))
+    op.add_column('renders', sa.Column('outputs', sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
-    op.drop_column("renders", "outputs")
+    op.drop_column('renders', 'outputs')
