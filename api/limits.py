@@ -14,7 +14,9 @@ from typing import Any
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
-ASGIApp = Callable[[Scope, Callable[[], Awaitable[Message]], Callable[[Message], Awaitable[None]]], Awaitable[None]]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 UPLOAD_PATHS = ("/api/campaigns",)
 
@@ -32,7 +34,7 @@ class BodySizeLimit:
     def limit_for(self, scope: Scope) -> int:
         return self.max_upload if scope.get("path", "").rstrip("/") in UPLOAD_PATHS else self.max_body
 
-    async def __call__(self, scope: Scope, receive, send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -73,7 +75,7 @@ def _too_large(exc: BaseException) -> bool:
     return isinstance(exc, _TooLarge)
 
 
-async def _refuse(send, limit: int, status: int) -> None:
+async def _refuse(send: Send, limit: int, status: int) -> None:
     detail = f"request body larger than {limit // 1024} KB" if status == 413 else "invalid Content-Length"
     body = json.dumps({"detail": detail}).encode()
     await send(

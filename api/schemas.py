@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from enum import StrEnum
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, WithJsonSchema
+
+from pvideo.db.models import Outputs, RenderMode
+
+
+def _inline(choices: type[StrEnum]) -> WithJsonSchema:
+    """The choices written out in place (with the field's own title): the submit route embeds this
+    model's schema in its OpenAPI operation as it is, where a ``$ref`` to ``$defs`` would dangle."""
+    return WithJsonSchema({"enum": [c.value for c in choices], "type": "string"})
 
 
 class CampaignCreate(BaseModel):
@@ -14,11 +23,15 @@ class CampaignCreate(BaseModel):
     rows: list[dict[str, Any]] = Field(
         min_length=1, max_length=10_000, description="customer rows; upload a CSV for more"
     )
-    outputs: Literal["mp4", "hls", "both"] = Field(
-        default="both", description="mp4: one file per customer; hls: playlist of shared + personal segments"
+    outputs: Annotated[Outputs, _inline(Outputs)] = Field(
+        default=Outputs.BOTH,
+        title="Outputs",
+        description="mp4: one file per customer; hls: playlist of shared + personal segments",
     )
-    render: Literal["eager", "on_demand"] = Field(
-        default="eager", description="eager: render every row now; on_demand: render a customer on their first view"
+    render: Annotated[RenderMode, _inline(RenderMode)] = Field(
+        default=RenderMode.EAGER,
+        title="Render",
+        description="eager: render every row now; on_demand: render a customer on their first view",
     )
     webhook_url: str | None = Field(
         default=None, max_length=2048, description="http(s) URL that receives signed render and campaign events"

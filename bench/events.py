@@ -10,6 +10,8 @@ every acknowledged event is stored exactly once (lost = acknowledged but missing
 ``analytics``: COPYs ``events`` events (sessions of ~50 events, one per viewer) into a fresh
 schema, builds the rollups from them (what ingestion keeps up to date), and times
 ``campaign_analytics`` (first call and the median of the next five, wall and CPU).
+
+The figures print as a table, or with ``--json`` as one JSON object.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -105,7 +109,7 @@ def tracker_batches(rng: random.Random, now: datetime, duration: float = 60.0) -
     ready, play, the CTA impression, percent_progress every 10 %, ping every 10 s, then end or
     pause), each batch flushed 1 s after its first event, at once from 10 queued events, and by
     sendBeacon when the video ends or the page goes away."""
-    sid, seq, t = uuid.uuid4().hex, 0, 0.0
+    sid = uuid.uuid4().hex
     timeline: list[tuple[float, str, dict]] = [(0.0, "page_view", {}), (0.3, "ready", {"position": 0.0})]
     if rng.random() >= 0.2:  # a fifth leave without playing
         start = 0.3 + rng.uniform(0.5, 5)
@@ -121,11 +125,10 @@ def tracker_batches(rng: random.Random, now: datetime, duration: float = 60.0) -
     batches: list[list[dict]] = []
     queue: list[dict] = []
     due = None
-    for t, kind, extra in timeline:
+    for seq, (t, kind, extra) in enumerate(timeline, start=1):
         if due is not None and t >= due:
             batches.append(queue)
             queue, due = [], None
-        seq += 1
         queue.append(
             {
                 "event_id": uuid.uuid4().hex,
@@ -171,7 +174,7 @@ def _cpu_seconds(pid: int) -> float:
     tick = os.sysconf("SC_CLK_TCK")
     for child in [pid, *_children(pid)]:
         try:
-            fields = open(f"/proc/{child}/stat").read().rsplit(")", 1)[1].split()
+            fields = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
         total += (int(fields[11]) + int(fields[12])) / tick
@@ -180,7 +183,7 @@ def _cpu_seconds(pid: int) -> float:
 
 def _children(pid: int) -> list[int]:
     try:
-        kids = [int(k) for k in open(f"/proc/{pid}/task/{pid}/children").read().split()]
+        kids = [int(k) for k in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
     except OSError:
         return []
     return kids + [g for k in kids for g in _children(k)]
@@ -475,6 +478,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--access-log", action="store_true", help="pvideo serve --access-log (default: off)")
     parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
     if args.mode == "ingest":
         result = bench_ingest(
@@ -489,7 +493,21 @@ def main(argv: list[str] | None = None) -> None:
         )
     else:
         result = bench_analytics(args.database_url, events=args.events)
-    print(json.dumps(result, indent=2))
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print_figures(result, title=f"python -m bench.events {args.mode}")
+
+
+def print_figures(result: dict[str, Any], *, title: str) -> None:
+    """One row per figure; a nested figure (statuses, answers) as its JSON."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("figure", "value", title=title)
+    for name, value in result.items():
+        table.add_row(name, json.dumps(value) if isinstance(value, dict | list) else str(value))
+    Console().print(table)
 
 
 if __name__ == "__main__":

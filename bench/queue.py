@@ -1,4 +1,4 @@
-"""``pvideo bench-queue``: what the queue costs, measured on the configured Redis and database.
+"""``python -m bench.queue``: what the queue costs, measured on the configured Redis and database.
 
 1. **Ingest**: a generated N-row CSV (default 100k) is streamed into a campaign
    and fanned out to Redis in pipelined batches. Reports seconds, rows/s, the
@@ -11,11 +11,17 @@
 
 Everything goes to a Redis namespace of its own (``<namespace>-bench``),
 flushed afterwards; campaigns are left in the database, named ``bench-*``.
+Campaigns are submitted as the API and the CLI submit them (``campaigns.submit``).
+
+Run it from the repository root, with ``PVIDEO_REDIS_URL`` (and ``PVIDEO_DATABASE_URL``) set:
+``python -m bench.queue [--rows 100000] [--renders 20] [--scene SCENE.yaml] [--json]``.
 """
 
 from __future__ import annotations
 
+import argparse
 import csv
+import json
 import os
 import resource
 import subprocess
@@ -23,18 +29,22 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import redis
 from redis.connection import Connection
+from rich.console import Console
 
 from pvideo.access.tokens import ViewerTokens
 from pvideo.db.models import RenderStatus
 from pvideo.jobs import fanout
-from pvideo.jobs.campaigns import status_counts, submit_campaign
+from pvideo.jobs.campaigns import CampaignRequest, status_counts, submit
 from pvideo.scene.customers import CustomerRow, stream_customers
 from pvideo.scene.spec import SceneSpec, load_scene
 from pvideo.settings import PROJECT_ROOT, Settings
+
+if TYPE_CHECKING:
+    from pvideo.runtime import Runtime
 
 
 class _CountingConnection(Connection):
@@ -65,8 +75,11 @@ def write_csv(path: Path, spec: SceneSpec, rows: int, tag: str) -> Path:
     return path
 
 
-def _bench_settings(settings: Settings) -> Settings:
-    return settings.model_copy(update={"redis_namespace": f"{settings.redis_namespace}-bench"})
+def _bench_settings(settings: Settings, rows: int) -> Settings:
+    """A Redis namespace of the benchmark's own; a row limit that lets the ``rows`` asked for through."""
+    return settings.model_copy(
+        update={"redis_namespace": f"{settings.redis_namespace}-bench", "max_rows": max(settings.max_rows, rows)}
+    )
 
 
 def ingest(settings: Settings, spec: SceneSpec, rows: int) -> dict[str, Any]:
@@ -85,16 +98,11 @@ def ingest(settings: Settings, spec: SceneSpec, rows: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="pvideo-bench-") as tmp:
         path = write_csv(Path(tmp) / "customers.csv", spec, rows, "ingest")
         started = time.perf_counter()
+        request = CampaignRequest(
+            spec=spec, rows=stream_customers(path, spec), source=str(path), name=f"bench-ingest-{rows}"
+        )
         with runtime.db.session() as session:
-            sub = submit_campaign(
-                session,
-                spec,
-                stream_customers(path, spec),
-                assets_dir=settings.assets_dir,
-                tokens=ViewerTokens(settings.signing_key),
-                name=f"bench-ingest-{rows}",
-                source=str(path),
-            )
+            sub = submit(session, request, settings=settings, tokens=ViewerTokens(settings.signing_key))
             campaign_id = sub.campaign.id
             sub.queued.clear()
         stored = time.perf_counter()
@@ -118,16 +126,15 @@ def ingest(settings: Settings, spec: SceneSpec, rows: int) -> dict[str, Any]:
     }
 
 
-def _submit(runtime, spec: SceneSpec, n: int, tag: str) -> tuple[str, list[str]]:
+def _submit(runtime: Runtime, spec: SceneSpec, n: int, tag: str) -> tuple[str, list[str]]:
     rows = [CustomerRow(i, sample_row(spec, i, tag)) for i in range(1, n + 1)]
+    settings = runtime.settings
     with runtime.db.session() as session:
-        sub = submit_campaign(
+        sub = submit(
             session,
-            spec,
-            rows,
-            assets_dir=runtime.settings.assets_dir,
-            tokens=ViewerTokens(runtime.settings.signing_key),
-            name=f"bench-{tag}",
+            CampaignRequest(spec=spec, rows=rows, name=f"bench-{tag}"),
+            settings=settings,
+            tokens=ViewerTokens(settings.signing_key),
         )
         return sub.campaign.id, sub.queued
 
@@ -222,8 +229,11 @@ def overhead(settings: Settings, spec: SceneSpec, renders: int, rounds: int = 4)
     }
 
 
-def run(settings: Settings, *, rows: int, renders: int, scene: Path | None, console=None) -> dict[str, Any]:
-    settings = _bench_settings(settings)
+def run(
+    settings: Settings, *, rows: int, renders: int, scene: Path | None, console: Console | None = None
+) -> dict[str, Any]:
+    """Both benchmarks (either skipped at 0); ``console`` gets a line as each starts."""
+    settings = _bench_settings(settings, rows)
     spec = load_scene(scene or settings.scenes_dir / "welcome.yaml")
     report: dict[str, Any] = {
         "database": settings.resolved_database_url.split(":", 1)[0],
@@ -238,3 +248,33 @@ def run(settings: Settings, *, rows: int, renders: int, scene: Path | None, cons
             console.print(f"queue overhead: {renders} renders direct, {renders} through a worker ...")
         report["overhead"] = overhead(settings, spec, renders)
     return report
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.queue",
+        description="Measure 100k-row ingest + fan-out (time, peak RSS, Redis round trips) and queue overhead.",
+    )
+    parser.add_argument("--rows", type=int, default=100_000, help="rows in the ingest benchmark (default: 100000)")
+    parser.add_argument(
+        "--renders", type=int, default=20, help="renders in the queue-overhead benchmark (0: skip; default: 20)"
+    )
+    parser.add_argument("--scene", type=Path, default=None, help="scene for the overhead benchmark")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    args = parser.parse_args(argv)
+    settings = Settings()
+    if not settings.redis_url:
+        Console(stderr=True).print(
+            "[red]error:[/red] bench.queue measures the Redis queue: set PVIDEO_REDIS_URL", highlight=False
+        )
+        raise SystemExit(1)
+    console = None if args.json else Console()
+    report = run(settings, rows=args.rows, renders=args.renders, scene=args.scene, console=console)
+    if console is None:
+        print(json.dumps(report, indent=2))
+    else:
+        console.print_json(json.dumps(report))
+
+
+if __name__ == "__main__":
+    main()

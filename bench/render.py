@@ -1,4 +1,4 @@
-"""``pvideo bench``: the render approaches side by side, in one run, as ratios.
+"""``python -m bench.render``: the render approaches side by side, in one run, as ratios.
 
 The reference workload is built here: a 30 s 1280x720 30 fps template with
 moving content and AAC audio, three 3 s text overlays and one CTA (30% of the
@@ -10,10 +10,14 @@ and peak memory belong to that render alone:
 (b) ``full``: one ffmpeg filter graph re-encoding the whole video;
 (c) ``segments``: pvideo's default engine;
 (d) on demand: from request to the first personalized segment stored.
+
+Run it from the repository root: ``python -m bench.render [--customers 8] [--approaches abcd]
+[--slow-customers N] [--workdir DIR] [--json]``.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import resource
@@ -22,12 +26,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import yaml
+from rich.console import Console
+from rich.table import Table
 
-from pvideo.settings import Settings
+from pvideo.settings import PROJECT_ROOT, Settings
 
 APPROACHES = {
     "a": "moviepy CompositeVideoClip",
@@ -226,10 +233,12 @@ def _moviepy(plan, out: Path) -> int:
 
 
 def _child(approach: str, root: Path, index: int, out: Path) -> dict[str, Any]:
+    """``run_one`` in a fresh ``python -m bench.render --child ...``; its last stdout line is the JSON result."""
     proc = subprocess.run(
-        [sys.executable, "-m", "bench.render", approach, str(root), str(index), str(out)],
+        [sys.executable, "-m", "bench.render", "--child", approach, str(root), str(index), str(out)],
         capture_output=True,
         text=True,
+        cwd=PROJECT_ROOT,  # where ``bench`` is importable from (it is not installed)
         env={**os.environ, "PYTHONWARNINGS": "ignore"},
     )
     if proc.returncode != 0:
@@ -257,9 +266,11 @@ def run_bench(
     approaches: str = "abcd",
     slow_customers: int | None = None,
     workdir: Path | None = None,
-    progress=None,
+    progress: Callable[[str, int], None] | None = None,
+    settings: Settings | None = None,
 ) -> dict[str, Any]:
-    settings = Settings()
+    """Every approach for each of ``customers``, interleaved; ``progress(approach, index)`` after each render."""
+    settings = settings or Settings()
     root = Path(workdir or settings.data_dir / "bench").resolve()
     root.mkdir(parents=True, exist_ok=True)
     build_workload(root, settings)
@@ -324,5 +335,94 @@ def summarize(
     return report
 
 
-if __name__ == "__main__":  # child mode: python -m bench.render APPROACH ROOT INDEX OUT
-    print(json.dumps(run_one(sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4]))))
+def print_report(report: dict[str, Any], console: Console) -> None:
+    """The report as a table of approaches, then the ratios, the ingest time and the PSNR."""
+    table = Table(
+        "approach",
+        "runs",
+        "median s/video",
+        "videos/min",
+        "CPU s",
+        "peak RSS MB",
+        "MP4 bytes",
+        "HLS bytes/customer",
+        title=f"pvideo bench: {report['customers']} customers, {report['cpu_count']} cores",
+    )
+    for key, r in report["approaches"].items():
+        table.add_row(
+            f"({key}) {r['name']}",
+            str(r["runs"]),
+            f"{r['median_wall_s']:.2f}",
+            f"{r['videos_per_minute']}",
+            f"{r['median_cpu_s']}",
+            f"{r['peak_rss_mb']}",
+            str(r["mp4_bytes"] or "-"),
+            str(r["hls_bytes_per_customer"] or "-"),
+        )
+    console.print(table)
+    console.print("ratios: " + ", ".join(f"{k} = {v}" for k, v in report["ratios"].items()))
+    console.print(f"template ingest (once per template version): {report['ingest_seconds_once']} s")
+    if report["psnr_c_vs_b_personalized"]:
+        q = report["psnr_c_vs_b_personalized"]
+        console.print(
+            f"PSNR (c) vs (b) on personalized frames: {q['sequence_db']} dB sequence, "
+            f"{q['worst_frame_db']} dB worst frame"
+        )
+
+
+def _at_least_one(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not >= 1")
+    return value
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.render",
+        description="Render the reference workload with each approach, interleaved, and compare them as ratios.",
+    )
+    parser.add_argument("--customers", type=_at_least_one, default=8, help="customers per approach (default: 8)")
+    parser.add_argument(
+        "--approaches",
+        default="abcd",
+        help="subset of abcd: a moviepy, b full, c segments, d on demand (default: abcd)",
+    )
+    parser.add_argument("--slow-customers", type=int, default=None, help="cap moviepy (a) runs, which take ~1 min each")
+    parser.add_argument("--workdir", type=Path, default=None, help="where the workload and outputs go")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument(  # the per-render child process run_bench starts
+        "--child", nargs=4, metavar=("APPROACH", "ROOT", "INDEX", "OUT"), help=argparse.SUPPRESS
+    )
+    args = parser.parse_args(argv)
+    if args.child:
+        approach, root, index, out = args.child
+        print(json.dumps(run_one(approach, Path(root), int(index), Path(out))))
+        return
+    if set(args.approaches) - set(APPROACHES) or not args.approaches:
+        parser.error(f"--approaches takes letters from {''.join(APPROACHES)}")
+    console, err = Console(), Console(stderr=True)
+    done, total = 0, args.customers * len(args.approaches)
+
+    def tick(approach: str, index: int) -> None:
+        nonlocal done
+        done += 1
+        if not args.json:
+            err.print(f"  [{done}/{total}] {APPROACHES[approach]} #{index + 1}", highlight=False)
+
+    report = run_bench(
+        customers=args.customers,
+        approaches=args.approaches,
+        slow_customers=args.slow_customers,
+        workdir=args.workdir,
+        progress=tick,
+        settings=Settings(),
+    )
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print_report(report, console)
+
+
+if __name__ == "__main__":
+    main()

@@ -11,18 +11,19 @@ import contextvars
 import json
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-_CONTEXT: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("pvideo_log_context", default={})
+_CONTEXT: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar("pvideo_log_context")
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
 
 @contextmanager
-def log_context(**ids: str) -> Iterator[None]:
-    """Attach ids (``campaign_id``, ``render_id``) to every record logged inside the block."""
-    token = _CONTEXT.set({**_CONTEXT.get(), **{k: v for k, v in ids.items() if v}})
+def log_context(**ids: str | None) -> Iterator[None]:
+    """Attach ids (``campaign_id``, ``render_id``) to every record logged inside the block;
+    empty or missing ones are left out."""
+    token = _CONTEXT.set({**_CONTEXT.get({}), **{k: v for k, v in ids.items() if v}})
     try:
         yield
     finally:
@@ -31,7 +32,7 @@ def log_context(**ids: str) -> Iterator[None]:
 
 class ContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        for key, value in _CONTEXT.get().items():
+        for key, value in _CONTEXT.get({}).items():
             if not hasattr(record, key):
                 setattr(record, key, value)
         return True

@@ -37,11 +37,11 @@ class Settings(BaseSettings):
     scenes_dir: Path = PROJECT_ROOT / "scenes"
     ffmpeg: str | None = None
     ffmpeg_timeout: float = 600.0
-    # Landing pages and events (see pvideo/tracking.py, pvideo/ratelimit.py, pvideo/export.py)
+    # Landing pages and events (see pvideo/tracking/events.py, pvideo/access/ratelimit.py, pvideo/tracking/export.py)
     viewer_token_max_age_days: float = Field(default=365.0, gt=0)
     event_rate_per_second: float = Field(default=10.0, gt=0)
     event_rate_burst: int = Field(default=500, ge=100)
-    # transactions storing viewer events at once per server process (pvideo/groupcommit.py); one
+    # transactions storing viewer events at once per server process (pvideo/tracking/groupcommit.py); one
     # lets the batches that arrive meanwhile join the next group, the lowest p99 on 2 cores
     event_writers: int = Field(default=1, ge=1, le=16)
     # Wrong API keys (X-API-Key header or dashboard sign-in) per client address: a bucket of
@@ -65,7 +65,7 @@ class Settings(BaseSettings):
     render_lease_seconds: float = Field(default=15.0, gt=1)
     fanout_batch_size: int = Field(default=1000, ge=1, le=50_000)
     max_upload_mb: int = Field(default=1024, ge=1)
-    # Security limits (see api/limits.py, pvideo/customers.py)
+    # Security limits (see api/limits.py, pvideo/scene/customers.py)
     max_body_mb: int = Field(default=25, ge=1)
     max_rows: int = Field(default=1_000_000, ge=1)
     eta_window_seconds: float = Field(default=300.0, gt=0)
@@ -74,7 +74,7 @@ class Settings(BaseSettings):
     webhook_max_retries: int = Field(default=8, ge=0)
     # Deliver webhooks to private/loopback addresses (tests, receivers on a trusted intranet); never link-local.
     webhook_allow_private: bool = False
-    # Image layers may fetch http(s) URLs (pvideo/fetch.py); private and loopback addresses
+    # Image layers may fetch http(s) URLs (pvideo/plan/fetch.py); private and loopback addresses
     # are refused unless this is on (tests, trusted intranets). Link-local never is.
     fetch_allow_private: bool = False
     log_format: str = "json"

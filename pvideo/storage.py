@@ -52,6 +52,9 @@ class Storage(Protocol):
     def local_path(self, key: str) -> Path | None:
         """The file backing ``key`` (for range-capable responses), or None if not on disk."""
 
+    def __hash__(self) -> int:
+        """Storages are hashable (by identity): caches of what a storage holds key on it."""
+
 
 def validate_key(key: str) -> str:
     """Return ``key`` unchanged if it is a safe relative key, else raise ValueError."""

@@ -1,4 +1,4 @@
-"""Helpers for tests that look inside rendered files: decode frames, read MP4 atoms."""
+"""Helpers for tests that look inside rendered files: decode frames, compare them, read MP4 atoms."""
 
 from __future__ import annotations
 
@@ -55,3 +55,21 @@ def stream_spans(path: Path) -> dict[str, tuple[float, float]]:
                 old = spans.get(kind, (start, end))
                 spans[kind] = (min(old[0], start), max(old[1], end))
     return spans
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """Peak signal-to-noise ratio of two RGB frames in dB (``inf`` when identical)."""
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
+
+
+def luma_psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """PSNR of the BT.601 luma planes.
+
+    Luma, because the engine's H.264 output is 4:2:0: chroma has half the
+    resolution, so a hard green/blue edge in an overlay is smeared over a pixel
+    or two by design, while the reference keeps full-resolution RGB.
+    """
+    weights = np.array([0.299, 0.587, 0.114])
+    mse = np.mean((a.astype(np.float64) @ weights - b.astype(np.float64) @ weights) ** 2)
+    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)

@@ -14,8 +14,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import dramatiq
+from dramatiq.broker import MessageProxy
 from dramatiq.middleware import CurrentMessage, Middleware, Retries
 
 from pvideo.db.engine import database_errors
@@ -23,6 +25,7 @@ from pvideo.errors import PermanentError, RenderBusy
 from pvideo.jobs import claims, fanout, notifications, pipeline, webhooks
 from pvideo.logs import log_context
 from pvideo.runtime import Runtime
+from pvideo.settings import Settings
 from workers.broker import enqueue_many
 
 RENDER_QUEUE = "renders"
@@ -36,9 +39,9 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Actors:
-    render: dramatiq.Actor
-    fan_out: dramatiq.Actor
-    webhook: dramatiq.Actor
+    render: dramatiq.Actor[[str], None]
+    fan_out: dramatiq.Actor[[str], None]
+    webhook: dramatiq.Actor[[str, dict[str, Any]], None]
 
     def send_renders(self, render_ids: Sequence[str]) -> None:
         enqueue_many(
@@ -58,11 +61,18 @@ class DeadLetters(Middleware):
     def __init__(self, on_dead: Callable[[str, BaseException], None]) -> None:
         self.on_dead = on_dead
 
-    def after_process_message(self, broker, message, *, result=None, exception=None) -> None:
+    def after_process_message(
+        self,
+        broker: dramatiq.Broker,
+        message: MessageProxy,
+        *,
+        result: Any | None = None,
+        exception: BaseException | None = None,
+    ) -> None:
         if exception is not None and message.failed and message.actor_name == "render_customer":
             self.on_dead(message.args[0], exception)
 
-    def after_skip_message(self, broker, message) -> None:
+    def after_skip_message(self, broker: dramatiq.Broker, message: MessageProxy) -> None:
         if message.actor_name == "render_customer":
             self.on_dead(message.args[0], RuntimeError("message skipped (too old)"))
 
@@ -108,7 +118,7 @@ def declare_actors(
         with log_context(campaign_id=campaign_id), database_errors():
             fanout.fan_out(rt.db, campaign_id, actors.send_renders, batch_size=rt.settings.fanout_batch_size)
 
-    def deliver_webhook(url: str, payload: dict) -> None:
+    def deliver_webhook(url: str, payload: dict[str, Any]) -> None:
         rt = runtime()
         with log_context(campaign_id=payload.get("campaign_id"), render_id=payload.get("render_id")):
             webhooks.deliver(
@@ -122,7 +132,6 @@ def declare_actors(
     broker.add_middleware(DeadLetters(on_dead), before=Retries)
     actors = Actors(
         render=dramatiq.actor(
-            render_customer,
             broker=broker,
             actor_name="render_customer",
             queue_name=RENDER_QUEUE,
@@ -131,9 +140,8 @@ def declare_actors(
             max_backoff=30_000,
             throws=(PermanentError,),
             time_limit=60 * 60 * 1000,
-        ),
+        )(render_customer),
         fan_out=dramatiq.actor(
-            fan_out_campaign,
             broker=broker,
             actor_name="fan_out_campaign",
             queue_name=CAMPAIGN_QUEUE,
@@ -142,9 +150,8 @@ def declare_actors(
             max_backoff=60_000,
             throws=(PermanentError,),
             time_limit=60 * 60 * 1000,
-        ),
+        )(fan_out_campaign),
         webhook=dramatiq.actor(
-            deliver_webhook,
             broker=broker,
             actor_name="deliver_webhook",
             queue_name=WEBHOOK_QUEUE,
@@ -153,12 +160,12 @@ def declare_actors(
             max_backoff=300_000,
             throws=(PermanentError,),
             time_limit=120 * 1000,
-        ),
+        )(deliver_webhook),
     )
     return actors
 
 
-def declare_for(broker: dramatiq.Broker, runtime: Callable[[], Runtime], settings) -> Actors:
+def declare_for(broker: dramatiq.Broker, runtime: Callable[[], Runtime], settings: Settings) -> Actors:
     return declare_actors(
         broker, runtime, max_retries=settings.render_max_retries, webhook_retries=settings.webhook_max_retries
     )

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 from uuid import uuid4
 
 import dramatiq
@@ -29,7 +30,7 @@ from pvideo.settings import Settings
 
 
 class PvideoRedisBroker(RedisBroker):
-    def __init__(self, *, heartbeat_timeout_ms: int, maintenance_interval: float, **kwargs) -> None:
+    def __init__(self, *, heartbeat_timeout_ms: int, maintenance_interval: float, **kwargs: Any) -> None:
         super().__init__(heartbeat_timeout=heartbeat_timeout_ms, maintenance_chance=0, **kwargs)
         self.maintenance_interval = maintenance_interval
         self._last_maintenance: dict[str, float] = {}
@@ -45,18 +46,18 @@ class PvideoRedisBroker(RedisBroker):
             self._last_maintenance[queue_name] = now
         return 1
 
-    def _dispatch(self, command):
+    def _dispatch(self, command: str) -> Callable[..., Any]:
         dispatch = self.scripts["dispatch"]
         keys = [self.namespace]
 
-        def do_dispatch(queue_name, *args):
+        def do_dispatch(queue_name: str, *args: Any) -> Any:
             return dispatch(
                 args=self._args(command, queue_name, self._maintenance_due(command, queue_name), args), keys=keys
             )
 
         return do_dispatch
 
-    def _args(self, command: str, queue_name: str, maintenance: int, args: Sequence) -> list:
+    def _args(self, command: str, queue_name: str, maintenance: int, args: Sequence[Any]) -> list[Any]:
         return [
             command,
             current_millis(),

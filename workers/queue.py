@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import dramatiq
+from dramatiq.brokers.stub import StubBroker
 
 from pvideo.jobs.fanout import send_in_batches
 from pvideo.runtime import Runtime
@@ -48,9 +49,14 @@ class RenderQueue:
             return {q: self.broker.queue_depth(q) for q in QUEUES}
         return {}
 
+    def ping(self) -> None:
+        """Raise unless Redis answers (nothing to ask when embedded)."""
+        if isinstance(self.broker, PvideoRedisBroker):
+            self.broker.client.ping()
+
     def join(self, timeout_ms: int | None = None) -> None:
         """Wait until the embedded queues are drained (renders done or failed, webhooks sent)."""
-        if self.embedded:
+        if isinstance(self.broker, StubBroker):  # embedded
             self.start()
             for queue in (CAMPAIGN_QUEUE, RENDER_QUEUE, WEBHOOK_QUEUE):
                 self.broker.join(queue, timeout=timeout_ms, fail_fast=False)

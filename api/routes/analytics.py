@@ -23,7 +23,7 @@ def get_analytics(
     end: date | None = Query(None, description="last day (UTC), inclusive"),
 ) -> dict[str, Any]:
     """Rendered, opened, viewers, play rate, % watched, completion, funnel, drop-off, CTAs,
-    by day and by device. Every metric is defined in the pvideo.tracking.analytics docstring and the README."""
+    by day and by device. Every metric is defined in the pvideo.tracking.analytics docstring, and in docs/analytics.md."""
     if start and end and end < start:
         raise HTTPException(422, "end is before start")
     get_campaign(session, campaign_id)

@@ -6,7 +6,8 @@ import io
 import json
 import re
 from collections.abc import Iterator
-from typing import Annotated, Any
+from enum import StrEnum
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Header, HTTPException, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
@@ -17,16 +18,18 @@ from starlette.datastructures import UploadFile
 from api.deps import CampaignsKeyDep, SessionDep, StateDep
 from api.schemas import CampaignCreate, CampaignPublic, CampaignSubmitted, RenderPublic, RowError
 from api.state import AppState
-from pvideo.db.models import Render
+from pvideo.db.models import Outputs, Render, RenderMode
 from pvideo.errors import DataError
 from pvideo.jobs import campaigns
+from pvideo.jobs.campaigns import CampaignRequest
 from pvideo.jobs.manifest import csv_chunks, iter_manifest, json_chunks, render_links
 from pvideo.plan import fetch
-from pvideo.scene.customers import CustomerRow, check_columns, check_row_count, iter_csv, limit_rows
+from pvideo.scene.customers import CustomerRow, check_columns, check_row_count, iter_csv
 from pvideo.scene.spec import SceneSpec, load_scene
 from pvideo.scene.urls import check_link
 
 router = APIRouter(prefix="/api/campaigns", tags=["campaigns"])
+_Choice = TypeVar("_Choice", bound=StrEnum)
 
 _SCENE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,100}$")
 _SUBMIT_BODY = {
@@ -98,7 +101,7 @@ def _metadata(raw: object) -> dict[str, Any] | None:
     return value
 
 
-async def _read_submission(request: Request, state: StateDep) -> dict[str, Any]:
+async def _read_submission(request: Request, state: StateDep, idempotency_key: str | None) -> CampaignRequest:
     """The scene, a (lazy, for CSV) iterator of rows, and the submission options."""
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
@@ -119,16 +122,17 @@ async def _read_submission(request: Request, state: StateDep) -> dict[str, Any]:
         columns, rows = iter_csv(stream, source=source)
         check_columns(spec, columns, source=source)
         name = form.get("name")
-        return {
-            "spec": spec,
-            "rows": rows,
-            "name": name if isinstance(name, str) else None,
-            "source": source,
-            "webhook_url": await _webhook(state, form.get("webhook_url")),
-            "metadata": _metadata(form.get("metadata")),
-            "render_mode": _choice("render", form.get("render"), ("eager", "on_demand")),
-            "outputs": _choice("outputs", form.get("outputs"), ("both", "mp4", "hls")),
-        }
+        return CampaignRequest(
+            spec=spec,
+            rows=rows,
+            source=source,
+            name=name if isinstance(name, str) else None,
+            webhook_url=await _webhook(state, form.get("webhook_url")),
+            metadata=_metadata(form.get("metadata")),
+            render_mode=_choice("render", form.get("render"), RenderMode),
+            outputs=_choice("outputs", form.get("outputs"), Outputs),
+            idempotency_key=idempotency_key,
+        )
     try:
         body = CampaignCreate.model_validate_json(await request.body())
     except ValidationError as exc:
@@ -136,25 +140,27 @@ async def _read_submission(request: Request, state: StateDep) -> dict[str, Any]:
     spec = _scene(state, body.scene)
     if len(body.rows) > state.runtime.settings.max_rows:
         raise HTTPException(422, f"rows: more than {state.runtime.settings.max_rows} rows (PVIDEO_MAX_ROWS)")
-    return {
-        "spec": spec,
-        "rows": (CustomerRow(i, r) for i, r in enumerate(body.rows, start=1)),
-        "name": body.name,
-        "source": "rows",
-        "webhook_url": await _webhook(state, body.webhook_url),
-        "metadata": body.metadata,
-        "render_mode": body.render,
-        "outputs": body.outputs,
-    }
+    return CampaignRequest(
+        spec=spec,
+        rows=(CustomerRow(i, r) for i, r in enumerate(body.rows, start=1)),
+        source="rows",
+        name=body.name,
+        webhook_url=await _webhook(state, body.webhook_url),
+        metadata=body.metadata,
+        render_mode=body.render,
+        outputs=body.outputs,
+        idempotency_key=idempotency_key,
+    )
 
 
-def _choice(field: str, value: object, allowed: tuple[str, ...]) -> str:
+def _choice(field: str, value: object, choices: type[_Choice]) -> _Choice:
     """A multipart form choice; absent means the first (default) one."""
+    allowed = list(choices)
     if value in (None, ""):
         return allowed[0]
-    if value not in allowed:
+    if not isinstance(value, str) or value not in allowed:
         raise HTTPException(422, f"{field} must be one of {', '.join(allowed)}")
-    return str(value)
+    return choices(value)
 
 
 @router.post(
@@ -171,34 +177,18 @@ async def submit_campaign(
     idempotency_key: Annotated[str | None, Header(max_length=200, include_in_schema=False)] = None,
 ) -> Response:
     """Submit a scene + customers. Good rows are queued; each bad row is reported with its reason."""
-    submission_args = await _read_submission(request, state)
+    submitted = await _read_submission(request, state, idempotency_key)
     runtime = state.runtime
-    submission_args["rows"] = limit_rows(
-        submission_args["rows"], runtime.settings.max_rows, source=submission_args["source"]
-    )
 
     def store() -> campaigns.Submission:
         with runtime.db.session() as session:
-            return campaigns.submit_campaign(
-                session,
-                submission_args["spec"],
-                submission_args["rows"],
-                assets_dir=runtime.settings.assets_dir,
-                tokens=state.tokens,
-                name=submission_args["name"],
-                source=submission_args["source"],
-                idempotency_key=idempotency_key,
-                webhook_url=submission_args["webhook_url"],
-                metadata=submission_args["metadata"],
-                render_mode=submission_args["render_mode"],
-                outputs=submission_args["outputs"],
-            )
+            return campaigns.submit(session, submitted, settings=runtime.settings, tokens=state.tokens)
 
     try:
         submission = await run_in_threadpool(store)  # 100k rows: keep the event loop free
     except DataError as exc:
         raise HTTPException(422, str(exc)) from None
-    if submission.campaign.render_mode != "on_demand":  # on demand: the first view renders
+    if submission.campaign.render_mode != RenderMode.ON_DEMAND:  # on demand: the first view renders
         state.queue.fan_out(submission.campaign.id)  # a replay re-sends it: fan-out resumes, never repeats
     body = CampaignSubmitted(
         id=submission.campaign.id,

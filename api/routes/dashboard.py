@@ -108,11 +108,12 @@ async def sign_in(
         page = _sign_in_page(request, state, "Too many wrong API keys from this address. Try again later.", 429)
         page.headers.update(exc.headers or {})
         return page
-    known = _dashboard_key(state, api_key.strip()) if isinstance(api_key, str) else False
+    key = api_key.strip() if isinstance(api_key, str) else ""
+    known = _dashboard_key(state, key) if isinstance(api_key, str) else False
     if not known:
         count_wrong_key(state, request)
         return _sign_in_page(request, state, "That API key is not valid (or lacks the analytics scope).", 401)
-    cookie = signin.session_cookie(api_key.strip()) if known is True else signin.stored_key_cookie(known)
+    cookie = signin.session_cookie(key) if known is True else signin.stored_key_cookie(known)
     response = RedirectResponse("/dashboard", status_code=303, headers={"Cache-Control": "no-store"})
     _set_cookie(request, response, SESSION_COOKIE, cookie, SESSION_MAX_AGE)
     response.delete_cookie(CSRF_COOKIE, path="/dashboard")

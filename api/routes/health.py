@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
@@ -21,7 +22,7 @@ def healthz(session: SessionDep) -> dict[str, str]:
     return {"status": "ok"}
 
 
-def _check(fn) -> str:
+def _check(fn: Callable[[], None]) -> str:
     try:
         fn()
     except Exception as exc:
@@ -38,14 +39,11 @@ def readyz(state: StateDep) -> JSONResponse:
         with runtime.db.session() as session:
             session.execute(text("SELECT 1"))
 
-    def redis() -> None:
-        queue.broker.client.ping()
-
     def storage() -> None:
         runtime.storage.exists(f"readyz/{uuid.uuid4().hex}")
 
     checks = {"database": _check(database), "storage": _check(storage)}
-    checks["redis"] = "embedded" if queue.embedded else _check(redis)
+    checks["redis"] = "embedded" if queue.embedded else _check(queue.ping)
     ready = all(v in ("ok", "embedded") for v in checks.values())
     return JSONResponse(
         {"status": "ready" if ready else "unavailable", "checks": checks}, status_code=200 if ready else 503

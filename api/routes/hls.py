@@ -16,7 +16,7 @@ from fastapi.responses import Response
 
 from api.deps import SessionDep, StateDep
 from api.media import stored_file
-from pvideo.db.models import Render, RenderStatus
+from pvideo.db.models import Render, RenderMode, RenderStatus
 from pvideo.errors import NotFound
 from pvideo.jobs.campaigns import render_by_token
 from pvideo.render import hls
@@ -42,7 +42,10 @@ def hls_url(render: Render, token: str, storage: Storage) -> str | None:
 
 def start_on_demand(render: Render, state: StateDep, session: SessionDep, wait: float = 3.0) -> None:
     """A first view of an on-demand render starts it and waits (briefly) for its playlist."""
-    if render.campaign.render_mode != "on_demand" or render.status not in (RenderStatus.QUEUED, RenderStatus.RENDERING):
+    if render.campaign.render_mode != RenderMode.ON_DEMAND or render.status not in (
+        RenderStatus.QUEUED,
+        RenderStatus.RENDERING,
+    ):
         return
     if render.status == RenderStatus.QUEUED:
         state.ondemand.request(render.id)

@@ -9,6 +9,8 @@ treated exactly like an unknown one. Revocation is a database matter (see
 
 from __future__ import annotations
 
+import math
+
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 _SALT = "pvideo.viewer.v2"
@@ -19,7 +21,8 @@ DEFAULT_MAX_AGE = 365 * 24 * 3600
 class ViewerTokens:
     def __init__(self, secret_key: str, *, max_age: float = DEFAULT_MAX_AGE) -> None:
         self._serializer = URLSafeTimedSerializer(secret_key, salt=_SALT)
-        self.max_age = max_age
+        # token ages are whole seconds, so "older than max_age" is "older than floor(max_age)"
+        self.max_age = math.floor(max_age)
 
     def issue(self, render_id: str) -> str:
         return self._serializer.dumps(render_id)

@@ -43,7 +43,7 @@ def one_of(conn: Connection, column: Any, values: Iterable[Any]) -> Any:
 
 def insert_rows(
     conn: Connection, table: Table, rows: Sequence[dict[str, Any]], *, conflict: str = "", returning: Sequence[str] = ()
-) -> list[Row]:
+) -> Sequence[Row]:
     """Insert ``rows`` (dicts with the same keys) into ``table``; the ``returning`` columns of each row
     inserted or updated."""
     if not rows:

@@ -11,10 +11,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Delete, Engine, Update, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from pvideo.db.models import Base
 from pvideo.errors import DatabaseUnavailable
@@ -41,7 +43,7 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, pool_recycle=1800)
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
+def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
@@ -70,6 +72,15 @@ def database_errors() -> Iterator[None]:
         if exc.connection_invalidated:
             raise DatabaseUnavailable(f"database connection lost: {exc.orig or exc}") from exc
         raise
+
+
+def rows_changed(session: Session, statement: Update | Delete) -> int:
+    """Run ``statement`` in the session's transaction; how many rows it matched.
+
+    Core execution, on the session's connection: ``Session.execute`` promises only a ``Result``,
+    without the row count. The statement is not synchronized with objects already loaded.
+    """
+    return session.connection().execute(statement).rowcount
 
 
 class Database:

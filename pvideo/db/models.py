@@ -3,10 +3,24 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from sqlalchemy import JSON, BigInteger, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -19,7 +33,14 @@ def utcnow() -> datetime:
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON, datetime: DateTime(timezone=True)}
+    type_annotation_map: ClassVar[Mapping[Any, Any]] = {
+        dict[str, Any]: JSON,
+        list[Any]: JSON,
+        datetime: DateTime(timezone=True),
+    }
+    if TYPE_CHECKING:
+        # every model here is mapped to a Table (DeclarativeBase says only FromClause)
+        __table__: ClassVar[Table]
 
 
 class RenderStatus:
@@ -31,6 +52,21 @@ class RenderStatus:
     ALL = (QUEUED, RENDERING, DONE, FAILED, CANCELLED)
     OPEN = (QUEUED, RENDERING)
     FINISHED = (DONE, FAILED, CANCELLED)
+
+
+class RenderMode(StrEnum):
+    """When a campaign's rows render: all at submission, or each on its first view."""
+
+    EAGER = "eager"
+    ON_DEMAND = "on_demand"
+
+
+class Outputs(StrEnum):
+    """What a render stores: one MP4, an HLS playlist of shared + personal segments, or both."""
+
+    BOTH = "both"
+    MP4 = "mp4"
+    HLS = "hls"
 
 
 class CampaignStatus:
@@ -54,8 +90,8 @@ class Campaign(Base):
     rejected: Mapped[int] = mapped_column(Integer, default=0)
     enqueued_through: Mapped[int] = mapped_column(Integer, default=0)
     completed_at: Mapped[datetime | None] = mapped_column(nullable=True)
-    render_mode: Mapped[str] = mapped_column(String(16), default="eager")  # eager | on_demand
-    outputs: Mapped[str] = mapped_column(String(8), default="both")  # mp4 | hls | both
+    render_mode: Mapped[str] = mapped_column(String(16), default=RenderMode.EAGER)
+    outputs: Mapped[str] = mapped_column(String(8), default=Outputs.BOTH)
 
     renders: Mapped[list[Render]] = relationship(back_populates="campaign", order_by="Render.row_number")
 

@@ -1,4 +1,8 @@
-"""Campaigns: submit (streamed, batched, idempotent), cancel, retry, and follow progress."""
+"""Campaigns: submit (streamed, batched, idempotent), cancel, retry, and follow progress.
+
+Every submission, from the API, the CLI or a benchmark, is a ``CampaignRequest`` made once
+at the edge and passed to ``submit``, which applies the limits that hold for all of them.
+"""
 
 from __future__ import annotations
 
@@ -13,11 +17,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from pvideo.access.tokens import ViewerTokens
-from pvideo.db.models import Campaign, CampaignStatus, Render, RenderStatus, new_id, utcnow
+from pvideo.db.engine import rows_changed
+from pvideo.db.models import Campaign, CampaignStatus, Outputs, Render, RenderMode, RenderStatus, new_id, utcnow
 from pvideo.errors import NotFound
 from pvideo.plan.compiler import check_assets
-from pvideo.scene.customers import CustomerRow, customer_id, iter_valid
+from pvideo.scene.customers import CustomerRow, customer_id, iter_valid, limit_rows
 from pvideo.scene.spec import SceneSpec
+from pvideo.settings import Settings
 
 INSERT_BATCH = 2000
 REPORTED_REJECTIONS = 1000
@@ -38,6 +44,49 @@ class Submission:
         return self.campaign.total - self.campaign.rejected
 
 
+@dataclass(frozen=True)
+class CampaignRequest:
+    """A campaign to submit, as the caller read it: the scene, its rows and the options.
+
+    ``rows`` may be a lazy iterator (a streamed CSV): ``submit`` reads it once.
+    ``source`` names the table in row errors and in the row-limit refusal.
+    """
+
+    spec: SceneSpec
+    rows: Iterable[CustomerRow]
+    source: str = "customers"
+    name: str | None = None
+    webhook_url: str | None = None
+    metadata: dict[str, Any] | None = None
+    render_mode: RenderMode = RenderMode.EAGER
+    outputs: Outputs = Outputs.BOTH
+    idempotency_key: str | None = None
+
+
+def submit(session: Session, request: CampaignRequest, *, settings: Settings, tokens: ViewerTokens) -> Submission:
+    """Submit ``request`` under the limits every caller shares; the caller fans it out.
+
+    A scene missing an asset fails at once (``AssetError``); a table of more than
+    ``settings.max_rows`` rows fails (``DataError``) as soon as the row past the
+    limit is read, and nothing is kept: the renders stored so far are in the
+    session's open transaction, which the caller's ``Database.session`` rolls back.
+    """
+    return submit_campaign(
+        session,
+        request.spec,
+        limit_rows(request.rows, settings.max_rows, source=request.source),
+        assets_dir=settings.assets_dir,
+        tokens=tokens,
+        name=request.name,
+        source=request.source,
+        idempotency_key=request.idempotency_key,
+        webhook_url=request.webhook_url,
+        metadata=request.metadata,
+        render_mode=request.render_mode,
+        outputs=request.outputs,
+    )
+
+
 def submit_campaign(
     session: Session,
     spec: SceneSpec,
@@ -50,10 +99,10 @@ def submit_campaign(
     idempotency_key: str | None = None,
     webhook_url: str | None = None,
     metadata: dict[str, Any] | None = None,
-    render_mode: str = "eager",
-    outputs: str = "both",
+    render_mode: RenderMode = RenderMode.EAGER,
+    outputs: Outputs = Outputs.BOTH,
 ) -> Submission:
-    """Store the campaign and one render per row, in batches; the caller fans it out.
+    """Store the campaign and one render per row, in batches: ``submit`` without the row limit.
 
     ``rows`` may be a lazy iterator: only one batch is held at a time. A scene
     missing an asset fails the whole submission (``AssetError``). A bad row
@@ -85,7 +134,14 @@ def submit_campaign(
         # (no savepoint: pysqlite commits the campaign row when one is released, so a submission
         # failing later would leave it behind)
         session.rollback()
-        return replay(session, session.scalar(select(Campaign).where(Campaign.idempotency_key == idempotency_key)))
+        winner = (
+            session.scalar(select(Campaign).where(Campaign.idempotency_key == idempotency_key))
+            if idempotency_key
+            else None
+        )
+        if winner is None:  # not a lost race for the key: some other constraint failed
+            raise
+        return replay(session, winner)
     submission = Submission(campaign)
     batch: list[dict[str, Any]] = []
     now = utcnow()
@@ -182,13 +238,14 @@ def cancel_campaign(session: Session, campaign_id: str) -> int:
     """Cancel every row not started yet; rows rendering now finish. Returns how many were cancelled."""
     campaign = get_campaign(session, campaign_id)
     campaign.status = CampaignStatus.CANCELLED
+    session.flush()  # the campaign row first, then its renders
     now = utcnow()
-    cancelled = session.execute(
+    cancelled = rows_changed(
+        session,
         update(Render)
         .where(Render.campaign_id == campaign_id, Render.status == RenderStatus.QUEUED)
-        .values(status=RenderStatus.CANCELLED, error="cancelled", finished_at=now, updated_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+        .values(status=RenderStatus.CANCELLED, error="cancelled", finished_at=now, updated_at=now),
+    )
     session.flush()
     return cancelled
 

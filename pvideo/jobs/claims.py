@@ -23,8 +23,8 @@ from typing import Any
 
 from sqlalchemy import and_, exists, or_, update
 
-from pvideo.db.engine import Database
-from pvideo.db.models import Campaign, Render, RenderStatus, utcnow
+from pvideo.db.engine import Database, rows_changed
+from pvideo.db.models import Campaign, Outputs, Render, RenderStatus, utcnow
 from pvideo.errors import NotFound, RenderBusy
 
 
@@ -39,7 +39,7 @@ class Job:
     customer_id: str
     row_number: int
     attempts: int
-    outputs: str = "both"  # the campaign's: mp4 | hls | both
+    outputs: str = Outputs.BOTH  # the campaign's
 
 
 def claim(db: Database, render_id: str, lease_seconds: float) -> Job | str:
@@ -51,7 +51,8 @@ def claim(db: Database, render_id: str, lease_seconds: float) -> Job | str:
     now = utcnow()
     lapsed = or_(Render.claimed_until.is_(None), Render.claimed_until < now)
     with db.session() as session:
-        claimed = session.execute(
+        claimed = rows_changed(
+            session,
             update(Render)
             .where(
                 Render.id == render_id,
@@ -62,9 +63,8 @@ def claim(db: Database, render_id: str, lease_seconds: float) -> Job | str:
                 attempts=Render.attempts + 1,
                 claimed_until=now + timedelta(seconds=lease_seconds),
                 updated_at=now,
-            )
-            .execution_options(synchronize_session=False)
-        ).rowcount
+            ),
+        )
         row = session.get(Render, render_id)
         if row is None:
             raise NotFound(f"render {render_id!r} not found")
@@ -154,12 +154,12 @@ def requeue(db: Database, render_id: str, reason: str) -> bool:
 def _transition(db: Database, render_id: str, sources: tuple[str, ...], **values: Any) -> bool:
     with db.session() as session:
         return bool(
-            session.execute(
+            rows_changed(
+                session,
                 update(Render)
                 .where(Render.id == render_id, Render.status.in_(sources))
-                .values(updated_at=utcnow(), **values)
-                .execution_options(synchronize_session=False)
-            ).rowcount
+                .values(updated_at=utcnow(), **values),
+            )
         )
 
 
@@ -168,12 +168,12 @@ def complete_campaign(db: Database, campaign_id: str) -> bool:
     with db.session() as session:
         open_rows = exists().where(Render.campaign_id == campaign_id, Render.status.in_(RenderStatus.OPEN))
         return bool(
-            session.execute(
+            rows_changed(
+                session,
                 update(Campaign)
                 .where(Campaign.id == campaign_id, Campaign.completed_at.is_(None), ~open_rows)
-                .values(completed_at=utcnow())
-                .execution_options(synchronize_session=False)
-            ).rowcount
+                .values(completed_at=utcnow()),
+            )
         )
 
 

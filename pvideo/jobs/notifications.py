@@ -16,7 +16,8 @@ def after_render(db: Database, render_id: str, base_url: str) -> list[Delivery]:
     """Webhook deliveries due now that ``render_id`` is finished (none if it is still open).
 
     Also marks the campaign complete when this was its last open row; the
-    ``campaign.completed`` webhook goes out from the one call that marked it.
+    ``campaign.completed`` webhook goes out from the one call that marked it. A render or
+    campaign deleted meanwhile has no webhook of its own.
     """
     with db.session() as session:
         render = session.get(Render, render_id)
@@ -27,10 +28,12 @@ def after_render(db: Database, render_id: str, base_url: str) -> list[Delivery]:
     deliveries: list[Delivery] = []
     with db.session() as session:
         render, campaign = session.get(Render, render_id), session.get(Campaign, campaign_id)
-        if campaign.webhook_url:
+        if campaign is None or not campaign.webhook_url:
+            return deliveries
+        if render is not None:
             deliveries.append((campaign.webhook_url, webhooks.render_event(render, campaign, base_url)))
-            if completed:
-                deliveries.append(
-                    (campaign.webhook_url, webhooks.campaign_event(campaign, status_counts(session, campaign_id)))
-                )
+        if completed:
+            deliveries.append(
+                (campaign.webhook_url, webhooks.campaign_event(campaign, status_counts(session, campaign_id)))
+            )
     return deliveries

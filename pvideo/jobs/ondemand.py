@@ -13,12 +13,12 @@ import logging
 import threading
 
 from pvideo.db.models import Render
-from pvideo.errors import PvideoError, RenderBusy
+from pvideo.errors import NotFound, PvideoError, RenderBusy
 from pvideo.jobs import pipeline
 from pvideo.plan.model import RenderPlan
 from pvideo.render import hls
-from pvideo.render.engine import PersonalPart, output_duration, planned_parts, skipped_segments
 from pvideo.render.ingest import TemplateVersion
+from pvideo.render.parts import PersonalPart, output_duration, planned_parts, skipped_segments
 from pvideo.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,8 @@ class OnDemand:
             rt.storage.put_bytes(hls.playlist_key(digest), text.encode(), "application/vnd.apple.mpegurl")
             with rt.db.session() as session:  # after the playlist: the page can show the player from now on
                 row = session.get(Render, render_id)
+                if row is None:
+                    raise NotFound(f"render {render_id!r} not found")
                 row.plan_digest, row.hotspots = digest, [h.to_json() for h in plan.hotspots]
                 row.width, row.height = version.width, version.height
                 row.duration = output_duration(plan, version)

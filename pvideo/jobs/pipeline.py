@@ -16,16 +16,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pvideo.db.engine import Database, database_errors
-from pvideo.db.models import RenderStatus
+from pvideo.db.models import Outputs, RenderStatus
 from pvideo.errors import PermanentError, TransientError
 from pvideo.jobs import claims
 from pvideo.logs import log_context
 from pvideo.plan.compiler import compile_plan
 from pvideo.plan.model import RenderPlan
 from pvideo.render import captions, hls, thumbnails
-from pvideo.render.engine import EngineOutputs, PersonalPart, output_duration, splice_args
+from pvideo.render.engine import EngineOutputs, splice_args
 from pvideo.render.ffmpeg_run import run_ffmpeg
 from pvideo.render.ingest import TemplateVersion, segment_files
+from pvideo.render.parts import PersonalPart, output_duration
 from pvideo.render.versions import cache_dir, render_on_template, store_hls, template_version
 from pvideo.scene.spec import SceneSpec, parse_scene
 from pvideo.settings import Settings
@@ -99,8 +100,8 @@ def _run(
             digest = output_digest(plan, version, settings.engine)
             if hooks.on_plan is not None:
                 hooks.on_plan(plan, version, digest)
-            mp4 = job.outputs != "hls" or settings.engine == "full"  # the full engine has no parts
-            want_hls = job.outputs != "mp4" and settings.engine == "segments"
+            mp4 = job.outputs != Outputs.HLS or settings.engine == "full"  # the full engine has no parts
+            want_hls = job.outputs != Outputs.MP4 and settings.engine == "segments"
             video_key, poster_key = f"outputs/{digest}/video.mp4", f"outputs/{digest}/poster.jpg"
             thumbnail_key = f"outputs/{digest}/thumbnail.jpg"
             animated = {name: f"outputs/{digest}/{name}" for name in ANIMATED}
@@ -130,7 +131,7 @@ def _run(
                     storage.put_file_if_absent(thumbnail_key, thumbnail, "image/jpeg")
                     for name, path in loops.items():
                         storage.put_file_if_absent(animated[name], path, ANIMATED[name])
-                    if mp4:
+                    if mp4 and outputs.video is not None:  # the engine makes a video whenever mp4 is asked for
                         storage.put_file_if_absent(video_key, outputs.video, "video/mp4")
             values = {
                 "video_key": video_key if mp4 else None,

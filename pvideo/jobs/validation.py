@@ -17,6 +17,7 @@ from typing import Any
 
 from pvideo.errors import DataError, PvideoError
 from pvideo.plan.compiler import asset_problems, compile_plan
+from pvideo.plan.model import RenderPlan
 from pvideo.render import captions
 from pvideo.scene.customers import coerce_row, read_customers
 from pvideo.scene.spec import SceneSpec, load_scene
@@ -44,7 +45,7 @@ def validate_scene(scene: Path, customers: Path | None, settings: Settings) -> l
         return [*problems, str(exc)]
     source, scene_wide = str(customers), bool(problems)
     for row in rows:
-        errors = field_problems(spec, row.data)
+        errors: list[PvideoError] = list(field_problems(spec, row.data))
         if not errors and not scene_wide:  # a scene-wide problem would repeat on every row
             errors = row_problems(spec, coerce_row(spec, row.data), settings.assets_dir, compiler)
         for error in errors:
@@ -66,7 +67,7 @@ def scene_problems(spec: SceneSpec, assets_dir: Path) -> list[PvideoError]:
 
 def field_problems(spec: SceneSpec, data: Mapping[str, Any]) -> list[DataError]:
     """Every declared field of the row that is missing or of the wrong type."""
-    errors = []
+    errors: list[DataError] = []
     for name, field in spec.fields.items():
         try:
             coerce_row(spec.model_copy(update={"fields": {name: field}}), data)
@@ -75,28 +76,28 @@ def field_problems(spec: SceneSpec, data: Mapping[str, Any]) -> list[DataError]:
     return errors
 
 
-def _compiler(settings: Settings) -> Callable[..., Any]:
-    """``compile`` with the storage and fetch policy renders use (``storage:`` and URL pictures)."""
+def _compiler(settings: Settings) -> Callable[..., RenderPlan]:
+    """``compile_plan`` with the storage and fetch policy renders use (``storage:`` and URL pictures)."""
     storage = storage_from_settings(settings)
-    return partial(compile, storage=storage, allow_private_fetch=settings.fetch_allow_private)
+    return partial(compile_plan, storage=storage, allow_private_fetch=settings.fetch_allow_private)
 
 
 def row_problems(
-    spec: SceneSpec, row: Mapping[str, Any], assets_dir: Path, compile: Callable[..., Any] = compile
+    spec: SceneSpec, row: Mapping[str, Any], assets_dir: Path, compiler: Callable[..., RenderPlan] = compile_plan
 ) -> list[PvideoError]:
     """Everything that fails when this (valid) row is compiled: sections, each layer, captions, chapters."""
     errors: list[PvideoError] = []
     quiet = [layer.model_copy(update={"when": _OFF}) for layer in spec.layers]
     base = spec.model_copy(update={"layers": quiet})
     try:
-        compile_plan(base, row, assets_dir=assets_dir)
+        compiler(base, row, assets_dir=assets_dir)
     except PvideoError as exc:  # a section's `when`, or the template itself
         errors.append(exc)
         base = base.model_copy(update={"sections": []})
     for index, layer in enumerate(spec.layers):
         one = base.model_copy(update={"layers": [*quiet[:index], layer, *quiet[index + 1 :]]})
         try:
-            compile_plan(one, row, assets_dir=assets_dir)
+            compiler(one, row, assets_dir=assets_dir)
         except PvideoError as exc:
             errors.append(exc)
     errors += _caught(lambda: captions.caption_cues(spec, row, assets_dir))
@@ -104,14 +105,14 @@ def row_problems(
     return errors
 
 
-def _caught(check) -> Iterator[PvideoError]:
+def _caught(check: Callable[[], object]) -> Iterator[PvideoError]:
     try:
         check()
     except PvideoError as exc:
         yield exc
 
 
-def sample_row(spec) -> dict[str, object]:
+def sample_row(spec: SceneSpec) -> dict[str, object]:
     """A made-up row with every declared field (defaults where given)."""
     return {name: f.default if f.default is not None else _sample(f.type) for name, f in spec.fields.items()}
 

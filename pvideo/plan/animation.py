@@ -21,6 +21,7 @@ import json
 import math
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageColor
@@ -54,7 +55,7 @@ class Animation:
 
     def key(self) -> str:
         """A stable digest of everything that decides the animated pixels."""
-        data = [asdict(m) if m else None for m in (self.enter, self.exit)]
+        data: list[Any] = [asdict(m) if m else None for m in (self.enter, self.exit)]
         data += [self.steps, list(self.background), hashlib.sha256(self.ranks or b"").hexdigest()]
         return hashlib.sha256(json.dumps(data).encode()).hexdigest()
 
@@ -167,7 +168,7 @@ def expressions(animation: Animation, timing: Timing, box: tuple[int, int, int, 
         elif motion.effect == "typewriter":
             typed.append(f"floor({a}*{animation.steps}+0.000001)")
         else:
-            ddx, ddy = _slide_distance(motion.edge, box, ("W", "H"))
+            ddx, ddy = _slide_distance_expr(motion.edge, box)
             dx.append(f"({ddx})*(1-{a})")
             dy.append(f"({ddy})*(1-{a})")
     return Expressions(
@@ -183,17 +184,29 @@ def _motions(animation: Animation) -> list[tuple[Motion, bool]]:
     return [(m, entering) for m, entering in ((animation.enter, True), (animation.exit, False)) if m]
 
 
-def _slide_distance(edge: str, box: tuple[int, int, int, int], size):
+def _slide_distance(edge: str, box: tuple[int, int, int, int], size: tuple[int, int]) -> tuple[int, int]:
     """How far from its place the layer starts (or ends): just outside the video's ``edge``."""
     x, y, w, h = box
     width, height = size
     if edge == "left":
         return -(x + w), 0
     if edge == "right":
-        return (f"({width}-{x})" if isinstance(width, str) else width - x), 0
+        return width - x, 0
     if edge == "top":
         return 0, -(y + h)
-    return 0, (f"({height}-{y})" if isinstance(height, str) else height - y)
+    return 0, height - y
+
+
+def _slide_distance_expr(edge: str, box: tuple[int, int, int, int]) -> tuple[str, str]:
+    """``_slide_distance`` as ffmpeg expressions of the overlay filter's ``W`` and ``H`` (the video's size)."""
+    x, y, w, h = box
+    if edge == "left":
+        return str(-(x + w)), "0"
+    if edge == "right":
+        return f"(W-{x})", "0"
+    if edge == "top":
+        return "0", str(-(y + h))
+    return "0", f"(H-{y})"
 
 
 def even(value: float) -> int:
@@ -217,7 +230,7 @@ def reveal_ranks(png: bytes, background: str | None) -> tuple[bytes, int]:
         pixels = np.asarray(image.convert("RGBA"), dtype=np.int16)
     alpha = pixels[..., 3] > 0
     if background:
-        ink = alpha & (np.abs(pixels - np.array(ImageColor.getcolor(background, "RGBA"))).max(axis=2) > 0)
+        ink = alpha & (np.abs(pixels - np.array(background_rgba(background))).max(axis=2) > 0)
     else:
         ink = alpha
     glyphs: list[tuple[slice, slice]] = []
@@ -242,4 +255,8 @@ def _runs(mask: np.ndarray) -> list[slice]:
 
 
 def background_rgba(color: str | None) -> tuple[int, int, int, int]:
-    return tuple(ImageColor.getcolor(color, "RGBA")) if color else (0, 0, 0, 0)  # type: ignore[return-value]
+    """``#RRGGBB`` or ``#RRGGBBAA`` as RGBA (opaque without an alpha); no color is transparent."""
+    if not color:
+        return (0, 0, 0, 0)
+    rgb = ImageColor.getrgb(color)
+    return (rgb[0], rgb[1], rgb[2], rgb[3] if len(rgb) == 4 else 255)

@@ -1,19 +1,16 @@
 """Compile a scene and one customer row into a frozen ``RenderPlan``.
 
-``compile_plan`` is where every template is resolved, every text and image is
-rasterized to a PNG and every CTA becomes an http(s) URL with a box and a time
-window. It reads assets but writes nothing; the renderer needs nothing else.
+``compile_plan`` is where every Jinja2 text of the scene is rendered over the
+row, every text and image is rasterized to a PNG and every CTA becomes an
+http(s) URL with a box and a time window. It reads assets but writes nothing;
+the renderer needs nothing else.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
-
-import jinja2
-from jinja2 import meta
 
 from pvideo.errors import AssetError, DataError, PvideoError
 from pvideo.plan import raster
@@ -21,22 +18,22 @@ from pvideo.plan.animation import Animation, Motion, background_rgba, reveal_ran
 from pvideo.plan.assets import file_hash, resolve_asset, resolve_font
 from pvideo.plan.model import AudioTrack, Hotspot, Overlay, PlanSection, RenderPlan, VideoClip
 from pvideo.plan.pictures import is_bundled, load_picture
-from pvideo.scene.sandbox import render_template
-from pvideo.scene.spec import (
+from pvideo.scene.conditions import condition_uses_data, holds
+from pvideo.scene.layers import (
+    AnyLayer,
     AudioLayer,
     Box,
     CtaLayer,
     ImageLayer,
-    SceneSpec,
     ShapeLayer,
     Stroke,
     TextLayer,
     VideoLayer,
 )
+from pvideo.scene.sandbox import render_template
+from pvideo.scene.spec import SceneSpec
 from pvideo.scene.urls import check_link
 from pvideo.storage import Storage
-
-AnyLayer = TextLayer | ImageLayer | ShapeLayer | CtaLayer | VideoLayer | AudioLayer
 
 
 def _describe(index: int, layer: AnyLayer) -> str:
@@ -114,6 +111,7 @@ def compile_plan(
                 clips.append(_video_clip(layer, name, row, assets_dir))
                 continue
             conditional = layer.when is not None and condition_uses_data(layer.when)
+            png: bytes | None
             if isinstance(layer, TextLayer):
                 static = not _templated(layer.text)
                 text = render_template(layer.text, row, field=f"{name} text")
@@ -275,20 +273,22 @@ def _button(layer: CtaLayer, label: str, assets_dir: Path) -> bytes:
     return raster.stack(shape, raster.render_text(label, w, h, style))
 
 
-def _animation(layer, png: bytes | None = None) -> Animation | None:
+def _animation(
+    layer: TextLayer | ImageLayer | ShapeLayer | CtaLayer | VideoLayer, png: bytes | None = None
+) -> Animation | None:
     """The compile-time half of ``animate``: motions, and the typewriter order of the text's glyphs."""
     if layer.animate is None or (layer.animate.enter is None and layer.animate.exit is None):
         return None
-    motions = [
+    enter, leave = (
         None if m is None else Motion(m.effect, m.duration, m.easing, m.edge or "left")
         for m in (layer.animate.enter, layer.animate.exit)
-    ]
-    if not any(m is not None and m.effect == "typewriter" for m in motions):
-        return Animation(*motions)
-    background = getattr(layer, "background", None)
-    assert png is not None, "typewriter applies to rasterized text only"
-    ranks, steps = reveal_ranks(png, background)
-    return Animation(*motions, ranks=ranks, steps=steps, background=background_rgba(background))
+    )
+    if not any(m is not None and m.effect == "typewriter" for m in (enter, leave)):
+        return Animation(enter, leave)
+    # the spec allows typewriter on text layers only, and a text layer is rasterized first
+    assert isinstance(layer, TextLayer) and png is not None, "typewriter applies to rasterized text only"
+    ranks, steps = reveal_ranks(png, layer.background)
+    return Animation(enter, leave, ranks=ranks, steps=steps, background=background_rgba(layer.background))
 
 
 def _text_style(layer: TextLayer, assets_dir: Path) -> raster.TextStyle:
@@ -315,17 +315,6 @@ def _text_style(layer: TextLayer, assets_dir: Path) -> raster.TextStyle:
 
 def _templated(source: str) -> bool:
     return "{{" in source or "{%" in source
-
-
-@lru_cache(maxsize=512)
-def condition_uses_data(expression: str) -> bool:
-    """Whether a ``when`` expression reads any name (row data): then the layer is personal."""
-    return bool(meta.find_undeclared_variables(jinja2.Environment().parse("{{ (" + expression + ") }}")))
-
-
-def holds(expression: str, row: Mapping[str, Any], *, field: str) -> bool:
-    """Evaluate a ``when`` in the scene sandbox; the spec checked it is one expression."""
-    return render_template("{% if (" + expression + ") %}1{% endif %}", row, field=field) == "1"
 
 
 def _hotspot(layer: CtaLayer, label: str, href: str, timeline: RenderPlan) -> Hotspot:

@@ -29,6 +29,7 @@ import socket
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
@@ -118,7 +119,7 @@ def resolve(url: str, *, allow_private: bool = False, what: str = "image") -> tu
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError):
         raise Unresolvable(f"{what} host {host!r} does not resolve") from None
-    addresses = {info[4][0] for info in infos}
+    addresses = {str(info[4][0]) for info in infos}
     for ip in addresses:  # every answer must be allowed: a mixed answer is refused
         check_address(ip, allow_private=allow_private)
     return parts.scheme, host, port, sorted(addresses)[0]
@@ -129,10 +130,13 @@ def connection(scheme: str, host: str, port: int, ip: str, timeout: float) -> ht
     cls = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
     conn = cls(host, port, timeout=timeout)
 
-    def pinned(_address, timeout=timeout, source_address=None):  # connect to the checked IP only
+    def pinned(
+        _address: object, timeout: float | None = timeout, source_address: tuple[str, int] | None = None
+    ) -> socket.socket:
+        """Connect to the checked IP only, whatever address the connection asks for."""
         return socket.create_connection((ip, port), timeout, source_address)
 
-    conn._create_connection = pinned  # type: ignore[attr-defined]
+    conn._create_connection = pinned  # type: ignore[attr-defined]  # http.client's private hook, not in typeshed
     return conn
 
 
@@ -235,7 +239,7 @@ class ImageCache:
         max_bytes: int = CACHE_BYTES,
         seconds: float = CACHE_SECONDS,
         refusal_seconds: float = REFUSAL_SECONDS,
-        clock=time.monotonic,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.max_bytes, self.seconds, self.refusal_seconds, self.clock = max_bytes, seconds, refusal_seconds, clock
         # key -> (expires, image or refusal, bytes counted)

@@ -17,7 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from bidi import algorithm as uba
-from fontTools.ttLib import TTFont, TTLibError
+from fontTools.ttLib import TTFont, TTLibError  # type: ignore[import-untyped]  # fontTools ships no type information
 from PIL import Image, ImageChops, ImageDraw, ImageFont, features
 
 from pvideo.errors import AssetError
@@ -274,7 +274,8 @@ def _draw_scaled(
     scale: float,
     tint: str | None,
 ) -> None:
-    left, top, right, bottom = font.getbbox(run.text, anchor="ls", direction=run.direction)
+    # FreeType boxes are whole pixels (Pillow's stubs say float, for other font kinds)
+    left, top, right, bottom = (int(v) for v in font.getbbox(run.text, anchor="ls", direction=run.direction))
     if right <= left or bottom <= top:
         return
     glyphs = Image.new("RGBA", (right - left, bottom - top), (0, 0, 0, 0))

@@ -1,6 +1,6 @@
 """Where an image layer's picture comes from: a bundled asset, the configured storage, or the web.
 
-``src`` (after templating) is ``storage:KEY`` for an object in the configured
+``src`` (rendered over the row) is ``storage:KEY`` for an object in the configured
 storage (``PVIDEO_STORAGE_URL``), an ``http(s)://`` URL fetched by
 ``pvideo.plan.fetch`` (size and time limits, public addresses only unless
 ``PVIDEO_FETCH_ALLOW_PRIVATE``; a URL every row uses is fetched once per process

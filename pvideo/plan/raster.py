@@ -155,6 +155,12 @@ def fit_text(text: str, width: int, height: int, style: TextStyle) -> tuple[Imag
 
     Returns the layer font at that size; fallback fonts are used at the same size.
     """
+    size, lines = _fit(text, width, height, style)
+    return _font(style.font, size), lines
+
+
+def _fit(text: str, width: int, height: int, style: TextStyle) -> tuple[int, list[str]]:
+    """``fit_text``'s size in pixels and lines."""
     chain = fonts.chain_for(style.font)
     size = style.size
     while True:
@@ -163,7 +169,7 @@ def fit_text(text: str, width: int, height: int, style: TextStyle) -> tuple[Imag
         lines = wrap_lines(measure, text, width, limit) if style.wrap else text.split("\n")
         metrics = fonts.line_metrics(chain, tuple(lines), size)
         if _block_height(metrics, len(lines), style) <= height and all(measure(line) <= width for line in lines):
-            return _font(chain[0], size), lines
+            return size, lines
         if size <= style.min_size:
             break
         size = max(style.min_size, int(size * _SHRINK_STEP))
@@ -174,7 +180,7 @@ def fit_text(text: str, width: int, height: int, style: TextStyle) -> tuple[Imag
     while sum(fonts.line_metrics(chain, tuple(lines), size)) > height and size > 1:
         size -= 1  # even one line at min_size is taller than the box
     measure = partial(fonts.line_length, chain, size=size)
-    return _font(chain[0], size), [_ellipsize(measure, line, width) for line in lines]
+    return size, [_ellipsize(measure, line, width) for line in lines]
 
 
 def render_text(text: str, width: int, height: int, style: TextStyle) -> bytes:
@@ -187,8 +193,8 @@ def render_text(text: str, width: int, height: int, style: TextStyle) -> bytes:
     pad = min(style.padding, width // 4, height // 4)
     extra_w, extra_h = style.margins
     inner_w, inner_h = max(1, width - 2 * pad - extra_w), max(1, height - 2 * pad - extra_h)
-    font, lines = fit_text(text, inner_w, inner_h, style)
-    chain, size = fonts.chain_for(style.font), font.size
+    size, lines = _fit(text, inner_w, inner_h, style)
+    chain = fonts.chain_for(style.font)
     metrics = fonts.line_metrics(chain, tuple(lines), size)
     block = _block_height(metrics, len(lines), style)
     top = pad + style.stroke_width + max(0, -style.shadow[1] if style.shadow else 0)
@@ -256,14 +262,13 @@ def render_shape(
     image = Image.new("RGBA", (width, height), (0, 0, 0, 0))
     draw = ImageDraw.Draw(image)
     outline = stroke_color if stroke_width else None
-    kwargs = {"fill": fill, "outline": outline, "width": stroke_width}
     if shape == "circle":
         side = min(width, height)
         x0, y0 = (width - side) // 2, (height - side) // 2
-        draw.ellipse((x0, y0, x0 + side - 1, y0 + side - 1), **kwargs)
+        draw.ellipse((x0, y0, x0 + side - 1, y0 + side - 1), fill=fill, outline=outline, width=stroke_width)
     else:
         r = min(radius, width // 2, height // 2) if shape == "rounded_rectangle" else 0
-        draw.rounded_rectangle((0, 0, width - 1, height - 1), radius=r, **kwargs)
+        draw.rounded_rectangle((0, 0, width - 1, height - 1), radius=r, fill=fill, outline=outline, width=stroke_width)
     return _png(image)
 
 

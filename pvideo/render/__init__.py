@@ -1,2 +1,2 @@
 """From a plan to video files: ffmpeg runner, probe, template ingest and versions, overlays,
-clips, engines, HLS, thumbnails, captions, chapters and the moviepy reference preview."""
+clips, part planning, engines, HLS, thumbnails, captions, chapters and the moviepy reference preview."""

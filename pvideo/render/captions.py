@@ -20,8 +20,8 @@ import webvtt
 
 from pvideo.errors import AssetError, DataError
 from pvideo.plan.assets import resolve_asset
-from pvideo.plan.compiler import holds
 from pvideo.render.chapters import Chapter, chapters_from_ctas, vtt_timestamp
+from pvideo.scene.conditions import holds
 from pvideo.scene.sandbox import render_template
 from pvideo.scene.spec import SceneSpec
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import av
 import ffmpeg
+from ffmpeg.nodes import FilterableStream
 
 from pvideo.errors import AssetError
 from pvideo.plan.animation import Animation
@@ -87,13 +88,15 @@ def first_time(path: Path) -> Fraction:
     """When the first video frame of ``path`` is shown, in seconds (its timestamp with ``-copyts``)."""
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
+        if stream.time_base is None:
+            raise AssetError(f"{path.name} has no video time base")
         for packet in container.demux(stream):
             if packet.pts is not None:
                 return packet.pts * stream.time_base
     raise AssetError(f"{path.name} has no video frames")
 
 
-def clip_frames(clip: PlacedClip, fps: Fraction, skip: int, count: int, at: Fraction):
+def clip_frames(clip: PlacedClip, fps: Fraction, skip: int, count: int, at: Fraction) -> FilterableStream:
     """Clip frames ``skip .. skip + count - 1`` (at ``fps``), the first stamped ``at`` seconds.
 
     Stamps sit a quarter frame early, so a template frame whose timestamp was
@@ -123,7 +126,9 @@ def clip_frames(clip: PlacedClip, fps: Fraction, skip: int, count: int, at: Frac
     )
 
 
-def draw_clips(video, clips: Sequence[PlacedClip], *, fps: Fraction, offset: int, frames: int, origin: Fraction):
+def draw_clips(
+    video: FilterableStream, clips: Sequence[PlacedClip], *, fps: Fraction, offset: int, frames: int, origin: Fraction
+) -> FilterableStream:
     """Draw ``clips`` on ``video``: ``frames`` template frames from frame ``offset``, the first
     shown at ``origin`` seconds."""
     for clip in clips:

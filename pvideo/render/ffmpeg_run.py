@@ -1,7 +1,8 @@
 """Running ffmpeg: the only place pvideo starts a subprocess.
 
-ffmpeg runs in its own process group with a timeout; on timeout the whole
-group is killed so no encoder is left behind.
+``ffmpeg_args`` turns an ffmpeg-python graph into the argument list (pure);
+``run_ffmpeg`` runs one in its own process group with a timeout, and on
+timeout the whole group is killed so no encoder is left behind.
 """
 
 from __future__ import annotations
@@ -12,9 +13,18 @@ import signal
 import subprocess
 from collections.abc import Sequence
 
+from ffmpeg.nodes import OutputStream
+
 from pvideo.errors import RenderError
 
+GLOBAL_FLAGS = ("-hide_banner", "-nostdin", "-loglevel", "error", "-y")
 _STDERR_TAIL = 2000
+
+
+def ffmpeg_args(stream: OutputStream, ffmpeg_exe: str) -> list[str]:
+    """The argument list of an ffmpeg-python output graph, with the flags every run uses."""
+    args = stream.compile(cmd=ffmpeg_exe)
+    return [args[0], *GLOBAL_FLAGS, *args[1:]]
 
 
 def run_ffmpeg(args: Sequence[str], *, timeout: float) -> None:

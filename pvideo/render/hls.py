@@ -14,8 +14,8 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from pvideo.render.engine import layout, part_name
 from pvideo.render.ingest import TemplateVersion
+from pvideo.render.parts import layout, part_name
 
 PLAYLIST = "index.m3u8"
 
@@ -32,7 +32,8 @@ def entries(
 ) -> list[Entry]:
     """Playlist entries in time order; each part ``(first, count)``, stored under ``prefix``,
     replaces the segments it spans; ``skip`` segments (skipped sections) are left out."""
-    out, expected = [], 0
+    out: list[Entry] = []
+    expected = 0
     for first, count, is_part in layout(version, parts, skip):
         duration = sum(version.segment_duration(s) for s in version.segments[first : first + count])
         out.append(

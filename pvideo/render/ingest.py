@@ -27,7 +27,7 @@ import ffmpeg
 from pvideo.errors import AssetError, RenderError
 from pvideo.plan.assets import file_hash
 from pvideo.plan.model import Overlay
-from pvideo.render.ffmpeg_run import run_ffmpeg
+from pvideo.render.ffmpeg_run import ffmpeg_args, run_ffmpeg
 from pvideo.render.overlays import PlacedOverlay, frame_window, overlay_chain, place
 from pvideo.render.probe import VideoInfo, probe
 from pvideo.storage import Storage
@@ -114,14 +114,14 @@ class TemplateVersion:
 def normalized_rate(info: VideoInfo) -> Fraction:
     """The rate the mezzanine runs at: the declared rate if it is a broadcast rate (phone
     VFR dips below it), else the average rate snapped to a broadcast rate within 2%."""
-    for rate in (info.nominal_fps, info.fps):
-        if rate and rate > 0:
-            rate = Fraction(rate).limit_denominator(1001)
+    for candidate in (info.nominal_fps, info.fps):
+        if candidate and candidate > 0:
+            rate = Fraction(candidate).limit_denominator(1001)
             nearest = min(_COMMON_RATES, key=lambda r: abs(r - rate))
             if abs(nearest - rate) / nearest <= Fraction(2, 100):
                 return nearest
-    rate = Fraction(info.fps).limit_denominator(1001) if info.fps else Fraction(0)
-    return Fraction(round(rate)) if rate >= 1 else Fraction(30)
+    average = Fraction(info.fps).limit_denominator(1001) if info.fps else Fraction(0)
+    return Fraction(round(average)) if average >= 1 else Fraction(30)
 
 
 def version_hash(source_hash: str, options: IngestOptions, baked: Sequence[Overlay] = ()) -> str:
@@ -204,8 +204,7 @@ def ingest_args(
         **{k.lstrip("-"): v for k, v in zip(encoder[::2], encoder[1::2])},
         **{"c:a": "aac", "b:a": options.audio_bitrate, "ar": AUDIO_RATE, "ac": 2, **segmenting(cuts, gop, rate)},
     )
-    args = stream.compile(cmd=ffmpeg_exe)
-    return [args[0], "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args[1:]]
+    return ffmpeg_args(stream, ffmpeg_exe)
 
 
 def segmenting(cuts: Sequence[int], gop: int, rate: Fraction) -> dict[str, object]:

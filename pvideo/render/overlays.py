@@ -21,6 +21,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import ffmpeg
+from ffmpeg.nodes import FilterableStream
 
 from pvideo.plan.animation import Animation, Timing, expressions
 from pvideo.plan.model import Overlay
@@ -77,7 +78,7 @@ def place(
     return placed
 
 
-def overlay_chain(video, overlays: Sequence[PlacedOverlay], offset: int = 0):
+def overlay_chain(video: FilterableStream, overlays: Sequence[PlacedOverlay], offset: int = 0) -> FilterableStream:
     """Draw ``overlays`` on ``video`` (an ffmpeg-python stream whose first frame is ``offset``)."""
     for overlay in overlays:
         picture = ffmpeg.input(str(overlay.path), f="image2", c="png")
@@ -105,8 +106,8 @@ def overlay_chain(video, overlays: Sequence[PlacedOverlay], offset: int = 0):
 
 
 def draw_animated(
-    video,
-    picture,
+    video: FilterableStream,
+    picture: FilterableStream,
     animation: Animation,
     *,
     box: tuple[int, int, int, int],
@@ -114,7 +115,7 @@ def draw_animated(
     fps: Fraction,
     offset: int = 0,
     ranks: Path | None = None,
-):
+) -> FilterableStream:
     """Overlay ``picture`` (a PNG input or a clip stream, ``box``-sized) on ``video`` in the
     template frames ``window``, animated: alpha, typing and scale on the picture carried onto
     the video's clock, slide in the overlay's x/y."""

@@ -86,7 +86,9 @@ def _clip_overlay(clip: VideoClip, index: int, fps: Fraction) -> Overlay | None:
     return Overlay(clip.layer, buffer.getvalue(), x, y, w, h, clip.start, clip.end, animation=clip.animation)
 
 
-def _picture(overlay: Overlay, timing: Timing, index: int, size: tuple[int, int]):
+def _picture(
+    overlay: Overlay, timing: Timing, index: int, size: tuple[int, int]
+) -> tuple[np.ndarray | None, tuple[int, int]]:
     """The overlay's RGBA pixels at frame ``index`` and where they go (None when nothing shows)."""
     picture = Image.open(io.BytesIO(overlay.png)).convert("RGBA")
     animation = overlay.animation
@@ -105,7 +107,7 @@ def _picture(overlay: Overlay, timing: Timing, index: int, size: tuple[int, int]
         w, h = scaled_size(overlay.w, overlay.h, now.scale)
         pixels = np.array(Image.fromarray(pixels).resize((w, h), Image.Resampling.BICUBIC))
         x, y = x + (overlay.w - w) / 2, y + (overlay.h - h) / 2
-    x, y = even(x), even(y)
-    if x >= size[0] or y >= size[1] or x + pixels.shape[1] <= 0 or y + pixels.shape[0] <= 0:
-        return None, (x, y)
-    return pixels, (x, y)
+    left, top = even(x), even(y)
+    if left >= size[0] or top >= size[1] or left + pixels.shape[1] <= 0 or top + pixels.shape[0] <= 0:
+        return None, (left, top)
+    return pixels, (left, top)

@@ -9,6 +9,7 @@ down size, frame rate and colours until the file fits.
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -18,7 +19,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from pvideo.errors import RenderError
-from pvideo.render.ffmpeg_run import run_ffmpeg
+from pvideo.render.ffmpeg_run import ffmpeg_args, run_ffmpeg
 
 MAX_BYTES = 1024 * 1024
 MAX_SECONDS = 3.0
@@ -55,8 +56,7 @@ def clip_args(
         .filter("scale", width, height, flags="lanczos")
         .output(str(out), f="rawvideo", pix_fmt="rgb24")
     )
-    args = stream.compile(cmd=ffmpeg_exe)
-    return [args[0], "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args[1:]]
+    return ffmpeg_args(stream, ffmpeg_exe)
 
 
 def window(start: float, duration: float, video_seconds: float) -> tuple[float, float]:
@@ -143,7 +143,15 @@ def _delay_ms(step: Step) -> int:
     return round(1000 * step.stride / SOURCE_FPS)
 
 
-def fit(frames: list[Image.Image], encode, limit: int = MAX_BYTES, prepared: dict | None = None) -> bytes:
+Encoder = Callable[[list[Image.Image], Step], bytes]
+
+
+def fit(
+    frames: list[Image.Image],
+    encode: Encoder,
+    limit: int = MAX_BYTES,
+    prepared: dict[Step, list[Image.Image]] | None = None,
+) -> bytes:
     """The first rung of ``LADDER`` whose encoding is at most ``limit`` bytes.
 
     ``prepared`` caches the scaled, buttoned frames of each rung across encoders.
@@ -179,7 +187,8 @@ def make_thumbnails(
     frames = read_frames(raw, width, height)
     frames = frames[: max(1, int(length * SOURCE_FPS + 1e-6))]
     raw.unlink()
-    made, prepared = {}, {}
+    made: dict[str, Path] = {}
+    prepared: dict[Step, list[Image.Image]] = {}
     for name, encode in (("thumbnail.gif", encode_gif), ("thumbnail.webp", encode_webp)):
         path = workdir / name
         path.write_bytes(fit(frames, encode, prepared=prepared))

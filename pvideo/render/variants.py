@@ -23,7 +23,7 @@ from pvideo.errors import AssetError
 from pvideo.plan.model import AudioTrack
 from pvideo.render.clips import first_time
 from pvideo.render.engine import concat_source
-from pvideo.render.ffmpeg_run import run_ffmpeg
+from pvideo.render.ffmpeg_run import ffmpeg_args, run_ffmpeg
 from pvideo.render.ingest import AUDIO_RATE, TemplateVersion, describe, segmenting, store_version, stored_version
 from pvideo.storage import Storage
 
@@ -88,8 +88,7 @@ def mix_args(
             **segmenting(cuts, base.segment_frames, base.fps),
         },
     )
-    args = stream.compile(cmd=ffmpeg_exe)
-    return [args[0], "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args[1:]]
+    return ffmpeg_args(stream, ffmpeg_exe)
 
 
 def _stop(track: AudioTrack, length: float | None) -> float | None:

@@ -23,6 +23,7 @@ from pvideo.plan.model import RenderPlan
 from pvideo.render import hls
 from pvideo.render.engine import EngineOutputs, render_plan
 from pvideo.render.ingest import IngestOptions, TemplateVersion, ingest, segment_files, version_hash
+from pvideo.render.parts import PersonalPart
 from pvideo.render.variants import audio_variant, variant_hash
 from pvideo.settings import Settings
 from pvideo.storage import Storage
@@ -113,7 +114,7 @@ def render_on_template(
     workdir: Path,
     *,
     mp4: bool = True,
-    on_part=None,
+    on_part: Callable[[PersonalPart], None] | None = None,
 ) -> EngineOutputs:
     """Run the configured engine (``PVIDEO_ENGINE``) for ``plan`` over ``version``."""
     paths = segment_files(version, storage, cache_dir(settings))

@@ -1,20 +1,22 @@
 """Data filters for scene scripts: money, dates, numbers and plurals, locale-aware via Babel.
 
-Registered in the sandboxed templating environment, so a scene can write
+Registered in the scene sandbox (``pvideo.scene.sandbox``), so a scene can write
 ``{{ price | money('EUR', 'de_DE') }}`` or ``{{ renews | date('d MMMM y') }}``.
 Bad input (an unknown currency, a date that does not parse) raises
-``ValueError``, which the templating layer reports as that row's data error.
+``ValueError``, which the sandbox reports as that row's data error.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
 
 from babel import UnknownLocaleError
 from babel.dates import format_date
 from babel.numbers import UnknownCurrencyError, format_currency, format_decimal, is_currency
+from jinja2 import Environment
 
 
 def _number(value: Any) -> Decimal:
@@ -29,7 +31,10 @@ def _number(value: Any) -> Decimal:
     return number
 
 
-def _locale_call(func, *args, **kwargs) -> str:
+_Env = TypeVar("_Env", bound=Environment)
+
+
+def _locale_call(func: Callable[..., str], *args: Any, **kwargs: Any) -> str:
     try:
         return func(*args, **kwargs)
     except (UnknownLocaleError, UnknownCurrencyError) as exc:
@@ -81,7 +86,7 @@ def plural(count: Any, one: str = "", other: str = "s") -> str:
 FILTERS = {"money": money, "number": number, "date": date, "plural": plural}
 
 
-def with_filters(env):
+def with_filters(env: _Env) -> _Env:
     """``env`` with the data filters registered (returns it, for one-line use)."""
     env.filters.update(FILTERS)
     return env

@@ -1,9 +1,9 @@
-"""Scene-script templating: Jinja2 in a sandbox, strict about undefined names.
+"""The scene-script sandbox: Jinja2 over the customer row, strict about undefined names.
 
 Customer data is untrusted and scene scripts come from many hands, so every
-template runs in an ``ImmutableSandboxedEnvironment`` (no attribute tricks, no
-mutation of the row) with ``StrictUndefined`` (a typo is an error, not an
-empty string), and output is capped in size.
+Jinja2 text of a scene runs in an ``ImmutableSandboxedEnvironment`` (no
+attribute tricks, no mutation of the row) with ``StrictUndefined`` (a typo is
+an error, not an empty string), and output is capped in size.
 """
 
 from __future__ import annotations
@@ -16,13 +16,15 @@ from contextvars import ContextVar
 from functools import lru_cache, wraps
 from typing import Any
 
-from jinja2 import Environment, StrictUndefined, TemplateError, Undefined, UndefinedError, nodes
+from jinja2 import Environment, StrictUndefined, Template, TemplateError, Undefined, UndefinedError, nodes
+from jinja2.exceptions import SecurityError
 from jinja2.nodes import EvalContext
-from jinja2.runtime import Macro
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from jinja2.runtime import Context, Macro
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.visitor import NodeTransformer
 
 from pvideo.errors import DataError, SceneError
+from pvideo.scene.filters import with_filters
 
 MAX_OUTPUT_CHARS = 10_000
 MAX_POWER_EXPONENT = 100
@@ -179,7 +181,7 @@ class _BoundedSandbox(ImmutableSandboxedEnvironment):
         _check_size(sum(len(str(p)) if isinstance(p, str) else 0 for p in parts), "concatenation")
         return "".join(str(p) for p in parts)
 
-    def call(__self, __context, __obj, *args: Any, **kwargs: Any) -> Any:
+    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
         _spend()
         owner = getattr(__obj, "__self__", getattr(getattr(__obj, "__wrapped__", None), "__self__", None))
         if isinstance(owner, str) and getattr(__obj, "__name__", "") in _GROWING_STR_METHODS:
@@ -206,7 +208,7 @@ class _BoundedSandbox(ImmutableSandboxedEnvironment):
         finally:
             budget.depth -= 1
 
-    def call_binop(self, context, operator: str, left: Any, right: Any) -> Any:
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         _spend()
         if operator == "*":
             for seq, count in ((left, right), (right, left)):
@@ -255,13 +257,11 @@ class _ConcatBounder(NodeTransformer):
 
 @lru_cache(maxsize=1)
 def _environment() -> ImmutableSandboxedEnvironment:
-    return __import__("pvideo.scene.filters").filters.with_filters(
-        _BoundedSandbox(undefined=StrictUndefined, autoescape=False)
-    )
+    return with_filters(_BoundedSandbox(undefined=StrictUndefined, autoescape=False))
 
 
 @lru_cache(maxsize=512)
-def _compile(source: str):
+def _parsed(source: str) -> Template:
     try:
         return _environment().from_string(source)
     except TemplateError as exc:
@@ -273,7 +273,7 @@ def render_template(source: str, row: Mapping[str, Any], *, field: str) -> str:
 
     ``field`` names the layer field for error messages (e.g. ``layer 2 text``).
     """
-    template = _compile(source)
+    template = _parsed(source)
     token = _budget.set(_Budget())
     try:
         out = _bounded_output(template.generate(**row))

@@ -1,267 +1,28 @@
 """The scene script: one pydantic model, validated once at the edge.
 
 A scene names a base video under ``assets/``, the customer fields it uses, and
-layers drawn over the video in time windows. Layers are a union told apart by
-``type``. Everything is plain data, so a spec travels unchanged in a Dramatiq
-message or a database column (``spec.model_dump(mode="json")``).
+layers drawn over the video in time windows (``pvideo.scene.layers``), plus
+conditional sections, captions, chapters and the email thumbnail. Everything is
+plain data, so a spec travels unchanged in a Dramatiq message or a database
+column (``spec.model_dump(mode="json")``).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import re
-from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-import jinja2
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from pvideo.errors import SceneError
-from pvideo.scene.filters import FILTERS
-
-_COLOR = re.compile(r"^#(?:[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$")
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+from pvideo.scene.checks import SpecModel, is_identifier
+from pvideo.scene.conditions import check_condition
+from pvideo.scene.layers import LAYER_TYPES, CtaLayer, Layer
 
 
-class Box(_Model):
-    """A rectangle in video pixels; (x, y) is the top-left corner."""
-
-    x: int = Field(ge=0)
-    y: int = Field(ge=0)
-    w: int = Field(gt=0)
-    h: int = Field(gt=0)
-
-
-def _check_color(value: str | None) -> str | None:
-    if value is not None and not _COLOR.match(value):
-        raise ValueError(f"{value!r} is not a color; use #RRGGBB or #RRGGBBAA")
-    return value
-
-
-@lru_cache(maxsize=1)
-def _syntax_environment() -> jinja2.Environment:
-    env = jinja2.Environment()
-    env.filters.update(FILTERS)
-    return env
-
-
-def _check_condition(value: str | None) -> str | None:
-    """A ``when`` must be one Jinja2 expression (no ``{{ }}``), checked when the scene loads."""
-    if value is None:
-        return value
-    if not value.strip():
-        raise ValueError("when must be an expression such as \"plan == 'Pro'\"")
-    try:
-        _syntax_environment().compile_expression(value)
-    except jinja2.TemplateError as exc:
-        raise ValueError(f"when {value!r} is not a valid Jinja2 expression: {exc}") from None
-    return value
-
-
-class Stroke(_Model):
-    """An outline ``width`` pixels wide around text glyphs or a shape."""
-
-    width: int = Field(default=2, ge=0, le=50)
-    color: str = "#000000"
-
-    _colors = field_validator("color")(_check_color)
-
-
-class Shadow(_Model):
-    """A hard drop shadow: the text drawn again ``(dx, dy)`` pixels away in ``color``."""
-
-    dx: int = Field(default=2, ge=-50, le=50)
-    dy: int = Field(default=2, ge=-50, le=50)
-    color: str = "#00000099"
-
-    _colors = field_validator("color")(_check_color)
-
-
-class Motion(_Model):
-    """A layer's entrance or exit: ``effect`` over ``duration`` seconds inside its window."""
-
-    effect: Literal["fade", "slide", "pop", "typewriter"]
-    duration: float = Field(default=0.5, gt=0, le=10)
-    easing: Literal["linear", "ease_in", "ease_out", "ease_in_out"] = "ease_out"
-    edge: Literal["left", "right", "top", "bottom"] | None = Field(
-        default=None, description="slide only: the video edge the layer comes from or goes to (default left)"
-    )
-
-    @model_validator(mode="after")
-    def _edge_for_slide(self) -> Motion:
-        if self.edge is not None and self.effect != "slide":
-            raise ValueError(f"edge only applies to effect slide, not {self.effect}")
-        return self
-
-
-class Animate(_Model):
-    """``in`` and ``out`` motions (YAML keys; ``in`` is a Python keyword, hence the aliases)."""
-
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, validate_by_name=True, validate_by_alias=True, serialize_by_alias=True
-    )
-
-    enter: Motion | None = Field(default=None, alias="in")
-    exit: Motion | None = Field(default=None, alias="out")
-
-
-class _TimedLayer(_Model):
-    id: str | None = None
-    start: float = Field(ge=0)
-    end: float = Field(gt=0)
-    box: Box
-    when: str | None = Field(default=None, description="Jinja2 expression over the row; false omits the layer")
-    animate: Animate | None = None
-
-    _when = field_validator("when")(_check_condition)
-
-    @model_validator(mode="after")
-    def _window(self) -> _TimedLayer:
-        if self.end <= self.start:
-            raise ValueError(f"end ({self.end}) must be after start ({self.start})")
-        return self
-
-    @model_validator(mode="after")
-    def _animation_fits(self) -> _TimedLayer:
-        """Motions stay inside ``[start, end)``, so the segments a layer touches do not change."""
-        if self.animate is None:
-            return self
-        motions = [m for m in (self.animate.enter, self.animate.exit) if m is not None]
-        total = sum(m.duration for m in motions)
-        if total > self.end - self.start + 1e-9:
-            raise ValueError(
-                f"animate: in and out last {total:g} s, longer than the layer's {self.end - self.start:g} s window"
-            )
-        if any(m.effect == "typewriter" for m in motions) and getattr(self, "type", None) != "text":
-            raise ValueError("animate: typewriter applies to text layers only")
-        return self
-
-
-class TextLayer(_TimedLayer):
-    """Text from a Jinja2 template over the customer row: wraps, shrinks to fit, then ellipsizes."""
-
-    type: Literal["text"]
-    text: str
-    font: str = "Inter-Bold"
-    weight: Literal["regular", "bold"] | None = None
-    size: int = Field(default=48, gt=0, le=1000)
-    min_size: int = Field(default=14, gt=0)
-    line_height: float = Field(default=1.0, ge=0.5, le=4.0)
-    wrap: bool = True
-    color: str = "#ffffff"
-    background: str | None = None
-    padding: int | None = Field(default=None, ge=0)
-    radius: int | None = Field(default=None, ge=0)
-    align: Literal["left", "center", "right"] = "left"
-    valign: Literal["top", "middle", "bottom"] = "middle"
-    stroke: Stroke | None = None
-    shadow: Shadow | None = None
-
-    _colors = field_validator("color", "background")(_check_color)
-
-    @property
-    def font_name(self) -> str:
-        """``font`` with ``weight`` applied: ``Inter-Bold`` + ``regular`` -> ``Inter-Regular``."""
-        if self.weight is None:
-            return self.font
-        family = re.sub(r"-(Regular|Bold)$", "", self.font)
-        return f"{family}-{self.weight.title()}"
-
-
-class ImageLayer(_TimedLayer):
-    """A picture fitted into its box: a bundled asset, ``storage:KEY`` or an http(s) URL.
-
-    ``src`` may use the row (a per-customer photo); then the layer is personal.
-    """
-
-    type: Literal["image"]
-    src: str
-    fit: Literal["contain", "cover"] = "contain"
-    mask: Literal["none", "circle", "rounded"] = "none"
-    radius: int = Field(default=24, ge=0, description="corner radius of mask: rounded")
-
-
-class ShapeLayer(_TimedLayer):
-    """A filled rectangle, rounded rectangle or circle (centered, diameter = the box's short side)."""
-
-    type: Literal["shape"]
-    shape: Literal["rectangle", "rounded_rectangle", "circle"] = "rectangle"
-    fill: str | None = "#ffffff"
-    stroke: Stroke | None = None
-    radius: int = Field(default=16, ge=0)
-
-    _colors = field_validator("fill")(_check_color)
-
-
-class CtaLayer(_TimedLayer):
-    """A call-to-action button: burned into the video and a clickable hotspot on the page."""
-
-    type: Literal["cta"]
-    id: str
-    label: str
-    href: str
-    font: str = "Inter-Bold"
-    size: int = Field(default=36, gt=0, le=1000)
-    color: str = "#ffffff"
-    background: str = "#e4572e"
-    style: Literal["pill", "rounded", "square", "outline"] = "pill"
-    border: Stroke | None = None
-
-    _colors = field_validator("color", "background")(_check_color)
-
-    @field_validator("id")
-    @classmethod
-    def _ident(cls, value: str) -> str:
-        if not _IDENT.match(value):
-            raise ValueError("CTA id must be letters, digits and underscores")
-        return value
-
-
-class VideoLayer(_TimedLayer):
-    """An overlay clip from ``assets/`` (``src`` may use the row), scaled into its box from ``start``.
-
-    The clip plays from its first frame at ``start``; a short clip freezes on its
-    last frame, or repeats with ``loop``. Its own audio is ignored.
-    """
-
-    type: Literal["video"]
-    src: str
-    fit: Literal["contain", "cover"] = "contain"
-    loop: bool = False
-
-
-class AudioLayer(_Model):
-    """A background track from ``assets/`` mixed under the template's audio (no box).
-
-    ``volume`` is the track's gain, ``template_volume`` the template's own gain
-    while the track plays; without ``start``/``end`` it plays over the whole video.
-    """
-
-    type: Literal["audio"]
-    id: str | None = None
-    src: str
-    start: float = Field(default=0.0, ge=0)
-    end: float | None = Field(default=None, gt=0)
-    volume: float = Field(default=1.0, ge=0, le=4)
-    template_volume: float = Field(default=1.0, ge=0, le=4)
-    when: str | None = Field(default=None, description="Jinja2 expression over the row; false omits the layer")
-
-    _when = field_validator("when")(_check_condition)
-
-    @model_validator(mode="after")
-    def _window(self) -> AudioLayer:
-        if self.end is not None and self.end <= self.start:
-            raise ValueError(f"end ({self.end}) must be after start ({self.start})")
-        return self
-
-
-class Section(_Model):
+class Section(SpecModel):
     """A conditional range of the template (seconds): skipped when ``when`` is false for the row."""
 
     name: str
@@ -269,12 +30,12 @@ class Section(_Model):
     end: float = Field(gt=0, description="second after the range (ingest cuts a segment there)")
     when: str
 
-    _when = field_validator("when")(_check_condition)
+    _when = field_validator("when")(check_condition)
 
     @field_validator("name")
     @classmethod
     def _ident(cls, value: str) -> str:
-        if not _IDENT.match(value):
+        if not is_identifier(value):
             raise ValueError("section name must be letters, digits and underscores")
         return value
 
@@ -283,10 +44,6 @@ class Section(_Model):
         if self.end <= self.start:
             raise ValueError(f"end ({self.end}) must be after start ({self.start})")
         return self
-
-
-Layer = Annotated[TextLayer | ImageLayer | ShapeLayer | CtaLayer | VideoLayer | AudioLayer, Field(discriminator="type")]
-LAYER_TYPES = ("text", "image", "cta", "shape", "video", "audio")
 
 
 _TRUE = frozenset({"true", "yes", "1", "y", "on"})
@@ -300,7 +57,7 @@ _EXPECTED = {
 }
 
 
-class FieldSpec(_Model):
+class FieldSpec(SpecModel):
     """A customer field the scene uses: its type, and whether it is required or defaulted."""
 
     type: Literal["str", "int", "float", "bool", "date"] = "str"
@@ -355,7 +112,7 @@ class FieldSpec(_Model):
         return number
 
 
-class CaptionLine(_Model):
+class CaptionLine(SpecModel):
     """A personalized caption: Jinja2 text over the row, shown from ``start`` to ``end`` (template seconds)."""
 
     start: float = Field(ge=0)
@@ -363,7 +120,7 @@ class CaptionLine(_Model):
     text: str
     when: str | None = Field(default=None, description="Jinja2 expression over the row; false omits the line")
 
-    _when = field_validator("when")(_check_condition)
+    _when = field_validator("when")(check_condition)
 
     @model_validator(mode="after")
     def _window(self) -> CaptionLine:
@@ -372,7 +129,7 @@ class CaptionLine(_Model):
         return self
 
 
-class Captions(_Model):
+class Captions(SpecModel):
     """The template's own captions (a WebVTT file under assets/) merged with personalized lines."""
 
     src: str | None = Field(default=None, description="WebVTT file of the template's captions, under assets/")
@@ -382,21 +139,21 @@ class Captions(_Model):
     )
 
 
-class ChapterMark(_Model):
+class ChapterMark(SpecModel):
     """A chapter of the landing-page player, from ``start`` to the next chapter (template seconds)."""
 
     start: float = Field(ge=0)
     title: str = Field(min_length=1, max_length=200, description="May use Jinja2 over the row")
 
 
-class Thumbnail(_Model):
+class Thumbnail(SpecModel):
     """The animated GIF/WebP thumbnail for email: which seconds of the video it loops."""
 
     start: float | None = Field(default=None, ge=0, description="First second shown (default: poster_at)")
     duration: float = Field(default=3.0, gt=0, le=3.0, description="Seconds shown, at most 3")
 
 
-class SceneSpec(_Model):
+class SceneSpec(SpecModel):
     name: str
     video: str = Field(description="Base video, a path relative to assets/")
     fields: dict[str, FieldSpec] = Field(default_factory=dict)
@@ -412,7 +169,7 @@ class SceneSpec(_Model):
     @classmethod
     def _field_names(cls, value: dict[str, FieldSpec]) -> dict[str, FieldSpec]:
         for key in value:
-            if not _IDENT.match(key):
+            if not is_identifier(key):
                 raise ValueError(f"field name {key!r} must be letters, digits and underscores")
         return value
 

@@ -44,7 +44,7 @@ Metrics.
   content covers the bucket's midpoint (count, and share of unique_viewers).
 - ``ctas``: per CTA id: impression and click events, ``impressed`` and
   ``clickers`` (distinct viewers), ``ctr`` = viewers who clicked after an
-  impression / impressed viewers.
+  impression / impressed viewers (``pvideo.tracking.ctas``).
 - Kept for the first API's clients: ``landing_views`` (= page_views),
   ``viewers`` (= links_opened), ``plays`` (viewers with a play event),
   ``completions`` (viewers with an end/ended event), ``cta_clicks``
@@ -56,16 +56,18 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from datetime import UTC, date, datetime, time, timedelta
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
 from operator import attrgetter
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, String, Text, and_, case, cast, func, or_, select
+from sqlalchemy import Connection, Row, SQLColumnExpression, String, Text, case, cast, func, or_, select
 from sqlalchemy.orm import Session
 
-from pvideo.db.models import Campaign, Render, WatchCta, WatchSession, WatchViewer
-from pvideo.jobs.campaigns import status_counts
-from pvideo.tracking.rollups import viewer_rollup
+from pvideo.db.models import Render, WatchSession, WatchViewer
+from pvideo.jobs.campaigns import get_campaign, status_counts
+from pvideo.tracking.ctas import cta_table
+from pvideo.tracking.rollups import SessionRow, viewer_rollup
 from pvideo.tracking.watching import BUCKETS
 
 COMPLETE = 0.9
@@ -85,6 +87,19 @@ class _Viewer(NamedTuple):
     buckets: int  # drop-off buckets covered, bit b = bucket b
     played: bool  # a play event or any watched second
     fraction: float  # of the video watched, at most 1
+
+
+class _Session(NamedTuple):
+    """A session as ``_SESSION`` reads it, its start in UTC and its device named."""
+
+    render_id: str
+    session_id: str
+    started: datetime
+    device: str
+    page_views: int
+    played: bool
+    ended: bool
+    intervals: str | None  # JSON
 
 
 def _viewer(
@@ -124,7 +139,7 @@ def _rate(part: float, whole: float) -> float:
     return round(part / whole, 4) if whole else 0.0
 
 
-def _day(conn: Connection, column):
+def _day(conn: Connection, column: SQLColumnExpression[Any]) -> SQLColumnExpression[Any]:
     """A timestamp's UTC day as YYYY-MM-DD text."""
     if conn.dialect.name == "postgresql":
         return cast(func.date(func.timezone("UTC", column)), String)
@@ -135,17 +150,19 @@ def campaign_analytics(
     session: Session, campaign_id: str, *, start: date | None = None, end: date | None = None
 ) -> dict[str, Any]:
     """Every number of the module docstring for one campaign, optionally for sessions in [start, end]."""
+    campaign = get_campaign(session, campaign_id)
     conn = session.connection()  # Core rows: the ORM's per-row work doubled the run time
+    groups: dict[tuple[str, str], list[int]]  # (day, device) -> [sessions, page views]
     if start is None and end is None:
         groups = _session_groups(conn, campaign_id)
         viewers = _stored_viewers(conn, campaign_id)
     else:
         sessions = _sessions_in(conn, campaign_id, start, end)
         groups = defaultdict(lambda: [0, 0])
-        for _, _, started, device, views, *_ in sessions:
-            group = groups[(started.date().isoformat(), device)]
-            group[0] += 1
-            group[1] += views
+        for s in sessions:
+            counts = groups[(s.started.date().isoformat(), s.device)]
+            counts[0] += 1
+            counts[1] += s.page_views
         durations = dict(
             conn.execute(select(Render.id, Render.duration).where(Render.campaign_id == campaign_id)).all()
         )
@@ -163,15 +180,15 @@ def campaign_analytics(
         viewers_by_day[v.day].append(v)
         viewers_by_device[v.device].append(v)
 
-    ctas = _cta_table(conn, session.get(Campaign, campaign_id), start, end)
-    counts = status_counts(session, campaign_id)
-    summary = _summary(viewers, counts["done"])
+    ctas = cta_table(conn, campaign, start, end)
+    renders = status_counts(session, campaign_id)
+    summary = _summary(viewers, renders["done"])
     page_views = sum(views for _, views in groups.values())
     return {
         "campaign_id": campaign_id,
         "range": {"start": start.isoformat() if start else None, "end": end.isoformat() if end else None},
-        "renders": counts,
-        "rendered": counts["done"],
+        "renders": renders,
+        "rendered": renders["done"],
         "sessions": sum(n for n, _ in groups.values()),
         "page_views": page_views,
         **summary,
@@ -196,22 +213,34 @@ _SESSION = (
     WatchSession.page_views,
     WatchSession.played,
     WatchSession.ended,
-    cast(WatchSession.intervals, Text),
+    cast(WatchSession.intervals, Text).label("intervals"),
 )
 
 
-def _sessions_in(conn: Connection, campaign_id: str, start: date | None, end: date | None) -> list[tuple]:
-    """The sessions that started in [start, end]: (render_id, session_id, started, device, page_views,
-    played, ended, intervals JSON)."""
-    sessions = []
-    for row in conn.execute(
-        select(*_SESSION).where(WatchSession.campaign_id == campaign_id, WatchSession.events > 0)
-    ).all():
-        started = _utc(row[2])
-        if (start and started.date() < start) or (end and started.date() > end):
-            continue
-        sessions.append((row[0], row[1], started, row[3] or "unknown", *row[4:]))
-    return sessions
+def _sessions(rows: Iterable[Row]) -> list[_Session]:
+    """``_SESSION`` rows of sessions with events (which always have a start)."""
+    return [
+        _Session(
+            render_id=r.render_id,
+            session_id=r.session_id,
+            started=_utc(r.started),
+            device=r.device or "unknown",
+            page_views=r.page_views,
+            played=r.played,
+            ended=r.ended,
+            intervals=r.intervals,
+        )
+        for r in rows
+        if r.started is not None
+    ]
+
+
+def _sessions_in(conn: Connection, campaign_id: str, start: date | None, end: date | None) -> list[_Session]:
+    """The sessions that started in [start, end]."""
+    sessions = _sessions(
+        conn.execute(select(*_SESSION).where(WatchSession.campaign_id == campaign_id, WatchSession.events > 0))
+    )
+    return [s for s in sessions if not ((start and s.started.date() < start) or (end and s.started.date() > end))]
 
 
 def _session_groups(conn: Connection, campaign_id: str) -> dict[tuple[str, str], list[int]]:
@@ -225,14 +254,14 @@ def _session_groups(conn: Connection, campaign_id: str) -> dict[tuple[str, str],
     return {(d, dev): [n, int(views)] for d, dev, n, views in conn.execute(query)}
 
 
-def _viewers_of(sessions: list[tuple], durations: dict[str, float | None]) -> list[_Viewer]:
-    """Viewers recomputed from sessions as ``_sessions_in`` gives them."""
-    per_viewer: dict[str, list] = defaultdict(list)
-    all_intervals = json.loads("[" + ",".join(s[7] or "[]" for s in sessions) + "]")  # one parse for all
-    for (render_id, session_id, started, device, views, played, ended, _), intervals in zip(
-        sessions, all_intervals, strict=True
-    ):
-        per_viewer[render_id].append((session_id, started, device, views, played, ended, intervals))
+def _viewers_of(sessions: list[_Session], durations: dict[str, float | None]) -> list[_Viewer]:
+    """Viewers recomputed from their sessions."""
+    per_viewer: dict[str, list[SessionRow]] = defaultdict(list)
+    all_intervals = json.loads("[" + ",".join(s.intervals or "[]" for s in sessions) + "]")  # one parse for all
+    for s, intervals in zip(sessions, all_intervals, strict=True):
+        per_viewer[s.render_id].append(
+            SessionRow(s.session_id, s.started, s.device, s.page_views, s.played, s.ended, intervals)
+        )
     out = []
     for rid, rows in per_viewer.items():
         r = viewer_rollup(rows, durations.get(rid))
@@ -277,18 +306,20 @@ def _stored_viewers(conn: Connection, campaign_id: str) -> list[_Viewer]:
         .where(v.campaign_id == campaign_id, v.started.is_not(None))
         .order_by(v.started, v.render_id)
     )
-    viewers, stale = [], set()
+    viewers: list[_Viewer] = []
+    stale: set[str] = set()
     for *row, now in conn.execute(query).all():
-        if (row[7] or None) != now:
-            stale.add(row[0])
+        viewer = _Viewer._make(row)
+        if (viewer.duration or None) != now:
+            stale.add(viewer.render_id)
         else:
-            viewers.append(_Viewer._make(row))
+            viewers.append(viewer)
     watched = select(WatchSession.render_id).where(WatchSession.campaign_id == campaign_id, WatchSession.events > 0)
     if conn.execute(
         select(func.count(func.distinct(WatchSession.render_id))).where(
             WatchSession.campaign_id == campaign_id, WatchSession.events > 0
         )
-    ).scalar() > len(viewers) + len(stale):
+    ).scalar_one() > len(viewers) + len(stale):
         # some viewer has sessions but no rollup (events stored before the rollups existed)
         stale.update(
             conn.execute(
@@ -301,10 +332,9 @@ def _stored_viewers(conn: Connection, campaign_id: str) -> list[_Viewer]:
         )
     if not stale:
         return viewers
-    sessions = [
-        (r[0], r[1], _utc(r[2]), r[3] or "unknown", *r[4:])
-        for r in conn.execute(select(*_SESSION).where(WatchSession.render_id.in_(stale), WatchSession.events > 0))
-    ]
+    sessions = _sessions(
+        conn.execute(select(*_SESSION).where(WatchSession.render_id.in_(stale), WatchSession.events > 0))
+    )
     durations = dict(conn.execute(select(Render.id, Render.duration).where(Render.id.in_(stale))).all())
     viewers = [v._replace(started=_utc(v.started)) for v in viewers] + _viewers_of(sessions, durations)
     return sorted(viewers, key=attrgetter("started", "render_id"))
@@ -349,48 +379,3 @@ def _summary(viewers: list[_Viewer], rendered: int | None, *, short: bool = Fals
         for b in range(BUCKETS)
     ]
     return out
-
-
-def _cta_table(conn: Connection, campaign: Campaign, start: date | None, end: date | None) -> list[dict]:
-    """Per CTA of the scene (and any other shown or clicked) in the sessions that started in [start, end]."""
-    c = WatchCta
-    per_viewer = select(c.cta_id, c.render_id, func.sum(c.impressions).label("i"), func.sum(c.clicks).label("k"))
-    per_viewer = per_viewer.where(c.campaign_id == campaign.id).group_by(c.cta_id, c.render_id)
-    if start is not None or end is not None:
-        s = WatchSession
-        per_viewer = per_viewer.join(s, and_(s.render_id == c.render_id, s.session_id == c.session_id)).where(
-            s.events > 0
-        )
-        if start is not None:
-            per_viewer = per_viewer.where(s.started >= datetime.combine(start, time.min, UTC))
-        if end is not None:
-            per_viewer = per_viewer.where(s.started < datetime.combine(end + timedelta(days=1), time.min, UTC))
-    v = per_viewer.subquery()
-    one = lambda condition: func.sum(case((condition, 1), else_=0))  # noqa: E731
-    rows = conn.execute(
-        select(
-            v.c.cta_id,
-            func.sum(v.c.i),
-            one(v.c.i > 0),
-            func.sum(v.c.k),
-            one(v.c.k > 0),
-            one(and_(v.c.i > 0, v.c.k > 0)),
-        ).group_by(v.c.cta_id)
-    )
-    per_cta = {
-        layer["id"]: (0, 0, 0, 0, 0)
-        for layer in (campaign.scene or {}).get("layers", [])
-        if isinstance(layer, dict) and layer.get("type") == "cta" and layer.get("id")
-    }
-    per_cta.update({cta: tuple(int(n) for n in numbers) for cta, *numbers in rows})
-    return [
-        {
-            "cta_id": cta,
-            "impressions": i,
-            "impressed": impressed,
-            "clicks": k,
-            "clickers": clickers,
-            "ctr": _rate(both, impressed),
-        }
-        for cta, (i, impressed, k, clickers, both) in sorted(per_cta.items())
-    ]

@@ -236,22 +236,3 @@ def _failed_row(render: Render | None, raw: Any, reason: str, received: datetime
         "payload": payload[:MAX_PAYLOAD_CHARS],
         "received_at": received,
     }
-
-
-def record_events(
-    session: Session,
-    render: Render,
-    events: list[EventIn],
-    *,
-    sent_at: datetime | None = None,
-    device: str | None = None,
-    received: datetime | None = None,
-) -> tuple[int, int]:
-    """Insert already validated ``events`` for ``render``; return (stored, duplicates)."""
-    received = received or utcnow()
-    unique: dict[str, EventIn] = {}
-    for ev in events:
-        unique.setdefault(ev.event_id, ev)
-    stored = _insert_events(session, [_event_row(render, ev, sent_at, device, received) for ev in unique.values()])
-    apply_rollups(session, stored, {render.id: (render.campaign_id, render.duration)})
-    return len(stored), len(events) - len(stored)

@@ -41,12 +41,12 @@ class EventWriter:
     def __init__(self, db: Database, *, concurrency: int = 1, max_events: int = 5000) -> None:
         self.db = db
         self.concurrency, self.max_events = concurrency, max_events
-        self._queue: deque[tuple[Pending, asyncio.Future]] = deque()
-        self._drains: set[asyncio.Task] = set()
+        self._queue: deque[tuple[Pending, asyncio.Future[Ingested | None]]] = deque()
+        self._drains: set[asyncio.Task[None]] = set()
 
     async def submit(self, pending: Pending) -> Ingested | None:
         """Store ``pending`` with whatever else is queued; ``None`` when its token no longer opens the render."""
-        future = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Ingested | None] = asyncio.get_running_loop().create_future()
         self._queue.append((pending, future))
         if len(self._drains) < self.concurrency:
             task = asyncio.create_task(self._drain())
@@ -56,7 +56,8 @@ class EventWriter:
 
     async def _drain(self) -> None:
         while self._queue:
-            group, events = [], 0
+            group: list[tuple[Pending, asyncio.Future[Ingested | None]]] = []
+            events = 0
             while self._queue and (not group or events + len(self._queue[0][0].events) <= self.max_events):
                 group.append(self._queue.popleft())
                 events += len(group[-1][0].events)
@@ -89,7 +90,8 @@ class EventWriter:
                     )
                 )
             }
-            slots, batches = [], []
+            slots: list[int | None] = []  # each item's index in batches; None when refused
+            batches: list[Batch] = []
             for pending in items:
                 render = renders.get(pending.render_id)
                 if render is None or render.viewer_token != pending.token:  # deleted, or token revoked

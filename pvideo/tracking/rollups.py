@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -25,12 +25,34 @@ from pvideo.db.bulk import insert_rows, on_conflict, one_of
 from pvideo.db.models import Event, Render, WatchCta, WatchSession, WatchViewer
 from pvideo.tracking.watching import bucket_mask, clip, credit, merge
 
-# an event as the rollups read it, in sequence order within its session
-EventRow = tuple[str, float | None, str | None, datetime | None, datetime, int | None]
+
+class EventRow(NamedTuple):
+    """An event as the rollups read it (``_COLUMNS``), in sequence order within its session."""
+
+    type: str
+    position: float | None
+    device: str | None
+    occurred_at: datetime | None
+    received_at: datetime
+    seq: int | None
+
+
+class SessionRow(NamedTuple):
+    """A session as a viewer's rollup reads it."""
+
+    session_id: str
+    started: datetime
+    device: str | None
+    page_views: int
+    played: bool
+    ended: bool
+    intervals: list[list[float]]
+
+
 # Core tables and columns: ORM statements cost more in Python than the database takes, and ORM bulk
 # upserts went to the database row by row
 _EVENTS, _SESSIONS, _VIEWERS, _CTAS = (m.__table__ for m in (Event, WatchSession, WatchViewer, WatchCta))
-_COLUMNS = tuple(_EVENTS.c[k] for k in ("type", "position", "device", "occurred_at", "received_at", "seq"))
+_COLUMNS = tuple(_EVENTS.c[k] for k in EventRow._fields)
 _STATE = (
     "started",
     "device",
@@ -45,8 +67,8 @@ _STATE = (
 )
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+def _aware(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 def fold(state: dict[str, Any] | None, rows: Iterable[EventRow]) -> dict[str, Any]:
@@ -70,14 +92,14 @@ def fold(state: dict[str, Any] | None, rows: Iterable[EventRow]) -> dict[str, An
     )
     rows = list(rows)
     previous = (state["last_kind"], state["last_position"]) if state["last_kind"] is not None else None
-    credited, previous = credit(((kind, position) for kind, position, *_ in rows), previous)
-    starts = [_aware(occurred or received) for _, _, _, occurred, received, _ in rows]
+    credited, previous = credit(((r.type, r.position) for r in rows), previous)
+    starts = [_aware(r.occurred_at or r.received_at) for r in rows]
     if state["started"] is not None:
         starts.append(_aware(state["started"]))
-    devices = [d for _, _, d, _, _, _ in rows if d] + ([state["device"]] if state["device"] else [])
-    kinds = [k for k, *_ in rows]
-    seqs = [s for *_, s in rows]
-    appendable = (state.pop("_fresh", False) or state["last_seq"] is not None) and None not in seqs
+    devices = [r.device for r in rows if r.device] + ([state["device"]] if state["device"] else [])
+    kinds = [r.type for r in rows]
+    seqs = [r.seq for r in rows if r.seq is not None]
+    appendable = (state.pop("_fresh", False) or state["last_seq"] is not None) and len(seqs) == len(rows)
     state.update(
         started=min(starts) if starts else None,
         device=max(devices) if devices else None,
@@ -98,21 +120,19 @@ def summarize(rows: Iterable[EventRow]) -> dict[str, Any]:
     return fold(None, rows)
 
 
-def viewer_rollup(
-    sessions: Sequence[tuple[str, Any, str | None, int, bool, bool, list]], duration: float | None
-) -> dict[str, Any]:
-    """A viewer from its ``(session_id, started, device, page_views, played, ended, intervals)`` sessions:
-    its first session's start and device, what any session did, and its watched content (the union
-    of all sessions' intervals, clipped to the video) as seconds and drop-off buckets."""
-    first = min(sessions, key=lambda s: (_aware(s[1]), s[0]))
-    raw = [(float(s), float(e)) for *_, intervals in sessions for s, e in intervals or []]
+def viewer_rollup(sessions: Sequence[SessionRow], duration: float | None) -> dict[str, Any]:
+    """A viewer from its sessions: its first session's start and device, what any session did, and
+    its watched content (the union of all sessions' intervals, clipped to the video) as seconds and
+    drop-off buckets."""
+    first = min(sessions, key=lambda s: (_aware(s.started), s.session_id))
+    raw = [(float(s), float(e)) for session in sessions for s, e in session.intervals or []]
     intervals = clip(raw, duration) if duration else merge(raw)
     return {
-        "started": _aware(first[1]),
-        "device": first[2] or "unknown",
-        "opened": any(s[3] > 0 for s in sessions),
-        "played": any(s[4] for s in sessions),
-        "ended": any(s[5] for s in sessions),
+        "started": _aware(first.started),
+        "device": first.device or "unknown",
+        "opened": any(s.page_views > 0 for s in sessions),
+        "played": any(s.played for s in sessions),
+        "ended": any(s.ended for s in sessions),
         "duration": duration,
         "watched": sum(e - s for s, e in intervals),
         "buckets": bucket_mask(intervals, duration or 0.0),
@@ -160,10 +180,7 @@ def apply(session: Session, stored: Sequence[dict[str, Any]], renders: dict[str,
         state, seqs = states.get(key), [r["seq"] for r in rows]
         if None not in seqs and (state is None or (state["last_seq"] is not None and min(seqs) > state["last_seq"])):
             rows.sort(key=lambda r: (r["seq"], r["id"]))
-            states[key] = fold(
-                state,
-                ((r["type"], r["position"], r["device"], r["occurred_at"], r["received_at"], r["seq"]) for r in rows),
-            )
+            states[key] = fold(state, (EventRow._make(r[k] for k in EventRow._fields) for r in rows))
         else:
             rebuild.append(key)
     states.update(_rebuilt(session, rebuild))
@@ -185,7 +202,7 @@ def _rebuilt(session: Session, keys: list[tuple[str, str]]) -> dict[tuple[str, s
     )
     for render_id, session_id, *row in session.connection().execute(query):
         if (render_id, session_id) in wanted:
-            rows[(render_id, session_id)].append(tuple(row))
+            rows[(render_id, session_id)].append(EventRow._make(row))
     return {key: summarize(rows[key]) for key in keys}
 
 
@@ -206,11 +223,11 @@ def _store_viewers(
     renders: dict[str, tuple[str, float | None]],
 ) -> None:
     """Recompute each touched viewer from all its sessions (those read, plus those just changed)."""
-    per_viewer: dict[str, list] = defaultdict(list)
+    per_viewer: dict[str, list[SessionRow]] = defaultdict(list)
     for (rid, sid), s in states.items():
         if s["events"] > 0:
             per_viewer[rid].append(
-                (sid, s["started"], s["device"], s["page_views"], s["played"], s["ended"], s["intervals"])
+                SessionRow(sid, s["started"], s["device"], s["page_views"], s["played"], s["ended"], s["intervals"])
             )
     columns = ("started", "device", "opened", "played", "ended", "duration", "watched", "buckets")
     rows = [
@@ -261,7 +278,9 @@ def rebuild_campaign(session: Session, campaign_id: str, *, chunk: int = 5000) -
     renders = {rid: (campaign_id, duration) for rid, duration in durations.items()}
     sessions: dict[tuple[str, str], dict[str, Any]] = {}
     ctas: list[dict[str, Any]] = []
-    key, rows, count = None, [], 0
+    key: tuple[str, str] | None = None
+    rows: list[EventRow] = []
+    count = 0
 
     def close() -> None:
         nonlocal count
@@ -277,12 +296,13 @@ def rebuild_campaign(session: Session, campaign_id: str, *, chunk: int = 5000) -
     for render_id, session_id, cta_id, *row in session.execute(query.execution_options(yield_per=chunk)):
         if (render_id, session_id) != key:
             close()
-            if len(sessions) >= chunk and key[0] != render_id:
+            if key is not None and len(sessions) >= chunk and key[0] != render_id:
                 flush()  # every session of the viewers read so far is complete
             key, rows = (render_id, session_id), []
-        rows.append(tuple(row))
-        if cta_id and row[0] in ("cta_impression", "cta_click"):
-            ctas.append({"render_id": render_id, "session_id": session_id, "cta_id": cta_id, "type": row[0]})
+        event = EventRow._make(row)
+        rows.append(event)
+        if cta_id and event.type in ("cta_impression", "cta_click"):
+            ctas.append({"render_id": render_id, "session_id": session_id, "cta_id": cta_id, "type": event.type})
     close()
     if sessions:
         flush()

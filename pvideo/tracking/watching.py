@@ -1,6 +1,6 @@
-"""Watched content as intervals of the video: derived from a session's position
-events, merged, measured, and read at points. Rewatching adds nothing: lengths
-are of the union.
+"""Watched content as intervals of the video: credited from a session's position
+events, merged, clipped to the video, and read at the drop-off buckets'
+midpoints. Rewatching adds nothing: lengths are of the union.
 
 Within a session, position events are taken in the tracker's sequence order
 (then arrival), never by client time. The segment between two consecutive
@@ -21,11 +21,6 @@ MAX_GAP = 25.0
 OPENS = frozenset({"play", "ping", "percent_progress", "progress", "seek_end"})
 CLOSES = frozenset({"ping", "percent_progress", "progress", "pause", "end", "ended", "seek_start"})
 POSITION_EVENTS = OPENS | CLOSES
-
-
-def watched_intervals(events: Iterable[tuple[str, float | None]]) -> list[Interval]:
-    """The watched intervals of one session's ``(type, position)`` events, already in sequence order."""
-    return merge(credit(events)[0])
 
 
 def credit(
@@ -56,14 +51,6 @@ def merge(intervals: Iterable[Interval]) -> list[Interval]:
 
 def clip(intervals: Iterable[Interval], duration: float) -> list[Interval]:
     return merge((max(0.0, s), min(duration, e)) for s, e in intervals)
-
-
-def watched_seconds(intervals: Iterable[Interval]) -> float:
-    return sum(e - s for s, e in merge(intervals))
-
-
-def covers(intervals: list[Interval], point: float) -> bool:
-    return any(s <= point <= e for s, e in intervals)
 
 
 def buckets_covered(intervals: list[Interval], duration: float) -> list[bool]:

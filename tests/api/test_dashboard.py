@@ -84,7 +84,7 @@ class _Text(HTMLParser):
 
 
 def test_campaign_pages_show_progress_funnel_drop_off_ctas_and_renders(client, runtime):
-    campaign_id, (ana, _bo) = done_campaign(runtime.db, client.app.state.pvideo.access.tokens)
+    campaign_id, (ana, _bo) = done_campaign(runtime.db, client.app.state.pvideo.tokens)
     client.post(
         "/api/events",
         json={

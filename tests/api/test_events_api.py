@@ -32,7 +32,7 @@ def client(app):
 
 @pytest.fixture()
 def viewers(app, runtime):
-    return done_campaign(runtime.db, app.state.pvideo.access.tokens)
+    return done_campaign(runtime.db, app.state.pvideo.tokens)
 
 
 def _count(runtime, model, **where) -> int:
@@ -147,7 +147,7 @@ def test_rate_limit_per_link_answers_429_with_retry_after(runtime, viewers):
     runtime.settings.event_rate_per_second = 1.0
     runtime.settings.event_rate_burst = 100
     with TestClient(create_app(runtime=runtime)) as client:
-        _, (ana, bo) = done_campaign(runtime.db, client.app.state.pvideo.access.tokens)
+        _, (ana, bo) = done_campaign(runtime.db, client.app.state.pvideo.tokens)
         full = [event("ping", 1.0) for _ in range(100)]
         assert client.post("/api/events", json={"token": ana.token, "events": full}).status_code == 200
         limited = client.post("/api/events", json={"token": ana.token, "events": [event("ping", 1.0)] * 5})

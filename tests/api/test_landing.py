@@ -37,7 +37,7 @@ def _tags(html: str) -> list[tuple[str, dict]]:
 
 @pytest.fixture()
 def viewers(client, runtime):
-    return done_campaign(runtime.db, client.app.state.pvideo.access.tokens)
+    return done_campaign(runtime.db, client.app.state.pvideo.tokens)
 
 
 def test_open_graph_tags_preview_the_personal_poster_without_personal_data(client, viewers):
@@ -155,7 +155,7 @@ def test_revoked_link_stops_working_everywhere_and_can_be_reissued(client, runti
         audit = session.get(RevokedToken, token_digest(ana.token))
         assert audit.render_id == ana.render_id and audit.reason == "leaked"
         # revoke without a new link: the render has none
-        assert revoke_viewer_token(session, client.app.state.pvideo.access.tokens, bo.render_id) is None
+        assert revoke_viewer_token(session, client.app.state.pvideo.tokens, bo.render_id) is None
     assert client.get(f"/v/{bo.token}").status_code == 404
     assert client.post("/api/renders/nope/revoke-link", headers={"X-API-Key": API_KEY}).status_code == 404
     assert client.post(f"/api/renders/{bo.render_id}/revoke-link").status_code == 401

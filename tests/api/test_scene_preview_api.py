@@ -13,7 +13,7 @@ from PIL import Image
 from api.routes import scenes
 from pvideo.access.apikeys import create_key
 from tests.conftest import API_KEY, CARD_SCENE, HEIGHT, WIDTH
-from tests.render.test_preview import cli_preview
+from tests.preview_cli import cli_preview
 
 AUTH = {"X-API-Key": API_KEY}
 ROW = {"customer_id": "c1", "first_name": "Zoë", "price": "9.5"}

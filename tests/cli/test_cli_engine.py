@@ -89,8 +89,7 @@ def test_template_ingest_for_a_scene_with_media_chosen_by_data(settings, tmp_pat
     import yaml
 
     from tests.conftest import CARD_SCENE, copy_assets
-    from tests.render.test_audio_layer import write_track
-    from tests.render.test_video_layer import write_clip
+    from tests.synthetic import write_clip, write_track
 
     assets = copy_assets(settings.assets_dir, tmp_path / "assets")
     write_clip(assets / "clips" / "Pro.mp4")

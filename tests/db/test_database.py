@@ -11,11 +11,13 @@ from sqlalchemy import func, select
 from pvideo.access.tokens import ViewerTokens
 from pvideo.db.models import Campaign, Event, Render
 from pvideo.errors import DataError
+from pvideo.jobs import claims
 from pvideo.jobs.campaigns import status_counts, submit_campaign
 from pvideo.scene.customers import CustomerRow
 from pvideo.tracking.analytics import campaign_analytics
-from pvideo.tracking.events import EventIn, record_events
+from pvideo.tracking.groupcommit import EventWriter, Pending
 from tests.conftest import SECRET
+from tests.viewers import BUY
 
 
 def test_submit_stores_one_render_per_row(db, card_spec, settings):
@@ -117,18 +119,26 @@ def test_events_dedupe_on_event_id_and_count_in_analytics(db, card_spec, setting
         a, b = session.scalars(
             select(Render).where(Render.campaign_id == campaign_id).order_by(Render.row_number)
         ).all()
-        events = [
-            EventIn(event_id="1", type="page_view"),
-            EventIn(event_id="2", type="play", position=0),
-            EventIn(event_id="3", type="cta_click", position=3, cta_id="buy"),
-            EventIn(event_id="3", type="cta_click", position=3, cta_id="buy"),
-        ]
-        assert record_events(session, a, events) == (3, 1)
-    with db.session() as session:  # a retried batch in a new transaction: all duplicates
-        assert record_events(session, a, events[:2]) == (0, 2)
-        assert record_events(
-            session, b, [EventIn(event_id="1", type="page_view"), EventIn(event_id="9", type="ended", position=4)]
-        ) == (2, 0)
+    for render in (a, b):  # rendered: events are checked against the video's length and CTAs
+        assert isinstance(claims.claim(db, render.id, lease_seconds=60), claims.Job)
+        assert claims.finish(db, render.id, duration=4.0, hotspots=[BUY])
+    writer = EventWriter(db)  # what POST /api/events stores through: one transaction per call here
+
+    def store(render: Render, events: list[dict]) -> tuple[int, int]:
+        (result,) = writer.store([Pending(render.viewer_token, render.id, events)])
+        assert result is not None and not result.failed
+        return result.stored, result.duplicates
+
+    events = [
+        {"event_id": "1", "type": "page_view"},
+        {"event_id": "2", "type": "play", "position": 0},
+        {"event_id": "3", "type": "cta_click", "position": 3, "cta_id": "buy"},
+        {"event_id": "3", "type": "cta_click", "position": 3, "cta_id": "buy"},
+    ]
+    assert store(a, events) == (3, 1)
+    assert store(a, events[:2]) == (0, 2)  # a retried batch in a new transaction: all duplicates
+    watched = [{"event_id": "1", "type": "page_view"}, {"event_id": "9", "type": "ended", "position": 4}]
+    assert store(b, watched) == (2, 0)
     with db.session() as session:
         assert session.scalar(select(func.count()).select_from(Event).where(Event.campaign_id == campaign_id)) == 5
         stats = campaign_analytics(session, campaign_id)

@@ -67,7 +67,7 @@ def test_first_view_streams_while_rendering_then_finishes(on_demand, tmp_path):
         with av.open(str(path)) as container:
             frames += sum(1 for p in container.demux(container.streams.video[0]) if p.size)
     assert frames == FPS * SECONDS
-    client.app.state.pvideo.jobs.ondemand.wait(ids[0], timeout=60)
+    client.app.state.pvideo.ondemand.wait(ids[0], timeout=60)
     row = _row(runtime, ids[0])
     assert row.status == "done" and row.video_key and row.attempts == 1
     assert client.get(f"/v/{tokens[0]}/video.mp4").status_code == 200
@@ -78,7 +78,7 @@ def test_landing_page_first_view_offers_the_stream(on_demand):
     client, tokens, ids, runtime = on_demand
     page = client.get(f"/v/{tokens[1]}")
     assert page.status_code == 200 and f"/v/{tokens[1]}/index.m3u8" in page.text
-    client.app.state.pvideo.jobs.ondemand.wait(ids[1], timeout=60)
+    client.app.state.pvideo.ondemand.wait(ids[1], timeout=60)
     assert _row(runtime, ids[1]).status == "done"
 
 
@@ -87,6 +87,6 @@ def test_concurrent_first_views_render_once(on_demand):
     with ThreadPoolExecutor(max_workers=6) as pool:
         codes = list(pool.map(lambda _: client.get(f"/v/{tokens[0]}/index.m3u8").status_code, range(6)))
     assert codes == [200] * 6
-    client.app.state.pvideo.jobs.ondemand.wait(ids[0], timeout=60)
+    client.app.state.pvideo.ondemand.wait(ids[0], timeout=60)
     row = _row(runtime, ids[0])
     assert row.status == "done" and row.attempts == 1

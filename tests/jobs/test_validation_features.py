@@ -169,3 +169,22 @@ def test_date_fields_are_typed(settings, tmp_path):
         coerce_row(spec, {"customer_id": "c", "first_name": "A", "price": 1, "renews": "2028-05-01T09:30:00"})["renews"]
         == "2028-05-01"
     )
+
+
+def test_storage_pictures_are_read_from_the_configured_storage(settings, tmp_path):
+    """Validation compiles with the storage renders use: a ``storage:`` picture that is there is
+    fine, one that is not is reported for the row that names it."""
+    from PIL import Image
+
+    from pvideo.storage import storage_from_settings
+
+    picture = tmp_path / "brand.png"
+    Image.new("RGBA", (40, 40), (0, 128, 255, 255)).save(picture)
+    storage_from_settings(settings).put_file("brands/c1.png", picture)
+    layer = {"type": "image", "id": "brand", "src": "storage:brands/{{ customer_id }}.png", "start": 0, "end": 1}
+    scene = _scene(tmp_path, [{**layer, "box": BOX}])
+    customers = tmp_path / "customers.csv"
+    customers.write_text("customer_id,first_name,price\nc1,Ana,3\nc2,Bo,4\n")
+    problems = validate_scene(scene, customers, settings)
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(f"{customers}, row 2") and "storage key 'brands/c2.png' not found" in problems[0]

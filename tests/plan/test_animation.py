@@ -24,9 +24,7 @@ from pvideo.scene.customers import coerce_row
 from pvideo.scene.spec import parse_scene
 from pvideo.storage import LocalStorage
 from tests.conftest import FPS, WIDTH, copy_assets
-from tests.media import frames_rgb
-from tests.render.test_engine import psnr
-from tests.render.test_preview import luma_psnr
+from tests.media import frames_rgb, luma_psnr, psnr
 
 PERSONAL = "first_name != ''"  # makes a constant layer personal, so the engines draw it per customer
 SCENE = {
@@ -283,7 +281,7 @@ def test_animate_round_trips_as_plain_data():
 
 def test_video_layer_fades_in_and_slides_out_the_same_in_both_engines(settings, tmp_path):
     from pvideo.render.versions import cache_dir, template_version
-    from tests.render.test_video_layer import LEVELS, write_clip
+    from tests.synthetic import LEVELS, write_clip
 
     assets = tmp_path / "assets"
     copy_assets(settings.assets_dir, assets)

@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import io
 import socket
-import struct
 import threading
 import time
-import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import pytest
 from PIL import Image
 
 from pvideo.errors import DataError, TransientError
 from pvideo.plan.fetch import FetchRefused, FetchTimeout, ImageCache, check_address, fetch_image
+from tests.synthetic import bomb_png
 
 REFUSED = [
     "http://127.0.0.1/x.png",
@@ -64,20 +64,8 @@ def _png(width: int = 8, height: int = 8) -> bytes:
     return out.getvalue()
 
 
-def _bomb_png(width: int = 100_000, height: int = 100_000) -> bytes:
-    """A valid PNG header declaring a huge image (the pixel data is never reached)."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 100)) + chunk(b"IEND", b"")
-    )
-
-
 class _Handler(BaseHTTPRequestHandler):
-    hosts: list[str] = []
+    hosts: ClassVar[list[str]] = []
 
     def log_message(self, *args) -> None:
         pass
@@ -103,7 +91,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif path == "/svg":
             self._send(200, b'<svg xmlns="http://www.w3.org/2000/svg"/>', {"Content-Type": "image/svg+xml"})
         elif path == "/bomb.png":
-            self._send(200, _bomb_png(), {"Content-Type": "image/png"})
+            self._send(200, bomb_png(), {"Content-Type": "image/png"})
         elif path == "/declared-big":
             self._send(200, b"", {"Content-Length": str(50 * 1024 * 1024)})
         elif path == "/big":  # no Content-Length: the cap applies while streaming

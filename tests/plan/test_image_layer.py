@@ -10,6 +10,7 @@ import copy
 import io
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -24,7 +25,7 @@ from pvideo.scene.customers import coerce_row
 from pvideo.scene.spec import parse_scene
 from pvideo.storage import LocalStorage
 from tests.media import frames_rgb
-from tests.plan.test_fetch import _bomb_png
+from tests.synthetic import bomb_png
 
 RED, BLUE = (230, 20, 20), (20, 20, 230)
 BOX = {"x": 40, "y": 40, "w": 120, "h": 120}
@@ -66,7 +67,7 @@ def _png(size, color, split: tuple[int, int, int] | None = None) -> bytes:
 
 
 class _Images(BaseHTTPRequestHandler):
-    paths: list[str] = []
+    paths: ClassVar[list[str]] = []
 
     def log_message(self, *args) -> None:
         pass
@@ -77,7 +78,7 @@ class _Images(BaseHTTPRequestHandler):
             "/blue.png": _png((64, 64), BLUE),
             "/blue.png?campaign=logo": _png((64, 64), BLUE),
             "/text.png": b"<html>surprise</html>",
-            "/bomb.png": _bomb_png(),
+            "/bomb.png": bomb_png(),
         }.get(self.path)
         self.send_response(200 if body is not None else 404)
         self.send_header("Content-Length", str(len(body or b"")))
@@ -99,7 +100,7 @@ def storage(tmp_path):
     store = LocalStorage(tmp_path / "store")
     store.put_bytes("avatars/c1.png", _png((200, 100), RED))
     store.put_bytes("avatars/not-image.png", b"GIF89a but not really")
-    store.put_bytes("avatars/bomb.png", _bomb_png())
+    store.put_bytes("avatars/bomb.png", bomb_png())
     return store
 
 

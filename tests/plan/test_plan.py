@@ -48,7 +48,7 @@ BAD_LINKS = [
 ]
 
 
-def _compile(spec, raw, assets_dir, **kw) -> RenderPlan:
+def _compile_plan(spec, raw, assets_dir, **kw) -> RenderPlan:
     return compile_plan(spec, coerce_row(spec, raw), assets_dir=assets_dir, **kw)
 
 
@@ -64,7 +64,7 @@ def _card(**changes):
 
 
 def test_compile_card(card_spec, assets_dir):
-    plan = _compile(card_spec, ROW, assets_dir, customer_id="c1")
+    plan = _compile_plan(card_spec, ROW, assets_dir, customer_id="c1")
     assert isinstance(plan, RenderPlan)
     assert plan.scene == "card" and plan.customer_id == "c1" and plan.poster_at == 1.0
     assert plan.template == (assets_dir / "templates" / "tiny.mp4").resolve()
@@ -100,14 +100,14 @@ def test_compile_card(card_spec, assets_dir):
 
 
 def test_text_overlay_follows_the_name(card_spec, assets_dir):
-    a = _compile(card_spec, ROW, assets_dir)
-    b = _compile(card_spec, {**ROW, "first_name": "Bob"}, assets_dir)
+    a = _compile_plan(card_spec, ROW, assets_dir)
+    b = _compile_plan(card_spec, {**ROW, "first_name": "Bob"}, assets_dir)
     assert a.overlays[0].png != b.overlays[0].png
     assert a.overlays[1].png == b.overlays[1].png  # logo does not depend on the row
 
 
 def test_plan_is_frozen(card_spec, assets_dir):
-    plan = _compile(card_spec, ROW, assets_dir)
+    plan = _compile_plan(card_spec, ROW, assets_dir)
     with pytest.raises(dataclasses.FrozenInstanceError):
         plan.scene = "other"  # type: ignore[misc]
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -119,16 +119,16 @@ def test_plan_is_frozen(card_spec, assets_dir):
 
 
 def test_digest_stable_and_sensitive(card_spec, assets_dir):
-    first = _compile(card_spec, ROW, assets_dir).digest()
-    assert first == _compile(card_spec, dict(ROW), assets_dir).digest()
+    first = _compile_plan(card_spec, ROW, assets_dir).digest()
+    assert first == _compile_plan(card_spec, dict(ROW), assets_dir).digest()
     assert len(first) == 64 and int(first, 16) >= 0
-    assert _compile(card_spec, {**ROW, "first_name": "Anna"}, assets_dir).digest() != first
-    assert _compile(card_spec, {**ROW, "plan": "Pro"}, assets_dir).digest() != first  # CTA label pixels
+    assert _compile_plan(card_spec, {**ROW, "first_name": "Anna"}, assets_dir).digest() != first
+    assert _compile_plan(card_spec, {**ROW, "plan": "Pro"}, assets_dir).digest() != first  # CTA label pixels
 
 
 def test_digest_changes_with_window(assets_dir):
-    a = _compile(_card(l0={"end": 2.0}), ROW, assets_dir).digest()
-    b = _compile(_card(l0={"end": 2.5}), ROW, assets_dir).digest()
+    a = _compile_plan(_card(l0={"end": 2.0}), ROW, assets_dir).digest()
+    b = _compile_plan(_card(l0={"end": 2.5}), ROW, assets_dir).digest()
     assert a != b
 
 
@@ -153,7 +153,7 @@ def test_cta_href_good_links(assets_dir, link):
 def test_undefined_name_in_layer_is_data_error(assets_dir):
     spec = _card(l0={"text": "Hi {{ frist_name }}"})
     with pytest.raises(DataError) as info:
-        _compile(spec, ROW, assets_dir, row_number=4)
+        _compile_plan(spec, ROW, assets_dir, row_number=4)
     assert info.value.row == 4
     assert "layer 1 (text 'hello')" in str(info.value) and "frist_name" in str(info.value)
 
@@ -161,14 +161,14 @@ def test_undefined_name_in_layer_is_data_error(assets_dir):
 def test_missing_image_asset(assets_dir):
     spec = _card(l1={"src": "missing/logo2.png"})
     with pytest.raises(AssetError) as info:
-        _compile(spec, ROW, assets_dir)
+        _compile_plan(spec, ROW, assets_dir)
     assert "missing/logo2.png" in str(info.value)
     assert "layer 2 (image 'logo')" in str(info.value)
 
 
 def test_image_asset_not_an_image(assets_dir):
     with pytest.raises(AssetError) as info:
-        _compile(_card(l1={"src": "not-an-image.png"}), ROW, assets_dir)
+        _compile_plan(_card(l1={"src": "not-an-image.png"}), ROW, assets_dir)
     assert "not-an-image.png" in str(info.value)
 
 
@@ -176,7 +176,7 @@ def test_image_asset_not_an_image(assets_dir):
 def test_asset_path_cannot_escape(assets_dir, src):
     (assets_dir.parent / "secret.png").write_bytes((assets_dir / "logo.png").read_bytes())
     with pytest.raises(AssetError) as info:
-        _compile(_card(l1={"src": src}), ROW, assets_dir)
+        _compile_plan(_card(l1={"src": src}), ROW, assets_dir)
     assert repr(src) in str(info.value)
 
 
@@ -184,14 +184,14 @@ def test_missing_video(assets_dir):
     data = copy.deepcopy(CARD_SCENE)
     data["video"] = "templates/nope.mp4"
     with pytest.raises(AssetError) as info:
-        _compile(parse_scene(data), ROW, assets_dir)
+        _compile_plan(parse_scene(data), ROW, assets_dir)
     assert "templates/nope.mp4" in str(info.value)
 
 
 @pytest.mark.parametrize("layer", ["l0", "l2"])
 def test_unknown_font(assets_dir, layer):
     with pytest.raises(AssetError) as info:
-        _compile(_card(**{layer: {"font": "Comic-Sans"}}), ROW, assets_dir)
+        _compile_plan(_card(**{layer: {"font": "Comic-Sans"}}), ROW, assets_dir)
     msg = str(info.value)
     assert "Comic-Sans" in msg and "Inter-Bold" in msg
     assert ("layer 1 (text 'hello')" if layer == "l0" else "layer 3 (cta 'buy')") in msg
@@ -199,5 +199,5 @@ def test_unknown_font(assets_dir, layer):
 
 def test_compile_writes_nothing(card_spec, assets_dir):
     before = sorted(p.relative_to(assets_dir) for p in assets_dir.rglob("*"))
-    _compile(card_spec, ROW, assets_dir)
+    _compile_plan(card_spec, ROW, assets_dir)
     assert sorted(p.relative_to(assets_dir) for p in assets_dir.rglob("*")) == before

@@ -24,33 +24,10 @@ from pvideo.scene.spec import parse_scene
 from pvideo.storage import LocalStorage
 from tests.conftest import FPS, SECONDS, copy_assets
 from tests.media import stream_spans
+from tests.synthetic import AMPLITUDE, write_track
 
-AMPLITUDE = 0.2
 TRACKS = {"calm": 1000, "bright": 2000}
 WINDOW = (1.0, 3.0)
-
-
-def write_track(ffmpeg_exe: str, path, frequency: int, seconds: float = 6) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tone = f"{AMPLITUDE}*sin(2*PI*{frequency}*t)"
-    subprocess.run(
-        [
-            ffmpeg_exe,
-            "-v",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            f"aevalsrc={tone}|{tone}:s=44100:d={seconds}",
-            "-c:a",
-            "aac",
-            "-b:a",
-            "192k",
-            str(path),
-        ],
-        check=True,
-    )
 
 
 @pytest.fixture()
@@ -216,7 +193,7 @@ def _video_packets(path) -> list[tuple[int, bytes]]:
 
 
 def test_hls_parts_carry_the_variants_audio(rendered, music_settings, tmp_path):
-    plan, version, storage, out = rendered
+    _, version, storage, out = rendered
     key = store_hls(version, out, storage, "outputs/m")
     text = storage.get_bytes(key).decode()
     (part,) = [p for p in out.parts if p.first == 1]

@@ -15,21 +15,17 @@ import pytest
 
 from pvideo.plan.assets import file_hash
 from pvideo.plan.compiler import compile_plan
-from pvideo.render.engine import MAX_PART_SEGMENTS, mp4_args, part_args, part_spans, render_plan, touched_segments
+from pvideo.render.engine import mp4_args, part_args, render_plan
 from pvideo.render.ingest import ingest, segment_files
 from pvideo.render.overlays import place
+from pvideo.render.parts import MAX_PART_SEGMENTS, part_spans, touched_segments
 from pvideo.render.probe import probe
 from pvideo.scene.customers import coerce_row
 from pvideo.storage import LocalStorage
 from tests.conftest import FPS, HEIGHT, SECONDS, WIDTH
-from tests.media import box_diff, frames_rgb, top_level_atoms
+from tests.media import box_diff, frames_rgb, psnr, top_level_atoms
 
 NAME = "Zoë O'Brien: 100% {x} \\ [y]"
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
 
 
 @pytest.fixture()
@@ -212,7 +208,7 @@ def test_part_args_keep_timestamps_audio_and_encoder_settings(version_and_paths,
 
 
 def test_planned_parts_are_the_parts_rendered(both):
-    from pvideo.render.engine import planned_parts
+    from pvideo.render.parts import planned_parts
 
     plan, version, _, out = both
     assert planned_parts(plan, version) == [(p.first, p.count) for p in out["segments"].parts]

@@ -107,7 +107,9 @@ def test_media_playlist_target_duration_covers_every_entry():
     items = [hls.Entry("a", 1.0), hls.Entry("b", 2.0), hls.Entry("c", 0.5)]
     text = hls.media_playlist(items)
     assert "#EXT-X-TARGETDURATION:2" in text and text.count("#EXTINF:") == 3
-    assert math.isclose(sum(float(l[8:].rstrip(",")) for l in text.splitlines() if l.startswith("#EXTINF")), 3.5)
+    assert math.isclose(
+        sum(float(line[8:].rstrip(",")) for line in text.splitlines() if line.startswith("#EXTINF")), 3.5
+    )
 
 
 @pytest.mark.parametrize("outputs", ["hls", "mp4"])

@@ -22,80 +22,7 @@ from pvideo.scene.spec import parse_scene
 from pvideo.storage import LocalStorage
 from tests.conftest import FPS
 from tests.media import frames_rgb
-
-RED, GREEN, BLUE, MAGENTA = "#ff0000", "#00ff00", "#0000ff", "#ff00ff"
-
-SCENE = {
-    "name": "features",
-    "video": "templates/tiny.mp4",
-    "fields": {
-        "customer_id": {"type": "str"},
-        "first_name": {"type": "str"},
-        "plan": {"type": "str", "default": "Basic"},
-    },
-    "layers": [
-        {
-            "type": "shape",
-            "id": "bar",
-            "shape": "rectangle",
-            "fill": RED,
-            "start": 1.0,
-            "end": 2.0,
-            "box": {"x": 20, "y": 20, "w": 120, "h": 80},
-        },
-        {
-            "type": "shape",
-            "id": "dot",
-            "shape": "circle",
-            "fill": GREEN,
-            "stroke": {"width": 6, "color": BLUE},
-            "start": 0,
-            "end": 4,
-            "box": {"x": 180, "y": 20, "w": 80, "h": 80},
-        },
-        {
-            "type": "text",
-            "id": "styled",
-            "text": "HELLO",
-            "size": 56,
-            "color": "#ffffff",
-            "background": "#000000",
-            "padding": 0,
-            "radius": 0,
-            "stroke": {"width": 4, "color": RED},
-            "shadow": {"dx": 8, "dy": 8, "color": BLUE},
-            "start": 0,
-            "end": 4,
-            "box": {"x": 20, "y": 120, "w": 280, "h": 100},
-        },
-        {
-            "type": "text",
-            "id": "wrapped",
-            "text": "Dear {{ first_name }}, one two three four five six",
-            "size": 32,
-            "min_size": 32,
-            "valign": "top",
-            "align": "left",
-            "background": "#000000",
-            "padding": 0,
-            "radius": 0,
-            "start": 0,
-            "end": 4,
-            "box": {"x": 320, "y": 120, "w": 300, "h": 120},
-        },
-        {
-            "type": "shape",
-            "id": "pro_badge",
-            "shape": "rounded_rectangle",
-            "fill": MAGENTA,
-            "radius": 12,
-            "when": "plan == 'Pro'",
-            "start": 0,
-            "end": 4,
-            "box": {"x": 400, "y": 260, "w": 200, "h": 80},
-        },
-    ],
-}
+from tests.scenes import FEATURES_SCENE, RED
 
 
 def _render(spec, row, settings, tmp_path, name="out"):
@@ -122,7 +49,7 @@ def _layer(spec_dict, ident):
 
 @pytest.fixture(scope="module")
 def spec():
-    return parse_scene(SCENE, source="features.yaml")
+    return parse_scene(FEATURES_SCENE, source="features.yaml")
 
 
 @pytest.fixture()
@@ -143,7 +70,7 @@ def test_static_and_personal_overlays(basic):
 
 def test_rectangle_fills_its_box_only_in_its_window(basic):
     _, _, frames = basic
-    box = _layer(SCENE, "bar")["box"]
+    box = _layer(FEATURES_SCENE, "bar")["box"]
     for index in (FPS, FPS + FPS // 2, 2 * FPS - 1):  # 1.0 s .. last frame before 2.0 s
         assert _near(_crop(frames[index], box, inset=4), (255, 0, 0)).mean() > 0.98, index
     template = frames_rgb(basic[0].template)
@@ -153,7 +80,7 @@ def test_rectangle_fills_its_box_only_in_its_window(basic):
 
 def test_circle_has_fill_stroke_and_transparent_corners(basic):
     _, _, frames = basic
-    box = _layer(SCENE, "dot")["box"]
+    box = _layer(FEATURES_SCENE, "dot")["box"]
     area = _crop(frames[FPS // 2], box)
     center = area[30:50, 30:50]
     assert _near(center, (0, 255, 0)).mean() > 0.95
@@ -166,7 +93,7 @@ def test_circle_has_fill_stroke_and_transparent_corners(basic):
 
 def test_stroke_and_shadow_are_drawn_outside_the_glyphs(basic):
     _, _, frames = basic
-    area = _crop(frames[2 * FPS], _layer(SCENE, "styled")["box"], inset=2)
+    area = _crop(frames[2 * FPS], _layer(FEATURES_SCENE, "styled")["box"], inset=2)
     white = _near(area, (255, 255, 255), tol=90).sum()
     red = _near(area, (255, 0, 0), tol=150).sum()
     blue = _near(area, (0, 0, 255), tol=150).sum()
@@ -179,7 +106,7 @@ def test_stroke_and_shadow_are_drawn_outside_the_glyphs(basic):
 
 def test_long_text_wraps_onto_a_second_line(basic, spec, settings):
     _plan, _, frames = basic
-    box = _layer(SCENE, "wrapped")["box"]
+    box = _layer(FEATURES_SCENE, "wrapped")["box"]
     area = _crop(frames[2 * FPS], box)
     ink = area.sum(axis=-1) > 3 * 150  # white glyphs on the black box
     rows = ink.any(axis=1)
@@ -198,7 +125,7 @@ def test_long_text_wraps_onto_a_second_line(basic, spec, settings):
 
 def test_false_when_leaves_the_box_untouched(basic, spec, settings, tmp_path):
     _, _, frames = basic
-    box = _layer(SCENE, "pro_badge")["box"]
+    box = _layer(FEATURES_SCENE, "pro_badge")["box"]
     _plan, _, pro_frames = _render(
         spec, {"customer_id": "c2", "first_name": "Bo", "plan": "Pro"}, settings, tmp_path, name="pro"
     )
@@ -225,7 +152,7 @@ def test_when_on_row_data_is_personal_never_baked(spec, settings):
 
 
 def test_when_without_row_data_stays_static(settings):
-    data = copy.deepcopy(SCENE)
+    data = copy.deepcopy(FEATURES_SCENE)
     _layer(data, "bar")["when"] = "1 < 2"
     _layer(data, "dot")["when"] = "false"
     spec = parse_scene(data)
@@ -236,7 +163,7 @@ def test_when_without_row_data_stays_static(settings):
 
 
 def test_when_can_use_filters_and_defaults(settings):
-    data = copy.deepcopy(SCENE)
+    data = copy.deepcopy(FEATURES_SCENE)
     _layer(data, "pro_badge")["when"] = "plan | lower == 'basic' and first_name | length > 2"
     spec = parse_scene(data)
     show = compile_plan(
@@ -301,7 +228,7 @@ def test_ten_kilobyte_names_are_ellipsized_after_wrapping(settings):
 
 
 def test_weight_picks_the_bundled_font(settings):
-    data = copy.deepcopy(SCENE)
+    data = copy.deepcopy(FEATURES_SCENE)
     regular = copy.deepcopy(_layer(data, "styled"))
     regular.update(id="regular", weight="regular")
     bold = copy.deepcopy(_layer(data, "styled"))
@@ -314,7 +241,7 @@ def test_weight_picks_the_bundled_font(settings):
 
 
 def test_false_when_on_a_cta_drops_its_hotspot_too(settings):
-    data = copy.deepcopy(SCENE)
+    data = copy.deepcopy(FEATURES_SCENE)
     data["layers"].append(
         {
             "type": "cta",

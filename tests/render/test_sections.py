@@ -22,15 +22,15 @@ from pvideo.jobs.pipeline import render_customer
 from pvideo.plan.assets import file_hash
 from pvideo.plan.compiler import compile_plan
 from pvideo.render import hls
-from pvideo.render.engine import render_plan, skipped_segments
+from pvideo.render.engine import render_plan
 from pvideo.render.ingest import IngestOptions, ingest, segment_files, version_hash
+from pvideo.render.parts import skipped_segments
 from pvideo.render.versions import cache_dir, store_hls, template_version
 from pvideo.scene.customers import CustomerRow, coerce_row
 from pvideo.scene.spec import parse_scene
 from pvideo.storage import LocalStorage
 from tests.conftest import FPS, SECONDS
-from tests.media import frames_rgb
-from tests.render.test_engine import psnr
+from tests.media import frames_rgb, psnr
 
 SECTION = (1.5, 2.5)  # off the 1 s segment grid on purpose
 KEPT_FRAMES = FPS * SECONDS - FPS  # 120 - 30
@@ -350,7 +350,7 @@ def test_on_demand_playlist_skips_the_section_from_the_first_view(runtime, tmp_p
             path.write_bytes(client.get(uri).content)
             frames += len(frames_rgb(path))
         assert frames == KEPT_FRAMES
-        client.app.state.pvideo.jobs.ondemand.wait(render["id"], timeout=60)
+        client.app.state.pvideo.ondemand.wait(render["id"], timeout=60)
     with runtime.db.session() as session:
         row = session.get(Render, render["id"])
         assert row.status == "done" and abs(row.duration - KEPT_FRAMES / FPS) < 1e-6

@@ -22,28 +22,8 @@ from pvideo.scene.customers import coerce_row
 from pvideo.scene.spec import parse_scene
 from pvideo.storage import LocalStorage
 from tests.conftest import FPS, SECONDS, copy_assets
-from tests.media import frames_rgb
-from tests.render.test_engine import psnr
-
-CLIP_FPS, CLIP_FRAMES = 10, 10
-LEVELS = [30 + 20 * i for i in range(CLIP_FRAMES)]
-STRIPE = 20  # a red stripe on the clip's left edge: visible with contain, cropped away with cover
-
-
-def write_clip(path, size=(160, 90)):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=CLIP_FPS)
-        stream.width, stream.height, stream.pix_fmt = *size, "yuv420p"
-        stream.options = {"crf": "0", "preset": "ultrafast"}
-        for level in LEVELS:
-            pixels = np.full((size[1], size[0], 3), level, np.uint8)
-            pixels[:, :STRIPE] = (220, 20, 20)
-            for packet in stream.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path
+from tests.media import frames_rgb, luma_psnr, psnr
+from tests.synthetic import CLIP_FPS, CLIP_FRAMES, LEVELS, write_clip
 
 
 @pytest.fixture()
@@ -179,7 +159,6 @@ def test_preview_draws_the_clip_on_the_customers_timeline(clip_settings, tmp_pat
     """The moviepy preview is the reference for clips too, and ``--at`` is a second of the customer's
     video: with the 1-2 s section skipped, output second 1.5 is template second 2.5."""
     from pvideo.render.preview import preview_frame
-    from tests.render.test_preview import luma_psnr
 
     spec = parse_scene(
         {

@@ -1,4 +1,4 @@
-"""Authoring help: the example scenes, ``pvideo validate`` reporting every problem, the README reference."""
+"""Authoring help: the example scenes, ``pvideo validate`` reporting every problem, the scene reference doc."""
 
 from __future__ import annotations
 
@@ -237,30 +237,48 @@ def test_scene_wide_problems_are_reported_once(broken):
     ]
 
 
-# -- the README reference ---------------------------------------------------------------
+# -- the scene reference (docs/scene-reference.md) -----------------------------------------
+
+REGENERATE = "run: python3 -m pvideo.scene.reference"
 
 
-def test_readme_reference_names_every_option_of_every_object():
-    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
-    assert reference.START in readme, "run: pvideo schema --readme README.md"
-    block = readme.split(reference.START, 1)[1].split(reference.END, 1)[0]
-    sections = dict(re.findall(r'<a id="([\w-]+)"></a>\n(.*?)(?=\n<a id=|\Z)', block, re.S))
+def test_scene_reference_doc_is_what_the_schema_generates():
+    doc = reference.DOC.read_text(encoding="utf-8")
+    assert reference.START in doc and reference.END in doc, f"{reference.DOC} lost its markers; {REGENERATE}"
+    block = reference.START + doc.split(reference.START, 1)[1].split(reference.END, 1)[0] + reference.END
+    assert block == reference.markdown(), f"{reference.DOC} is stale; {REGENERATE}"
+
+
+def test_scene_reference_names_every_option_of_every_object():
+    sections = dict(re.findall(r'<a id="([\w-]+)"></a>\n(.*?)(?=\n<a id=|\Z)', reference.markdown(), re.S))
     for name, schema in reference.models().items():
         anchor = reference._anchor(name)
-        assert anchor in sections, f"{name} is missing from the README; run: pvideo schema --readme README.md"
+        assert anchor in sections, f"{name} is missing from the scene reference"
         for option in schema.get("properties", {}):
-            assert f"| `{option}` |" in sections[anchor], (
-                f"{name}.{option} is missing from the README; run: pvideo schema --readme README.md"
-            )
+            assert f"| `{option}` |" in sections[anchor], f"{name}.{option} is missing from the scene reference"
+
+
+def test_reference_module_rewrites_only_the_block(tmp_path, capsys):
+    doc = tmp_path / "reference.md"
+    doc.write_text(f"# x\n\n{reference.START}\nstale\n{reference.END}\n\nafter\n")
+    reference.main([str(doc)])
+    assert "updated" in capsys.readouterr().out
+    text = doc.read_text()
+    assert text == f"# x\n\n{reference.markdown()}\n\nafter\n"
+    reference.main([str(doc)])
+    assert "already up to date" in capsys.readouterr().out and doc.read_text() == text
+    doc.write_text("no markers\n")
+    with pytest.raises(ValueError, match="no generated scene reference block"):
+        reference.update(doc)
 
 
 def test_schema_cli_prints_and_rewrites_the_reference(tmp_path):
     result = CliRunner().invoke(app, ["schema", "--markdown"])
     assert result.exit_code == 0 and result.output.strip() == reference.markdown()
-    readme = tmp_path / "README.md"
-    readme.write_text(f"# x\n\n{reference.START}\nstale\n{reference.END}\n\nafter\n")
-    result = CliRunner().invoke(app, ["schema", "--readme", str(readme)])
+    doc = tmp_path / "scene-reference.md"
+    doc.write_text(f"# x\n\n{reference.START}\nstale\n{reference.END}\n\nafter\n")
+    result = CliRunner().invoke(app, ["schema", "--readme", str(doc)])
     assert result.exit_code == 0 and "updated" in result.output
-    text = readme.read_text()
+    text = doc.read_text()
     assert reference.markdown() in text and text.endswith("\n\nafter\n") and "stale" not in text
     assert json.loads(CliRunner().invoke(app, ["schema"]).output)["title"] == "SceneSpec"

@@ -82,7 +82,7 @@ def _mutated_scene(data) -> dict:
 @given(
     st.one_of(
         json_values,
-        st.builds(lambda l: {**CARD_SCENE, "layers": l}, layers),
+        st.builds(lambda items: {**CARD_SCENE, "layers": items}, layers),
         st.tuples(st.sampled_from([*list(CARD_SCENE), "extra"]), json_values).map(_mutated_scene),
     )
 )

@@ -10,7 +10,8 @@ import pytest
 import yaml
 
 from pvideo.errors import SceneError
-from pvideo.scene.spec import CtaLayer, ImageLayer, SceneSpec, TextLayer, load_scene, parse_scene
+from pvideo.scene.layers import CtaLayer, ImageLayer, TextLayer
+from pvideo.scene.spec import SceneSpec, load_scene, parse_scene
 from pvideo.settings import PROJECT_ROOT
 from tests.conftest import CARD_SCENE
 

@@ -12,7 +12,8 @@ from pvideo.render.chapters import Chapter, chapters_from_ctas, to_webvtt
 from pvideo.tracking.devices import device_class
 from pvideo.tracking.events import check_event, occurred_at
 from pvideo.tracking.export import decode_cursor, encode_cursor, to_csv
-from pvideo.tracking.watching import buckets_covered, merge, watched_seconds
+from pvideo.tracking.rollups import SessionRow, viewer_rollup
+from pvideo.tracking.watching import buckets_covered, merge
 
 T = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 
@@ -127,5 +128,10 @@ def test_csv_export_defuses_spreadsheet_formulas():
 
 def test_intervals_union_once_and_buckets():
     assert merge([(5, 15), (0, 24), (35, 40), (24, 24)]) == [(0, 24), (35, 40)]
-    assert watched_seconds([(0, 10), (5, 15), (5, 15)]) == 15
+    # a viewer's watched seconds: what its sessions watched, rewatched parts counted once
+    sessions = [
+        SessionRow("a", T, "mobile", 1, True, False, [[0, 10], [5, 15]]),
+        SessionRow("b", T + timedelta(hours=1), "desktop", 1, True, False, [[5, 15]]),
+    ]
+    assert viewer_rollup(sessions, None)["watched"] == 15
     assert buckets_covered([(0, 10)], 40) == [True] * 5 + [False] * 15

@@ -5,7 +5,7 @@ and workers and the API call it at start-up under an advisory lock, so the
 first process of a deploy migrates and the others wait. SQLite (the embedded
 default) is created with ``create_all`` instead.
 
-New revision after changing ``pvideo/models.py``::
+New revision after changing ``pvideo/db/models.py``::
 
     pvideo db revision -m "what changed"     # autogenerate against PVIDEO_DATABASE_URL
 """

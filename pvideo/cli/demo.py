@@ -1,0 +1,93 @@
+"""``pvideo demo``: the bundled example campaigns rendered with embedded defaults, then served."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from pvideo.cli.console import console, fail
+from pvideo.cli.serve import announce_api_key, run_server
+from pvideo.cli.submission import render_here, submit_file, wait_with_progress
+from pvideo.errors import PvideoError
+
+if TYPE_CHECKING:
+    from pvideo.runtime import Runtime
+
+app = typer.Typer()
+
+DEMO_CAMPAIGNS = (
+    ("welcome.yaml", "sample_customers.csv", "Northwind welcome"),
+    ("bill.yaml", "bill_customers.csv", "Northwind bill explainer"),
+    ("renewal.yaml", "renewal_customers.csv", "Northwind renewal offer"),
+)
+
+
+def _print_links(runtime: Runtime, campaign_id: str) -> list[dict[str, str]]:
+    from pvideo.jobs.campaigns import list_renders
+    from pvideo.jobs.manifest import manifest_rows
+
+    with runtime.db.session() as session:
+        rows = manifest_rows(list_renders(session, campaign_id), runtime.settings.public_base_url)
+    for r in rows:
+        color = {"done": "green", "failed": "red"}.get(r["status"], "yellow")
+        target = r["landing_url"] if r["status"] != "failed" else r["error"]
+        console.print(
+            f"{r['row']:>4}  {r['customer_id']:<12} [{color}]{r['status']:<9}[/{color}] {target}",
+            soft_wrap=True,
+            highlight=False,
+        )
+    return rows
+
+
+@app.command()
+def demo(
+    serve: Annotated[bool, typer.Option("--serve/--no-serve", help="serve the landing pages after rendering")] = True,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+) -> None:
+    """Render the bundled example campaigns with embedded defaults, then serve their landing pages."""
+    from pvideo.runtime import Runtime
+    from pvideo.settings import Settings
+    from workers.queue import RenderQueue
+
+    if os.environ.get("PVIDEO_PUBLIC_BASE_URL"):
+        settings = Settings()
+    else:
+        settings = Settings(public_base_url=f"http://{host}:{port}")
+    runtime = Runtime.from_settings(settings)
+    queue = RenderQueue(runtime)
+    campaigns: list[tuple[str, str]] = []
+    total = 0
+    try:
+        for scene_file, customers_file, name in DEMO_CAMPAIGNS:
+            scene, customers = settings.scenes_dir / scene_file, settings.assets_dir / customers_file
+            console.print(f"pvideo demo: {scene.name} x {customers.name} -> {settings.resolved_storage_url}")
+            campaign_id, rows = submit_file(runtime, queue, scene, customers, name=name)
+            campaigns.append((name, campaign_id))
+            total += rows
+        if queue.embedded:
+            render_here(queue)
+        wait_with_progress(runtime, [c for _, c in campaigns], total)
+    except PvideoError as exc:
+        raise fail(str(exc)) from None
+    done = rendered = 0
+    for name, campaign_id in campaigns:
+        console.print(f"{name}:")
+        links = _print_links(runtime, campaign_id)
+        ok = sum(r["status"] == "done" for r in links)
+        console.print(f"campaign {campaign_id}: {ok}/{len(links)} rendered")
+        done, rendered = done + ok, rendered + len(links)
+    console.print(f"{done}/{rendered} videos in {len(campaigns)} campaigns; files under {settings.data_dir.resolve()}")
+    queue.close()
+    if serve:
+        console.print(f"serving landing pages on http://{host}:{port} (Ctrl-C to stop)")
+        announce_api_key(settings)
+        console.print(
+            f"analytics: curl -H 'X-API-Key: ...' {settings.public_base_url}/api/campaigns/{campaigns[0][1]}/analytics",
+            soft_wrap=True,
+        )
+        run_server(runtime=runtime, host=host, port=port)
+    if done < rendered:
+        raise typer.Exit(1)

@@ -1,0 +1,150 @@
+"""Authoring a scene: its schema, validating it against customer rows, one render, one frame."""
+
+from __future__ import annotations
+
+import enum
+import json
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from pvideo.cli.console import console, err, fail, load_settings
+from pvideo.errors import PvideoError
+
+if TYPE_CHECKING:
+    from pvideo.plan.model import RenderPlan
+    from pvideo.settings import Settings
+
+app = typer.Typer()
+
+
+class Engine(enum.StrEnum):
+    segments = "segments"
+    full = "full"
+
+
+@app.command()
+def schema(
+    markdown: Annotated[bool, typer.Option(help="print the scene reference as Markdown tables")] = False,
+    readme: Annotated[
+        Path | None, typer.Option(help="rewrite the generated scene reference block in this README")
+    ] = None,
+) -> None:
+    """Print the JSON Schema of scene scripts (or the Markdown reference of every option)."""
+    from pvideo.scene import reference
+    from pvideo.scene.spec import SceneSpec
+
+    if readme is not None:
+        try:
+            changed = reference.update_readme(readme)
+        except (OSError, ValueError) as exc:
+            raise fail(str(exc)) from None
+        console.print(f"{readme}: scene reference {'updated' if changed else 'already up to date'}")
+    elif markdown:
+        print(reference.markdown())
+    else:
+        print(json.dumps(SceneSpec.model_json_schema(), indent=2))
+
+
+@app.command()
+def validate(scene: Path, data: Annotated[Path | None, typer.Option(help="customers CSV or JSON")] = None) -> None:
+    """Check a scene script (and optionally every customer row) without rendering."""
+    from pvideo.jobs.validation import validate_scene
+
+    problems = validate_scene(scene, data, load_settings())
+    if problems:
+        for problem in problems:
+            err.print(problem, highlight=False, markup=False, soft_wrap=True)
+        raise fail(f"{len(problems)} problem(s) found")
+    console.print(f"[green]ok[/green]: {scene}" + (f" with {data}" if data else ""))
+
+
+def _compile_row(scene: Path, data: Path | None, row: list[str] | None, settings: Settings) -> RenderPlan:
+    """The plan for one customer given as ``--data ROW.json`` and/or ``--row key=value``."""
+    from pvideo.plan import compiler as plan
+    from pvideo.scene import customers
+    from pvideo.scene.spec import load_scene
+    from pvideo.storage import storage_from_settings
+
+    values: dict[str, object] = {}
+    if data:
+        values.update(json.loads(data.read_text()))
+    for item in row or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise fail(f"--row {item!r} must be key=value")
+        values[key] = value
+    spec = load_scene(scene)
+    coerced = customers.coerce_row(spec, values, source=str(data or "--row"))
+    return plan.compile_plan(
+        spec,
+        coerced,
+        assets_dir=settings.assets_dir,
+        storage=storage_from_settings(settings),
+        allow_private_fetch=settings.fetch_allow_private,
+    )
+
+
+@app.command()
+def render(
+    scene: Path,
+    out: Annotated[Path, typer.Option("-o", "--out", help="output MP4 path")],
+    data: Annotated[Path | None, typer.Option(help="one customer row as a JSON object")] = None,
+    row: Annotated[list[str] | None, typer.Option(help="a field as key=value (repeatable)")] = None,
+    engine: Annotated[
+        Engine | None, typer.Option(help="segments (default: re-encode only personalized segments) or full")
+    ] = None,
+) -> None:
+    """Render one personalized MP4 (and a poster JPEG beside it)."""
+    from pvideo.render.versions import render_on_template, template_version
+    from pvideo.storage import storage_from_settings
+
+    settings = load_settings()
+    if engine:
+        settings = settings.model_copy(update={"engine": engine.value})
+    try:
+        the_plan = _compile_row(scene, data, row, settings)
+        started = time.perf_counter()
+        storage = storage_from_settings(settings)
+        with tempfile.TemporaryDirectory(prefix="pvideo-") as tmp:
+            version = template_version(the_plan, storage, settings)
+            outputs = render_on_template(the_plan, version, storage, settings, Path(tmp))
+            if outputs.video is None or outputs.info is None:  # only renders asked for no MP4 lack them
+                raise fail("the engine made no MP4")
+            out.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(outputs.video, out)
+            shutil.copyfile(outputs.poster, out.with_suffix(".jpg"))
+    except (PvideoError, json.JSONDecodeError) as exc:
+        raise fail(str(exc)) from None
+    info = outputs.info
+    console.print(
+        f"wrote {out} ({info.width}x{info.height}, {info.duration:.2f} s, {info.frames} frames) "
+        f"and {out.with_suffix('.jpg')} in {time.perf_counter() - started:.1f} s"
+    )
+    for hotspot in the_plan.hotspots:
+        console.print(f"  CTA {hotspot.id}: {hotspot.href} at {hotspot.start:g}-{hotspot.end:g} s", highlight=False)
+
+
+@app.command()
+def preview(
+    scene: Path,
+    at: Annotated[float, typer.Option("--at", min=0, help="second of the frame to show")],
+    out: Annotated[Path, typer.Option("-o", "--out", help="output PNG path")],
+    data: Annotated[Path | None, typer.Option(help="one customer row as a JSON object")] = None,
+    row: Annotated[list[str] | None, typer.Option(help="a field as key=value (repeatable)")] = None,
+) -> None:
+    """Render one frame as a PNG with moviepy (no video is encoded)."""
+    from pvideo.render.preview import preview_frame
+
+    settings = load_settings()
+    try:
+        frame = preview_frame(_compile_row(scene, data, row, settings), at)
+    except (PvideoError, json.JSONDecodeError) as exc:
+        raise fail(str(exc)) from None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    frame.save(out, format="PNG")
+    console.print(f"wrote {out} ({frame.width}x{frame.height}, t={at:g} s)")
