@@ -30,7 +30,7 @@ from pvideo.scene.layers import (
     TextLayer,
     VideoLayer,
 )
-from pvideo.scene.sandbox import render_template
+from pvideo.scene.sandbox import render_text
 from pvideo.scene.spec import SceneSpec
 from pvideo.scene.urls import check_link
 from pvideo.storage import Storage
@@ -114,7 +114,7 @@ def compile_plan(
             png: bytes | None
             if isinstance(layer, TextLayer):
                 static = not _templated(layer.text)
-                text = render_template(layer.text, row, field=f"{name} text")
+                text = render_text(layer.text, row, field=f"{name} text")
                 png = raster.render_text(text, layer.box.w, layer.box.h, _text_style(layer, assets_dir))
             elif isinstance(layer, ImageLayer):
                 static = not _templated(layer.src)
@@ -134,8 +134,8 @@ def compile_plan(
                 )
             else:
                 static = not _templated(layer.label)
-                label = render_template(layer.label, row, field=f"{name} label")
-                href = render_template(layer.href, row, field=f"{name} href")
+                label = render_text(layer.label, row, field=f"{name} label")
+                href = render_text(layer.href, row, field=f"{name} href")
                 try:
                     check_link(href)
                 except ValueError as exc:
@@ -190,7 +190,7 @@ def _sections(spec: SceneSpec, row: Mapping[str, Any], row_number: int | None) -
 def _media(layer: VideoLayer | AudioLayer, row: Mapping[str, Any], assets_dir: Path) -> tuple[Path, str]:
     """The layer's file (``src`` may use the row) and its content hash; a missing file chosen
     by data is the row's fault."""
-    src = render_template(layer.src, row, field="src")
+    src = render_text(layer.src, row, field="src")
     try:
         path = resolve_asset(assets_dir, src)
     except AssetError as exc:
@@ -223,7 +223,7 @@ def _image(
     allow_private_fetch: bool,
 ) -> bytes | None:
     """The fitted, masked picture; a bad picture chosen by data is the row's fault (field ``src``)."""
-    src = render_template(layer.src, row, field=f"{name} src").strip()
+    src = render_text(layer.src, row, field=f"{name} src").strip()
     if not src and not static:
         return None
     try:

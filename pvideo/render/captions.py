@@ -22,7 +22,7 @@ from pvideo.errors import AssetError, DataError
 from pvideo.plan.assets import resolve_asset
 from pvideo.render.chapters import Chapter, chapters_from_ctas, vtt_timestamp
 from pvideo.scene.conditions import holds
-from pvideo.scene.sandbox import render_template
+from pvideo.scene.sandbox import render_text
 from pvideo.scene.spec import SceneSpec
 
 MAX_CUE_CHARS = 500
@@ -72,7 +72,7 @@ def caption_cues(
         try:
             if line.when is not None and not holds(line.when, row, field=f"{name} when"):
                 continue
-            text = cue_text(render_template(line.text, row, field=f"{name} text"))
+            text = cue_text(render_text(line.text, row, field=f"{name} text"))
         except DataError as exc:
             raise DataError(
                 exc.reason if exc.reason.startswith(name) else f"{name}: {exc.reason}", row=row_number, field=exc.field
@@ -91,7 +91,7 @@ def scene_chapters(
     chapters = []
     for number, mark in enumerate(marks, start=1):
         try:
-            title = render_template(mark.title, row, field=f"chapter {number} title")
+            title = render_text(mark.title, row, field=f"chapter {number} title")
         except DataError as exc:
             raise DataError(exc.reason, row=row_number, field=exc.field) from None
         end = marks[number].start if number < len(marks) else duration

@@ -16,7 +16,7 @@ import jinja2
 from jinja2 import meta
 
 from pvideo.scene.filters import with_filters
-from pvideo.scene.sandbox import render_template
+from pvideo.scene.sandbox import render_text
 
 
 @lru_cache(maxsize=1)
@@ -45,4 +45,4 @@ def condition_uses_data(expression: str) -> bool:
 
 def holds(expression: str, row: Mapping[str, Any], *, field: str) -> bool:
     """Evaluate a ``when`` in the scene sandbox; the spec checked it is one expression."""
-    return render_template("{% if (" + expression + ") %}1{% endif %}", row, field=field) == "1"
+    return render_text("{% if (" + expression + ") %}1{% endif %}", row, field=field) == "1"

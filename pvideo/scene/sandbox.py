@@ -268,8 +268,8 @@ def _parsed(source: str) -> Template:
         raise SceneError(f"template {source!r} is not valid Jinja2: {exc}") from None
 
 
-def render_template(source: str, row: Mapping[str, Any], *, field: str) -> str:
-    """Render one scene template over a validated customer row.
+def render_text(source: str, row: Mapping[str, Any], *, field: str) -> str:
+    """Render one scene text (its Jinja markup) over a validated customer row.
 
     ``field`` names the layer field for error messages (e.g. ``layer 2 text``).
     """

@@ -4,25 +4,16 @@ from __future__ import annotations
 
 import yaml
 
-from pvideo.access.tokens import ViewerTokens
 from pvideo.db.models import Render
-from pvideo.jobs.campaigns import submit_campaign
 from pvideo.jobs.pipeline import render_customer
 from pvideo.scene.customers import CustomerRow
 from pvideo.scene.spec import load_scene
 from tests.conftest import CARD_SCENE
+from tests.jobs.runs import submit
 
 
 def _submit(runtime, spec, rows):
-    with runtime.db.session() as session:
-        submission = submit_campaign(
-            session,
-            spec,
-            rows,
-            assets_dir=runtime.settings.assets_dir,
-            tokens=ViewerTokens(runtime.settings.signing_key),
-        )
-        return submission.queued
+    return submit(runtime, spec, rows)[1]
 
 
 def _render(runtime, render_id):

@@ -6,7 +6,7 @@ import pytest
 
 from pvideo.errors import DataError
 from pvideo.scene import filters
-from pvideo.scene.sandbox import render_template
+from pvideo.scene.sandbox import render_text
 
 
 @pytest.mark.parametrize(
@@ -27,7 +27,7 @@ from pvideo.scene.sandbox import render_template
     ],
 )
 def test_filters_in_templates(source, row, expected):
-    assert render_template(source, row, field="layer 1 text") == expected
+    assert render_text(source, row, field="layer 1 text") == expected
 
 
 @pytest.mark.parametrize(
@@ -43,7 +43,7 @@ def test_filters_in_templates(source, row, expected):
 )
 def test_bad_values_are_data_errors_naming_the_field(source, row, message):
     with pytest.raises(DataError) as info:
-        render_template(source, row, field="layer 2 text")
+        render_text(source, row, field="layer 2 text")
     assert info.value.field == "layer 2 text" and message in info.value.reason
 
 

@@ -5,36 +5,36 @@ from __future__ import annotations
 import pytest
 
 from pvideo.errors import DataError, PvideoError, SceneError
-from pvideo.scene.sandbox import MAX_OUTPUT_CHARS, render_template
+from pvideo.scene.sandbox import MAX_OUTPUT_CHARS, render_text
 
 ROW = {"first_name": "Ana", "price": 19.5, "plan": "Plus", "customer_id": 'c 1/"x"&y'}
 
 
 def test_render_basic():
-    assert render_template("Hi {{ first_name }}!", ROW, field="layer 1 text") == "Hi Ana!"
-    assert render_template("{{ '%.2f' | format(price) }}", ROW, field="f") == "19.50"
-    assert render_template("{{ plan | upper }} {{ first_name.lower() }}", ROW, field="f") == "PLUS ana"
+    assert render_text("Hi {{ first_name }}!", ROW, field="layer 1 text") == "Hi Ana!"
+    assert render_text("{{ '%.2f' | format(price) }}", ROW, field="f") == "19.50"
+    assert render_text("{{ plan | upper }} {{ first_name.lower() }}", ROW, field="f") == "PLUS ana"
 
 
 def test_urlencode_filter():
-    out = render_template("https://x.example/?c={{ customer_id | urlencode }}", ROW, field="href")
+    out = render_text("https://x.example/?c={{ customer_id | urlencode }}", ROW, field="href")
     assert out == "https://x.example/?c=c%201/%22x%22%26y"
 
 
 def test_no_autoescape():
-    assert render_template("{{ v }}", {"v": "<b>&'\""}, field="f") == "<b>&'\""
+    assert render_text("{{ v }}", {"v": "<b>&'\""}, field="f") == "<b>&'\""
 
 
 def test_undefined_name_is_data_error():
     with pytest.raises(DataError) as info:
-        render_template("Hi {{ frist_name }}", ROW, field="layer 1 text")
+        render_text("Hi {{ frist_name }}", ROW, field="layer 1 text")
     assert info.value.field == "layer 1 text"
     assert "frist_name" in str(info.value) and "undefined" in str(info.value)
 
 
 def test_undefined_attribute_is_data_error():
     with pytest.raises(DataError) as info:
-        render_template("{{ first_name.nope }}", ROW, field="layer 1 text")
+        render_text("{{ first_name.nope }}", ROW, field="layer 1 text")
     assert "nope" in str(info.value)
 
 
@@ -55,14 +55,14 @@ def test_undefined_attribute_is_data_error():
 )
 def test_sandbox_blocks_escapes(source):
     with pytest.raises((SceneError, DataError)) as info:
-        render_template(source, ROW, field="layer 2 text")
+        render_text(source, ROW, field="layer 2 text")
     # never an object's repr leaking out in the message as if rendered
     assert "<class" not in str(info.value)
 
 
 def test_sandbox_error_names_field():
     with pytest.raises(SceneError) as info:
-        render_template("{{ ''.__class__ }}", ROW, field="layer 2 (text 'hi') text")
+        render_text("{{ ''.__class__ }}", ROW, field="layer 2 (text 'hi') text")
     assert str(info.value).startswith("layer 2 (text 'hi') text: ")
     assert "sandbox" in str(info.value)
 
@@ -71,17 +71,17 @@ def test_format_string_escape_never_runs_code(tmp_path):
     marker = tmp_path / "pwned"
     payload = "{{ cycler.__init__.__globals__.os.system('touch " + str(marker) + "') }}"
     with pytest.raises((SceneError, DataError)):
-        render_template(payload, ROW, field="f")
+        render_text(payload, ROW, field="f")
     payload2 = "{{ '{0.__init__.__globals__[os].system}'.format(cycler) }}"
     with pytest.raises((SceneError, DataError)):
-        render_template(payload2, ROW, field="f")
+        render_text(payload2, ROW, field="f")
     assert not marker.exists()
 
 
 def test_str_format_attribute_does_not_execute():
     # Reading the bound method is allowed by the sandbox; it must not call anything or reveal internals.
     try:
-        out = render_template("{{ ''.format }}", ROW, field="f")
+        out = render_text("{{ ''.format }}", ROW, field="f")
     except (SceneError, DataError):
         return
     assert "__" not in out and "globals" not in out
@@ -91,7 +91,7 @@ def test_str_format_attribute_does_not_execute():
 def test_row_cannot_be_mutated(source):
     row = {"d": {"a": 1}, "l": [1, 2]}
     with pytest.raises((SceneError, DataError)):
-        render_template(source, row, field="f")
+        render_text(source, row, field="f")
     assert row == {"d": {"a": 1}, "l": [1, 2]}
 
 
@@ -103,19 +103,19 @@ def test_row_cannot_be_mutated(source):
     ],
 )
 def test_output_capped(source):
-    out = render_template(source, ROW, field="f")
+    out = render_text(source, ROW, field="f")
     assert len(out) == MAX_OUTPUT_CHARS
 
 
 def test_long_customer_value_capped():
-    out = render_template("Hi {{ v }}", {"v": "x" * 50_000}, field="f")
+    out = render_text("Hi {{ v }}", {"v": "x" * 50_000}, field="f")
     assert len(out) == MAX_OUTPUT_CHARS and out.startswith("Hi xxx")
 
 
 @pytest.mark.parametrize("source", ["{{ first_name ", "{% if %}x{% endif %}", "{{ 'a' ~ }}", "{% for x in %}"])
 def test_invalid_syntax_is_scene_error(source):
     with pytest.raises(SceneError) as info:
-        render_template(source, ROW, field="f")
+        render_text(source, ROW, field="f")
     assert "not valid Jinja2" in str(info.value)
     assert repr(source) in str(info.value)
 
@@ -130,7 +130,7 @@ def test_invalid_syntax_is_scene_error(source):
 )
 def test_template_runtime_errors_are_pvideo_errors(source, row):
     with pytest.raises(PvideoError):
-        render_template(source, row, field="layer 1 text")
+        render_text(source, row, field="layer 1 text")
 
 
 @pytest.mark.parametrize(
@@ -142,7 +142,7 @@ def test_huge_values_are_refused_before_they_are_built(source):
     tracemalloc.start()
     try:
         with pytest.raises(SceneError, match="sandbox"):
-            render_template(source, {}, field="f")
+            render_text(source, {}, field="f")
         assert tracemalloc.get_traced_memory()[1] < 5_000_000
     finally:
         tracemalloc.stop()

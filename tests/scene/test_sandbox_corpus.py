@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pvideo.errors import DataError, SceneError
-from pvideo.scene.sandbox import MAX_OUTPUT_CHARS, render_template
+from pvideo.scene.sandbox import MAX_OUTPUT_CHARS, render_text
 
 CORPUS = Path(__file__).parents[1] / "corpora" / "jinja_escapes.txt"
 ENTRIES = [line for line in CORPUS.read_text().splitlines() if line and not line.startswith("#")]
@@ -22,7 +22,7 @@ def test_escape_is_refused_or_stopped(source):
     started = time.perf_counter()
     try:
         try:
-            out = render_template(source, ROW, field="layer 1 text")
+            out = render_text(source, ROW, field="layer 1 text")
         except (SceneError, DataError) as exc:
             out, error = None, str(exc)
         else:
