@@ -71,7 +71,7 @@ def submit(session: Session, request: CampaignRequest, *, settings: Settings, to
     limit is read, and nothing is kept: the renders stored so far are in the
     session's open transaction, which the caller's ``Database.session`` rolls back.
     """
-    return submit_campaign(
+    return _store(
         session,
         request.spec,
         limit_rows(request.rows, settings.max_rows, source=request.source),
@@ -87,7 +87,7 @@ def submit(session: Session, request: CampaignRequest, *, settings: Settings, to
     )
 
 
-def submit_campaign(
+def _store(
     session: Session,
     spec: SceneSpec,
     rows: Iterable[CustomerRow],
@@ -102,7 +102,7 @@ def submit_campaign(
     render_mode: RenderMode = RenderMode.EAGER,
     outputs: Outputs = Outputs.BOTH,
 ) -> Submission:
-    """Store the campaign and one render per row, in batches: ``submit`` without the row limit.
+    """Store the campaign and one render per row, in batches (``submit`` has applied the row limit).
 
     ``rows`` may be a lazy iterator: only one batch is held at a time. A scene
     missing an asset fails the whole submission (``AssetError``). A bad row

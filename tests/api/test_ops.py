@@ -9,13 +9,12 @@ import logging
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from pvideo.access.tokens import ViewerTokens
-from pvideo.jobs.campaigns import submit_campaign
 from pvideo.jobs.pipeline import render_customer
 from pvideo.logs import ContextFilter, JsonFormatter
 from pvideo.runtime import Runtime
 from pvideo.scene.customers import CustomerRow
 from tests.conftest import API_KEY
+from tests.jobs.runs import submit
 
 
 def _metric(text: str, name: str) -> float:
@@ -85,14 +84,9 @@ def test_queue_depth_metric_reads_redis(settings, redis_url, card_spec):
 
 
 def test_render_logs_are_json_with_campaign_and_render_ids(runtime, card_spec):
-    with runtime.db.session() as session:
-        sub = submit_campaign(
-            session,
-            card_spec,
-            [CustomerRow(1, {"customer_id": "j", "first_name": "J", "price": 1})],
-            assets_dir=runtime.settings.assets_dir,
-            tokens=ViewerTokens(runtime.settings.signing_key),
-        )
+    campaign_id, queued = submit(
+        runtime, card_spec, [CustomerRow(1, {"customer_id": "j", "first_name": "J", "price": 1})]
+    )
     out = io.StringIO()
     handler = logging.StreamHandler(out)
     handler.addFilter(ContextFilter())
@@ -102,11 +96,11 @@ def test_render_logs_are_json_with_campaign_and_render_ids(runtime, card_spec):
     old_level = logger.level
     logger.setLevel(logging.INFO)
     try:
-        render_customer(runtime.db, runtime.storage, runtime.settings, sub.queued[0])
+        render_customer(runtime.db, runtime.storage, runtime.settings, queued[0])
     finally:
         logger.removeHandler(handler)
         logger.setLevel(old_level)
     records = [json.loads(line) for line in out.getvalue().splitlines()]
-    done = [r for r in records if r["msg"].startswith(f"render {sub.queued[0]} done")]
-    assert done and done[0]["render_id"] == sub.queued[0] and done[0]["campaign_id"] == sub.campaign.id
+    done = [r for r in records if r["msg"].startswith(f"render {queued[0]} done")]
+    assert done and done[0]["render_id"] == queued[0] and done[0]["campaign_id"] == campaign_id
     assert done[0]["level"] == "info" and done[0]["seconds"] > 0

@@ -12,7 +12,7 @@ from pvideo.access.tokens import ViewerTokens
 from pvideo.db.models import Campaign, Event, Render
 from pvideo.errors import DataError
 from pvideo.jobs import claims
-from pvideo.jobs.campaigns import status_counts, submit_campaign
+from pvideo.jobs.campaigns import CampaignRequest, status_counts, submit
 from pvideo.scene.customers import CustomerRow
 from pvideo.tracking.analytics import campaign_analytics
 from pvideo.tracking.groupcommit import EventWriter, Pending
@@ -26,8 +26,11 @@ def test_submit_stores_one_render_per_row(db, card_spec, settings):
         CustomerRow(2, {"customer_id": "b", "price": "x"}),
     ]
     with db.session() as session:
-        submission = submit_campaign(
-            session, card_spec, rows, assets_dir=settings.assets_dir, tokens=ViewerTokens(SECRET), source="people.csv"
+        submission = submit(
+            session,
+            CampaignRequest(card_spec, rows, source="people.csv"),
+            settings=settings,
+            tokens=ViewerTokens(SECRET),
         )
         campaign_id = submission.campaign.id
     with db.session() as session:
@@ -58,19 +61,22 @@ def test_a_submission_that_fails_midway_leaves_nothing_behind(db, card_spec, set
         raise DataError("the upload was cut off", row=2502, source="people.csv")
 
     with pytest.raises(DataError, match="cut off"), db.session() as session:
-        submit_campaign(
-            session, card_spec, rows(), assets_dir=settings.assets_dir, tokens=ViewerTokens(SECRET), idempotency_key=key
+        submit(
+            session,
+            CampaignRequest(card_spec, rows(), idempotency_key=key),
+            settings=settings,
+            tokens=ViewerTokens(SECRET),
         )
     with db.session() as session:
         assert session.scalar(select(func.count()).where(Campaign.idempotency_key == key)) == 0
         assert session.scalar(select(func.count()).where(Render.customer_id.startswith(tag))) == 0
-        retried = submit_campaign(
+        retried = submit(
             session,
-            card_spec,
-            [CustomerRow(1, {"customer_id": "a", "first_name": "A", "price": "1"})],
-            assets_dir=settings.assets_dir,
+            CampaignRequest(
+                card_spec, [CustomerRow(1, {"customer_id": "a", "first_name": "A", "price": "1"})], idempotency_key=key
+            ),
+            settings=settings,
             tokens=ViewerTokens(SECRET),
-            idempotency_key=key,
         )
         assert not retried.replayed and retried.campaign.total == 1  # the key was not taken by the failed one
 
@@ -80,24 +86,22 @@ def test_concurrent_submissions_with_one_idempotency_key_make_one_campaign(db, c
     key, row = f"k-{uuid.uuid4().hex}", [CustomerRow(1, {"customer_id": "a", "first_name": "Ana", "price": "1"})]
     first_inserted, answers = threading.Event(), {}
 
-    def submit(who: str) -> None:
+    def submit_as(who: str) -> None:
         with db.session() as session:
-            sub = submit_campaign(
+            sub = submit(
                 session,
-                card_spec,
-                row,
-                assets_dir=settings.assets_dir,
+                CampaignRequest(card_spec, row, idempotency_key=key),
+                settings=settings,
                 tokens=ViewerTokens(SECRET),
-                idempotency_key=key,
             )
             answers[who] = (sub.campaign.id, sub.replayed)
             if who == "first":
                 first_inserted.set()
                 second.join(0.5)  # the second now waits on the key (PostgreSQL) or the write lock (SQLite)
 
-    second = threading.Thread(target=lambda: first_inserted.wait(10) and submit("second"))
+    second = threading.Thread(target=lambda: first_inserted.wait(10) and submit_as("second"))
     second.start()
-    submit("first")
+    submit_as("first")
     second.join(30)
     assert answers["second"] == (answers["first"][0], True) and answers["first"][1] is False
     with db.session() as session:
@@ -112,8 +116,8 @@ def test_events_dedupe_on_event_id_and_count_in_analytics(db, card_spec, setting
         CustomerRow(2, {"customer_id": "b", "first_name": "B", "price": 1}),
     ]
     with db.session() as session:
-        campaign_id = submit_campaign(
-            session, card_spec, rows, assets_dir=settings.assets_dir, tokens=ViewerTokens(SECRET)
+        campaign_id = submit(
+            session, CampaignRequest(card_spec, rows), settings=settings, tokens=ViewerTokens(SECRET)
         ).campaign.id
     with db.session() as session:
         a, b = session.scalars(

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from pvideo.access.tokens import ViewerTokens
-from pvideo.jobs.campaigns import status_counts, submit_campaign
+from pvideo.jobs import campaigns
 from pvideo.runtime import Runtime
 from pvideo.scene.customers import CustomerRow
 from pvideo.scene.spec import SceneSpec
@@ -18,13 +18,12 @@ ROW = {"customer_id": "c", "first_name": "Kim", "price": 5}
 
 
 def submit(runtime: Runtime, spec: SceneSpec, rows: list[CustomerRow]) -> tuple[str, list[str]]:
-    """The campaign's id and its queued render ids (nothing is enqueued)."""
+    """The campaign's id and its queued render ids (nothing is enqueued), through ``campaigns.submit``."""
     with runtime.db.session() as session:
-        submission = submit_campaign(
+        submission = campaigns.submit(
             session,
-            spec,
-            rows,
-            assets_dir=runtime.settings.assets_dir,
+            campaigns.CampaignRequest(spec, rows),
+            settings=runtime.settings,
             tokens=ViewerTokens(runtime.settings.signing_key),
         )
         return submission.campaign.id, submission.queued
@@ -38,7 +37,7 @@ def wait_finished(
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with runtime.db.session() as session:
-            counts = status_counts(session, campaign_id)
+            counts = campaigns.status_counts(session, campaign_id)
         if counts["done"] + counts["failed"] >= total:
             return counts
         time.sleep(0.25)

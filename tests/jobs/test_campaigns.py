@@ -11,12 +11,12 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from api.main import create_app
-from pvideo.access.tokens import ViewerTokens
 from pvideo.cli import app as cli_app
 from pvideo.db.models import Render
 from pvideo.jobs import campaigns
 from pvideo.scene.customers import CustomerRow, iter_csv
 from tests.conftest import API_KEY, drain
+from tests.jobs.runs import submit
 
 AUTH = {"X-API-Key": API_KEY}
 
@@ -87,28 +87,21 @@ def test_idempotency_key_returns_the_first_campaign(client, runtime):
 
 def test_cancel_then_retry(runtime, card_spec):
     rows = [CustomerRow(i, {"customer_id": f"x{i}", "first_name": "X", "price": i}) for i in range(1, 4)]
+    campaign_id, _ = submit(runtime, card_spec, rows)
     with runtime.db.session() as session:
-        sub = campaigns.submit_campaign(
-            session,
-            card_spec,
-            rows,
-            assets_dir=runtime.settings.assets_dir,
-            tokens=ViewerTokens(runtime.settings.signing_key),
-        )
-    with runtime.db.session() as session:
-        assert campaigns.cancel_campaign(session, sub.campaign.id) == 3
+        assert campaigns.cancel_campaign(session, campaign_id) == 3
     app = create_app(runtime=runtime)
     with TestClient(app) as client:
-        client.app.state.pvideo.queue.fan_out(sub.campaign.id)  # a fan-out after cancel sends nothing
+        client.app.state.pvideo.queue.fan_out(campaign_id)  # a fan-out after cancel sends nothing
         drain(client)
-        status = client.get(f"/api/campaigns/{sub.campaign.id}", headers=AUTH).json()
+        status = client.get(f"/api/campaigns/{campaign_id}", headers=AUTH).json()
         assert status["status"] == "cancelled" and status["counts"]["cancelled"] == 3
-        manifest = client.get(f"/api/campaigns/{sub.campaign.id}/manifest?format=json", headers=AUTH).json()
+        manifest = client.get(f"/api/campaigns/{campaign_id}/manifest?format=json", headers=AUTH).json()
         assert {r["status"] for r in manifest} == {"cancelled"} and manifest[0]["landing_url"] is None
-        retried = client.post(f"/api/campaigns/{sub.campaign.id}/retry", headers=AUTH)
+        retried = client.post(f"/api/campaigns/{campaign_id}/retry", headers=AUTH)
         assert retried.json() == {"queued": 3}
         drain(client)
-        status = client.get(f"/api/campaigns/{sub.campaign.id}", headers=AUTH).json()
+        status = client.get(f"/api/campaigns/{campaign_id}", headers=AUTH).json()
     assert status["counts"]["done"] == 3 and status["status"] == "active"
 
 

@@ -7,12 +7,11 @@ import contextlib
 import redis
 from redis.connection import Connection
 
-from pvideo.access.tokens import ViewerTokens
 from pvideo.db.models import Campaign, Render
 from pvideo.jobs import fanout
-from pvideo.jobs.campaigns import submit_campaign
 from pvideo.runtime import Runtime
 from pvideo.scene.customers import CustomerRow
+from tests.jobs.runs import submit
 from workers.actors import RENDER_QUEUE, declare_for
 from workers.broker import PvideoRedisBroker, build_broker
 from workers.queue import RenderQueue
@@ -30,15 +29,7 @@ class CountingConnection(Connection):
 
 def _submit(runtime, spec, n):
     rows = [CustomerRow(i, {"customer_id": f"f{i}", "first_name": "F", "price": 1}) for i in range(1, n + 1)]
-    with runtime.db.session() as session:
-        sub = submit_campaign(
-            session,
-            spec,
-            rows,
-            assets_dir=runtime.settings.assets_dir,
-            tokens=ViewerTokens(runtime.settings.signing_key),
-        )
-        return sub.campaign.id, sub.queued
+    return submit(runtime, spec, rows)
 
 
 def test_fan_out_enqueues_batches_in_a_round_trip_each(settings, redis_url, card_spec):

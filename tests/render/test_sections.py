@@ -14,10 +14,8 @@ import av
 import numpy as np
 import pytest
 
-from pvideo.access.tokens import ViewerTokens
 from pvideo.db.models import Render
 from pvideo.errors import DataError, SceneError
-from pvideo.jobs.campaigns import submit_campaign
 from pvideo.jobs.pipeline import render_customer
 from pvideo.plan.assets import file_hash
 from pvideo.plan.compiler import compile_plan
@@ -30,6 +28,7 @@ from pvideo.scene.customers import CustomerRow, coerce_row
 from pvideo.scene.spec import parse_scene
 from pvideo.storage import LocalStorage
 from tests.conftest import FPS, SECONDS
+from tests.jobs.runs import submit
 from tests.media import frames_rgb, psnr
 
 SECTION = (1.5, 2.5)  # off the 1 s segment grid on purpose
@@ -275,17 +274,14 @@ def test_unaligned_section_is_a_clear_error(settings, tmp_path):
 
 def test_pipeline_records_output_duration_and_shifted_hotspots(runtime, tmp_path):
     spec = parse_scene(SCENE)
-    with runtime.db.session() as session:
-        ids = submit_campaign(
-            session,
-            spec,
-            [
-                CustomerRow(1, {"customer_id": "far", "days_left": 90, "first_name": "Far"}),
-                CustomerRow(2, {"customer_id": "near", "days_left": 5, "first_name": "Near"}),
-            ],
-            assets_dir=runtime.settings.assets_dir,
-            tokens=ViewerTokens(runtime.settings.signing_key),
-        ).queued
+    _, ids = submit(
+        runtime,
+        spec,
+        [
+            CustomerRow(1, {"customer_id": "far", "days_left": 90, "first_name": "Far"}),
+            CustomerRow(2, {"customer_id": "near", "days_left": 5, "first_name": "Near"}),
+        ],
+    )
     rows = []
     for render_id in ids:
         assert render_customer(runtime.db, runtime.storage, runtime.settings, render_id) == "done"

@@ -10,14 +10,14 @@ import time
 
 import pytest
 
-from pvideo.access.tokens import ViewerTokens
 from pvideo.db.models import Render
-from pvideo.jobs.campaigns import status_counts, submit_campaign
+from pvideo.jobs.campaigns import status_counts
 from pvideo.render.probe import probe
 from pvideo.runtime import Runtime
 from pvideo.scene.customers import CustomerRow
 from pvideo.settings import PROJECT_ROOT, Settings
 from tests.conftest import FPS, SECONDS
+from tests.jobs.runs import submit
 from workers.queue import RenderQueue
 
 
@@ -57,16 +57,8 @@ def test_real_worker_renders_campaign_from_redis(redis_settings, card_spec, tmp_
         CustomerRow(i, {"customer_id": f"r{i}", "first_name": name, "price": i})
         for i, name in enumerate(["Ana", "Bo", "Cy"], start=1)
     ]
-    with runtime.db.session() as session:
-        submission = submit_campaign(
-            session,
-            card_spec,
-            rows,
-            assets_dir=redis_settings.assets_dir,
-            tokens=ViewerTokens(redis_settings.signing_key),
-        )
-        campaign_id = submission.campaign.id
-    assert queue.enqueue(submission.queued) == 3
+    campaign_id, queued = submit(runtime, card_spec, rows)
+    assert queue.enqueue(queued) == 3
 
     log = (tmp_path / "worker.log").open("wb")
     worker = subprocess.Popen(
