@@ -9,6 +9,7 @@ the renderer needs nothing else.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +98,7 @@ def compile_plan(
     audio: list[AudioTrack] = []
     sections = _sections(spec, row, row_number)
     timeline = RenderPlan(spec.name, customer_id, template, spec.poster_at, (), (), sections=sections)
+    sources = _Sources(assets_dir, storage, allow_private_fetch)
     for index, layer in enumerate(spec.layers, start=1):
         name = _describe(index, layer)
         try:
@@ -110,38 +112,7 @@ def compile_plan(
             if isinstance(layer, VideoLayer):
                 clips.append(_video_clip(layer, name, row, assets_dir))
                 continue
-            conditional = layer.when is not None and condition_uses_data(layer.when)
-            png: bytes | None
-            if isinstance(layer, TextLayer):
-                static = not _templated(layer.text)
-                text = render_text(layer.text, row, field=f"{name} text")
-                png = raster.render_text(text, layer.box.w, layer.box.h, _text_style(layer, assets_dir))
-            elif isinstance(layer, ImageLayer):
-                static = not _templated(layer.src)
-                png = _image(layer, name, row, static, assets_dir, storage, allow_private_fetch)
-                if png is None:
-                    continue  # a per-customer picture this row does not have
-            elif isinstance(layer, ShapeLayer):
-                static = True
-                png = raster.render_shape(
-                    layer.shape,
-                    layer.box.w,
-                    layer.box.h,
-                    fill=layer.fill,
-                    radius=layer.radius,
-                    stroke_width=layer.stroke.width if layer.stroke else 0,
-                    stroke_color=layer.stroke.color if layer.stroke else None,
-                )
-            else:
-                static = not _templated(layer.label)
-                label = render_text(layer.label, row, field=f"{name} label")
-                href = render_text(layer.href, row, field=f"{name} href")
-                try:
-                    check_link(href)
-                except ValueError as exc:
-                    raise DataError(f"{name} href {href[:200]!r}: {exc}", field="href") from None
-                png = _button(layer, label, assets_dir)
-                hotspots.append(_hotspot(layer, label, href, timeline))
+            drawn = _draw(layer, name, row, sources, timeline)
         except DataError as exc:
             raise DataError(
                 exc.reason if exc.reason.startswith("layer") else f"{name}: {exc.reason}",
@@ -150,18 +121,24 @@ def compile_plan(
             ) from None
         except PvideoError as exc:
             raise type(exc)(f"{name}: {exc}") from None
+        if drawn is None:
+            continue  # a per-customer picture this row does not have
+        if drawn.hotspot is not None:
+            hotspots.append(drawn.hotspot)
+        conditional = layer.when is not None and condition_uses_data(layer.when)
+        box = layer.box
         overlays.append(
             Overlay(
                 name,
-                png,
-                layer.box.x,
-                layer.box.y,
-                layer.box.w,
-                layer.box.h,
+                drawn.png,
+                box.x,
+                box.y,
+                box.w,
+                box.h,
                 layer.start,
                 layer.end,
-                static and not conditional,
-                _animation(layer, png),
+                not drawn.personal and not conditional,
+                _animation(layer, drawn.png),
             )
         )
     return RenderPlan(
@@ -175,6 +152,66 @@ def compile_plan(
         audio=tuple(audio),
         sections=sections,
     )
+
+
+@dataclass(frozen=True)
+class _Sources:
+    """Where pictures come from: the assets folder, the configured storage, the web."""
+
+    assets_dir: Path
+    storage: Storage | None
+    allow_private_fetch: bool
+
+
+@dataclass(frozen=True)
+class _Drawn:
+    """One overlay layer drawn for one row: its pixels, whether they depend on the row's
+    data (a personal layer is re-encoded per customer; the rest is baked into the template
+    version once), and the CTA's clickable box."""
+
+    png: bytes
+    personal: bool
+    hotspot: Hotspot | None = None
+
+
+def _draw(
+    layer: TextLayer | ImageLayer | ShapeLayer | CtaLayer,
+    name: str,
+    row: Mapping[str, Any],
+    sources: _Sources,
+    timeline: RenderPlan,
+) -> _Drawn | None:
+    """Rasterize an overlay layer for ``row``; ``None`` when the row has no picture for it."""
+    match layer:
+        case TextLayer():
+            text = render_text(layer.text, row, field=f"{name} text")
+            png = raster.render_text(text, layer.box.w, layer.box.h, _text_style(layer, sources.assets_dir))
+            return _Drawn(png, personal=_templated(layer.text))
+        case ImageLayer():
+            personal = _templated(layer.src)
+            picture = _image(layer, name, row, not personal, sources)
+            return None if picture is None else _Drawn(picture, personal=personal)
+        case ShapeLayer():
+            stroke = layer.stroke
+            png = raster.render_shape(
+                layer.shape,
+                layer.box.w,
+                layer.box.h,
+                fill=layer.fill,
+                radius=layer.radius,
+                stroke_width=stroke.width if stroke else 0,
+                stroke_color=stroke.color if stroke else None,
+            )
+            return _Drawn(png, personal=False)
+        case CtaLayer():
+            label = render_text(layer.label, row, field=f"{name} label")
+            href = render_text(layer.href, row, field=f"{name} href")
+            try:
+                check_link(href)
+            except ValueError as exc:
+                raise DataError(f"{name} href {href[:200]!r}: {exc}", field="href") from None
+            png = _button(layer, label, sources.assets_dir)
+            return _Drawn(png, personal=_templated(layer.label), hotspot=_hotspot(layer, label, href, timeline))
 
 
 def _sections(spec: SceneSpec, row: Mapping[str, Any], row_number: int | None) -> tuple[PlanSection, ...]:
@@ -218,16 +255,16 @@ def _image(
     name: str,
     row: Mapping[str, Any],
     static: bool,
-    assets_dir: Path,
-    storage: Storage | None,
-    allow_private_fetch: bool,
+    sources: _Sources,
 ) -> bytes | None:
     """The fitted, masked picture; a bad picture chosen by data is the row's fault (field ``src``)."""
     src = render_text(layer.src, row, field=f"{name} src").strip()
     if not src and not static:
         return None
     try:
-        picture = load_picture(src, assets_dir=assets_dir, storage=storage, allow_private=allow_private_fetch)
+        picture = load_picture(
+            src, assets_dir=sources.assets_dir, storage=sources.storage, allow_private=sources.allow_private_fetch
+        )
         return raster.render_image(
             picture, layer.box.w, layer.box.h, fit=layer.fit, mask=layer.mask, radius=layer.radius, name=repr(src[:200])
         )
