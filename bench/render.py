@@ -346,7 +346,7 @@ def print_report(report: dict[str, Any], console: Console) -> None:
         "peak RSS MB",
         "MP4 bytes",
         "HLS bytes/customer",
-        title=f"pvideo bench: {report['customers']} customers, {report['cpu_count']} cores",
+        title=f"python -m bench.render: {report['customers']} customers, {report['cpu_count']} cores",
     )
     for key, r in report["approaches"].items():
         table.add_row(
