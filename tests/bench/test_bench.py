@@ -63,7 +63,7 @@ def test_command_line_defaults_and_table(fake_run, capsys):
         None,
     )
     out, err = capsys.readouterr()
-    assert "pvideo bench: 8 customers" in out and "(c) pvideo segments (default)" in out
+    assert "python -m bench.render: 8 customers" in out and "(c) pvideo segments (default)" in out
     assert "ratios: b/c = 4.0, hls/mp4 bytes = 0.3" in out
     assert "template ingest (once per template version): 1.5 s" in out
     assert "PSNR (c) vs (b) on personalized frames: 41.2 dB sequence, 38.0 dB worst frame" in out
