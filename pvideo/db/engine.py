@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, cast
 
 from sqlalchemy import Delete, Engine, Update, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import CursorResult, make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -75,12 +76,15 @@ def database_errors() -> Iterator[None]:
 
 
 def rows_changed(session: Session, statement: Update | Delete) -> int:
-    """Run ``statement`` in the session's transaction; how many rows it matched.
+    """Run a bulk ``UPDATE``/``DELETE`` in the session (autoflushed, in its transaction); how many
+    rows it matched.
 
-    Core execution, on the session's connection: ``Session.execute`` promises only a ``Result``,
-    without the row count. The statement is not synchronized with objects already loaded.
+    Loaded objects are not synchronized with it. The cast is for the type checker only:
+    ``Session.execute`` is typed as returning a ``Result``, and for these statements it is a
+    ``CursorResult``, which carries the row count.
     """
-    return session.connection().execute(statement).rowcount
+    result = session.execute(statement, execution_options={"synchronize_session": False})
+    return cast("CursorResult[Any]", result).rowcount
 
 
 class Database:

@@ -238,7 +238,6 @@ def cancel_campaign(session: Session, campaign_id: str) -> int:
     """Cancel every row not started yet; rows rendering now finish. Returns how many were cancelled."""
     campaign = get_campaign(session, campaign_id)
     campaign.status = CampaignStatus.CANCELLED
-    session.flush()  # the campaign row first, then its renders
     now = utcnow()
     cancelled = rows_changed(
         session,
