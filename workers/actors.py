@@ -4,9 +4,12 @@
 * ``fan_out_campaign(campaign_id)`` on ``campaigns``: enqueue a campaign's rows in batches.
 * ``deliver_webhook(url, payload)`` on ``webhooks``: one signed POST, retried with backoff.
 
-``DeadLetters`` marks a render failed when its message is dead-lettered for a
-reason the pipeline could not record itself (e.g. the database was down on
-every attempt), so the API never shows a lost render as "rendering".
+A render's attempts are counted in the database (``pvideo.jobs.claims``), not
+in its message: the message's own retries only carry the row to its next
+attempt (or through a database outage), and a re-sent message never resets the
+count. A message that runs out of retries anyway fails its row (``DeadLetters``), or,
+if the database is down too, leaves it open for the reconciler
+(``workers.reconciler``), which sends it again once the database is back.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Any
 
 import dramatiq
 from dramatiq.broker import MessageProxy
-from dramatiq.middleware import CurrentMessage, Middleware, Retries
+from dramatiq.middleware import Middleware, Retries
 
 from pvideo.db.engine import database_errors
 from pvideo.errors import PermanentError, RenderBusy
@@ -26,13 +29,15 @@ from pvideo.jobs import claims, fanout, notifications, pipeline, webhooks
 from pvideo.logs import log_context
 from pvideo.runtime import Runtime
 from pvideo.settings import Settings
-from workers.broker import enqueue_many
+from workers.broker import enqueue_many, live_refs
 
 RENDER_QUEUE = "renders"
 CAMPAIGN_QUEUE = "campaigns"
 WEBHOOK_QUEUE = "webhooks"
 QUEUES = (RENDER_QUEUE, CAMPAIGN_QUEUE, WEBHOOK_QUEUE)
 MAX_RETRIES = 4
+MESSAGE_RETRIES_BEYOND_ATTEMPTS = 8
+"""Extra retries a render message gets to ride out a database or Redis outage (about 4 minutes)."""
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +48,8 @@ class Actors:
     fan_out: dramatiq.Actor[[str], None]
     webhook: dramatiq.Actor[[str, dict[str, Any]], None]
 
-    def send_renders(self, render_ids: Sequence[str]) -> None:
+    def send_renders(self, render_ids: Sequence[str], *, first: bool = False) -> None:
+        """One message per render, in one round trip; ``first`` puts them at the front of the queue."""
         enqueue_many(
             self.render.broker,
             [
@@ -52,11 +58,25 @@ class Actors:
                 )
                 for render_id in render_ids
             ],
+            first=first,
         )
+
+    def send_fan_out(self, campaign_id: str) -> None:
+        self.fan_out.send(campaign_id)
+
+    def live_refs(self) -> set[str]:
+        """Render and campaign ids with a message waiting, delayed or in flight."""
+        return live_refs(self.render.broker, (RENDER_QUEUE, CAMPAIGN_QUEUE))
 
 
 class DeadLetters(Middleware):
-    """After ``Retries`` gave up on a render, mark it failed and send its webhooks."""
+    """After ``Retries`` gave up on a render's message, fail the row with the reason and send its webhooks.
+
+    Attempts are bounded in the database, so a message runs out of retries only
+    when the row could not even be claimed every time (a corrupt row, a long
+    database outage). If the database is down now too, the row stays open and
+    the reconciler sends it again once it is back.
+    """
 
     def __init__(self, on_dead: Callable[[str, BaseException], None]) -> None:
         self.on_dead = on_dead
@@ -90,14 +110,10 @@ def declare_actors(
 
     def render_customer(render_id: str) -> None:
         rt = runtime()
-        message = CurrentMessage.get_current_message()
-        retries = message.options.get("retries", 0) if message else max_retries
         try:
-            status = pipeline.render_customer(
-                rt.db, rt.storage, rt.settings, render_id, final_attempt=retries >= max_retries
-            )
-        except RenderBusy as exc:  # a worker holds the lease: look again once it may have lapsed
-            actors.render.send_with_options(args=(render_id,), delay=int(exc.retry_after * 1000))
+            status = pipeline.render_customer(rt.db, rt.storage, rt.settings, render_id)
+        except RenderBusy:  # a duplicate message: the live holder finishes it (or the reconciler, if it dies)
+            log.info("render %s is held by a live worker: message dropped", render_id)
             return
         if status in ("done", "failed"):
             notify(render_id)
@@ -110,8 +126,8 @@ def declare_actors(
                     if claims.fail(rt.db, render_id, f"gave up after retries: {exc}"):
                         log.warning("render %s dead-lettered: %s", render_id, exc)
                 notify(render_id)
-            except Exception:
-                log.exception("render %s dead-lettered and could not be marked failed", render_id)
+            except Exception as error:
+                log.warning("render %s dead-lettered, left open for the reconciler: %s", render_id, error)
 
     def fan_out_campaign(campaign_id: str) -> None:
         rt = runtime()
@@ -135,7 +151,7 @@ def declare_actors(
             broker=broker,
             actor_name="render_customer",
             queue_name=RENDER_QUEUE,
-            max_retries=max_retries,
+            max_retries=max_retries + MESSAGE_RETRIES_BEYOND_ATTEMPTS,  # attempts are bounded in the database
             min_backoff=1_000,
             max_backoff=30_000,
             throws=(PermanentError,),

@@ -9,7 +9,14 @@ workers make about once a second) with a short heartbeat timeout. Heartbeats
 are sent on every fetch, and a busy worker keeps fetching its delay queue, so
 a live worker is never mistaken for a dead one.
 
-It also enqueues many messages in one pipelined round trip (``enqueue_many``).
+Before each such maintenance, ``_RESCUE`` moves a dead worker's unacknowledged
+messages (in flight or prefetched) to the *front* of their queue: dramatiq's own
+maintenance would append them to the back, and with a backlog the killed
+worker's rows would wait behind every other row.
+
+It also enqueues many messages in one pipelined round trip (``enqueue_many``),
+at the back or the front of the queue, and lists which ids have a message
+waiting, delayed or in flight (``live_refs``), for the reconciler.
 """
 
 from __future__ import annotations
@@ -28,6 +35,24 @@ from dramatiq.middleware import CurrentMessage
 
 from pvideo.settings import Settings
 
+# KEYS: the namespace. ARGV: now (ms), heartbeat timeout (ms), queue name.
+# Dead workers are those whose last heartbeat is older than the timeout; their
+# acknowledgement set for the queue holds what they fetched and never finished.
+_RESCUE = """
+local namespace, queue_name = KEYS[1], ARGV[3]
+local dead = redis.call("zrangebyscore", namespace .. ":__heartbeats__", 0, tonumber(ARGV[1]) - tonumber(ARGV[2]))
+local moved = 0
+for _, worker in ipairs(dead) do
+    local acks = namespace .. ":__acks__." .. worker .. "." .. queue_name
+    for _, message_id in ipairs(redis.call("smembers", acks)) do
+        redis.call("lpush", namespace .. ":" .. queue_name, message_id)
+        moved = moved + 1
+    end
+    redis.call("del", acks)
+end
+return moved
+"""
+
 
 class PvideoRedisBroker(RedisBroker):
     def __init__(self, *, heartbeat_timeout_ms: int, maintenance_interval: float, **kwargs: Any) -> None:
@@ -35,6 +60,7 @@ class PvideoRedisBroker(RedisBroker):
         self.maintenance_interval = maintenance_interval
         self._last_maintenance: dict[str, float] = {}
         self._clock = threading.Lock()
+        self._rescue = self.client.register_script(_RESCUE)
 
     def _maintenance_due(self, command: str, queue_name: str) -> int:
         if command != "fetch":
@@ -51,9 +77,10 @@ class PvideoRedisBroker(RedisBroker):
         keys = [self.namespace]
 
         def do_dispatch(queue_name: str, *args: Any) -> Any:
-            return dispatch(
-                args=self._args(command, queue_name, self._maintenance_due(command, queue_name), args), keys=keys
-            )
+            maintenance = self._maintenance_due(command, queue_name)
+            if maintenance and not queue_name.endswith(".DQ"):  # delayed messages wait for their time anyway
+                self._rescue(keys=keys, args=[current_millis(), self.heartbeat_timeout, queue_name])
+            return dispatch(args=self._args(command, queue_name, maintenance, args), keys=keys)
 
         return do_dispatch
 
@@ -70,12 +97,13 @@ class PvideoRedisBroker(RedisBroker):
             *args,
         ]
 
-    def enqueue_many(self, messages: Sequence[dramatiq.Message]) -> int:
+    def enqueue_many(self, messages: Sequence[dramatiq.Message], *, first: bool = False) -> int:
         """Enqueue ``messages`` (no delay, one queue each) in one pipelined Redis round trip.
 
         Writes exactly what the broker's ``enqueue`` script writes (the message
         into ``<ns>:<queue>.msgs``, its id onto ``<ns>:<queue>``), but as one
         ``HSET`` and one ``RPUSH`` per queue instead of a script call per message.
+        With ``first``, the ids go to the front of the queue (``LPUSH``), in order.
         """
         if not messages:
             return 0
@@ -89,7 +117,10 @@ class PvideoRedisBroker(RedisBroker):
             full = f"{self.namespace}:{queue_name}"
             ids = [m.options["redis_message_id"] for m in batch]
             pipe.hset(f"{full}.msgs", mapping={i: m.encode() for i, m in zip(ids, batch)})
-            pipe.rpush(full, *ids)
+            if first:
+                pipe.lpush(full, *reversed(ids))
+            else:
+                pipe.rpush(full, *ids)
         pipe.execute()
         for batch in by_queue.values():
             for message in batch:
@@ -102,6 +133,37 @@ class PvideoRedisBroker(RedisBroker):
             self.client.llen(f"{self.namespace}:{queue_name}")
             + self.client.hlen(f"{self.namespace}:{queue_name}.DQ.msgs")
         )
+
+    def live_refs(self, queue_names: Sequence[str]) -> set[str]:
+        """The first argument of every message waiting, delayed or in flight on ``queue_names``.
+
+        A message stays in its queue's ``.msgs`` hash from enqueue to ack, so the
+        hashes (of each queue and its delay queue) hold exactly the live messages.
+        """
+        refs: set[str] = set()
+        for queue_name in queue_names:
+            for key in (f"{self.namespace}:{queue_name}.msgs", f"{self.namespace}:{queue_name}.DQ.msgs"):
+                for _, data in self.client.hscan_iter(key, count=1000):
+                    args = dramatiq.Message.decode(data).args
+                    if args:
+                        refs.add(str(args[0]))
+        return refs
+
+
+def live_refs(broker: dramatiq.Broker, queue_names: Sequence[str]) -> set[str]:
+    """``PvideoRedisBroker.live_refs``; in-process, what waits in the queues (in-flight rows are rendering)."""
+    if isinstance(broker, PvideoRedisBroker):
+        return broker.live_refs(queue_names)
+    refs: set[str] = set()
+    if isinstance(broker, StubBroker):
+        for queue_name in queue_names:
+            for name in (queue_name, f"{queue_name}.DQ"):
+                waiting = broker.queues.get(name)
+                if waiting is not None:
+                    with waiting.mutex:
+                        encoded = list(waiting.queue)
+                    refs.update(str(m.args[0]) for m in map(dramatiq.Message.decode, encoded) if m.args)
+    return refs
 
 
 def build_broker(settings: Settings) -> dramatiq.Broker:
@@ -128,10 +190,10 @@ def build_broker(settings: Settings) -> dramatiq.Broker:
     return broker
 
 
-def enqueue_many(broker: dramatiq.Broker, messages: Sequence[dramatiq.Message]) -> int:
-    """One round trip on Redis; one call per message elsewhere."""
+def enqueue_many(broker: dramatiq.Broker, messages: Sequence[dramatiq.Message], *, first: bool = False) -> int:
+    """One round trip on Redis (``first``: at the front of the queue); one call per message elsewhere."""
     if isinstance(broker, PvideoRedisBroker):
-        return broker.enqueue_many(messages)
+        return broker.enqueue_many(messages, first=first)
     for message in messages:
         broker.enqueue(message)
     return len(messages)

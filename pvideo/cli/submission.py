@@ -54,7 +54,11 @@ def submit_file(
         err.print(f"[yellow]rejected[/yellow] {reason}", highlight=False)
     if submission.rejected_count > len(submission.rejected):
         err.print(f"[yellow]... {submission.rejected_count} rows rejected in all (see the manifest)[/yellow]")
-    queue.fan_out(campaign_id)
+    if not queue.dispatch(submission.fan_out):
+        err.print(
+            "[yellow]the queue (Redis) is unreachable: the campaign is saved and starts once a worker reaches it"
+            "[/yellow]"
+        )
     return campaign_id, total
 
 

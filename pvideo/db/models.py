@@ -122,12 +122,41 @@ class Render(Base):
     duration: Mapped[float | None] = mapped_column(Float, nullable=True)
     viewer_token: Mapped[str | None] = mapped_column(String(200), unique=True, nullable=True)
     claimed_until: Mapped[datetime | None] = mapped_column(nullable=True)
+    enqueued_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    """When a message for this row was last sent: the reconciler leaves recently sent rows alone."""
     render_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     campaign: Mapped[Campaign] = relationship(back_populates="renders")
+
+
+class OutboxEntry(Base):
+    """Work to hand to the queue, written in the transaction that made it necessary.
+
+    Submitting a campaign commits the campaign and its ``fan_out`` entry together;
+    a relay sends pending entries and stamps ``sent_at``, so an unreachable Redis
+    delays the work instead of losing it (``pvideo.jobs.outbox``).
+    """
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    ref: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(nullable=True, index=True)
+
+
+class Lease(Base):
+    """A named lease: one holder at a time across processes and machines (``pvideo.db.leases``)."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column()
 
 
 class Event(Base):

@@ -12,14 +12,25 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, func, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from pvideo.access.tokens import ViewerTokens
 from pvideo.db.engine import rows_changed
-from pvideo.db.models import Campaign, CampaignStatus, Outputs, Render, RenderMode, RenderStatus, new_id, utcnow
+from pvideo.db.models import (
+    Campaign,
+    CampaignStatus,
+    OutboxEntry,
+    Outputs,
+    Render,
+    RenderMode,
+    RenderStatus,
+    new_id,
+    utcnow,
+)
 from pvideo.errors import NotFound
+from pvideo.jobs import outbox
 from pvideo.plan.compiler import check_assets
 from pvideo.scene.customers import CustomerRow, customer_id, iter_valid, limit_rows
 from pvideo.scene.spec import SceneSpec
@@ -38,6 +49,8 @@ class Submission:
     rejected_count: int = 0
     replayed: bool = False
     """True when the idempotency key named an earlier submission, which is returned instead."""
+    fan_out: int | None = None
+    """The outbox entry to dispatch once committed (``pvideo.jobs.outbox``); None when nothing is to render now."""
 
     @property
     def queued_count(self) -> int:
@@ -175,6 +188,8 @@ def _store(
     submission.rejected_count = campaign.rejected
     if campaign.total == campaign.rejected:
         campaign.completed_at = utcnow()
+    elif render_mode == RenderMode.EAGER:  # on demand: the first view renders
+        submission.fan_out = outbox.add(session, outbox.FAN_OUT, campaign.id).id
     session.flush()
     return submission
 
@@ -194,8 +209,15 @@ def replay(session: Session, campaign: Campaign) -> Submission:
         .order_by(Render.row_number)
         .limit(REPORTED_REJECTIONS)
     ).all()
+    pending = session.scalar(
+        select(OutboxEntry.id).where(OutboxEntry.ref == campaign.id, OutboxEntry.sent_at.is_(None)).limit(1)
+    )
     return Submission(
-        campaign, rejected=[(n, e or "") for n, e in rejected], rejected_count=campaign.rejected, replayed=True
+        campaign,
+        rejected=[(n, e or "") for n, e in rejected],
+        rejected_count=campaign.rejected,
+        replayed=True,
+        fan_out=pending,
     )
 
 
@@ -249,12 +271,17 @@ def cancel_campaign(session: Session, campaign_id: str) -> int:
     return cancelled
 
 
-def retry_failed(session: Session, campaign_id: str) -> list[str]:
-    """Queue again every cancelled row and every row that failed while rendering; returns their ids.
+def retry_failed(session: Session, campaign_id: str, *, stranded_after: float = 30.0) -> list[str]:
+    """Queue again every row that failed while rendering, every cancelled row, and every stranded
+    row; returns their ids, for the caller to send. Retried rows get a fresh attempt budget.
 
+    Stranded: ``rendering`` with a lapsed lease (its worker died), or ``queued`` with no message
+    sent for ``stranded_after`` seconds (its message may be lost; a duplicate is harmless).
     Rows rejected at submission (bad data, never attempted) stay failed: resubmit them fixed.
     """
     campaign = get_campaign(session, campaign_id)
+    now = utcnow()
+    quiet_since = now - timedelta(seconds=stranded_after)
     ids = list(
         session.scalars(
             select(Render.id)
@@ -263,6 +290,12 @@ def retry_failed(session: Session, campaign_id: str) -> list[str]:
                 or_(
                     Render.status == RenderStatus.CANCELLED,
                     and_(Render.status == RenderStatus.FAILED, Render.attempts > 0),
+                    and_(Render.status == RenderStatus.RENDERING, Render.claimed_until < now),
+                    and_(
+                        Render.status == RenderStatus.QUEUED,
+                        or_(Render.enqueued_at.is_(None), Render.enqueued_at < quiet_since),
+                        literal(campaign.render_mode == RenderMode.EAGER),  # on demand, queued rows wait for a view
+                    ),
                 ),
             )
             .order_by(Render.row_number)
@@ -272,7 +305,9 @@ def retry_failed(session: Session, campaign_id: str) -> list[str]:
         session.execute(
             update(Render)
             .where(Render.id.in_(ids[start : start + INSERT_BATCH]))
-            .values(status=RenderStatus.QUEUED, error=None, finished_at=None, claimed_until=None, updated_at=utcnow())
+            .values(
+                status=RenderStatus.QUEUED, error=None, attempts=0, finished_at=None, claimed_until=None, updated_at=now
+            )
             .execution_options(synchronize_session=False)
         )
     if ids:

@@ -7,6 +7,9 @@ re-run fan-out batch) never both render a row:
 * ``claim``: ``queued`` -> ``rendering``, or takes over a ``rendering`` row
   whose lease has run out (its worker died). The holder renews the lease
   while it works (``keep_lease``), so a live worker is never displaced.
+  Each claim counts an attempt in the row itself, so however often a message
+  is re-sent (a retry, a redelivery, the reconciler), a row gets at most
+  ``max_attempts``; a claim past them fails the row with the reason.
 * ``finish``/``fail``/``requeue``: only from an open state, so a cancelled or
   already-finished row is left as it is.
 * ``complete_campaign``: sets ``completed_at`` once, when no row is open.
@@ -21,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, update
+from sqlalchemy import and_, exists, or_, true, update
 
 from pvideo.db.engine import Database, rows_changed
 from pvideo.db.models import Campaign, Outputs, Render, RenderStatus, utcnow
@@ -42,22 +45,22 @@ class Job:
     outputs: str = Outputs.BOTH  # the campaign's
 
 
-def claim(db: Database, render_id: str, lease_seconds: float) -> Job | str:
+def claim(db: Database, render_id: str, lease_seconds: float, *, max_attempts: int | None = None) -> Job | str:
     """Claim ``render_id``; returns the ``Job``, or the final status if there is nothing to do.
 
-    Raises ``RenderBusy`` while another worker's lease is live, ``NotFound``
-    for an unknown id.
+    A row whose ``max_attempts`` are spent (its workers died, or could not record
+    the outcome) is failed here with the last reason known. Raises ``RenderBusy``
+    while another worker's lease is live, ``NotFound`` for an unknown id.
     """
     now = utcnow()
     lapsed = or_(Render.claimed_until.is_(None), Render.claimed_until < now)
+    claimable = or_(Render.status == RenderStatus.QUEUED, and_(Render.status == RenderStatus.RENDERING, lapsed))
+    budget = Render.attempts < max_attempts if max_attempts is not None else true()
     with db.session() as session:
         claimed = rows_changed(
             session,
             update(Render)
-            .where(
-                Render.id == render_id,
-                or_(Render.status == RenderStatus.QUEUED, and_(Render.status == RenderStatus.RENDERING, lapsed)),
-            )
+            .where(Render.id == render_id, claimable, budget)
             .values(
                 status=RenderStatus.RENDERING,
                 attempts=Render.attempts + 1,
@@ -69,12 +72,33 @@ def claim(db: Database, render_id: str, lease_seconds: float) -> Job | str:
         if row is None:
             raise NotFound(f"render {render_id!r} not found")
         if not claimed:
-            if row.status == RenderStatus.RENDERING:
+            live = row.status == RenderStatus.RENDERING and row.claimed_until and _aware(row.claimed_until) >= now
+            if live:
                 left = (_aware(row.claimed_until) - now).total_seconds() if row.claimed_until else 0
                 raise RenderBusy(
                     f"render {render_id} is held by another worker for {left:.0f} s", retry_after=max(left, 0) + 1
                 )
+            if row.status in RenderStatus.OPEN:  # open, claimable, but its attempts are spent
+                reason = spent_reason(row.attempts, row.error)
+                rows_changed(
+                    session,
+                    update(Render)
+                    .where(Render.id == render_id, claimable)
+                    .values(
+                        status=RenderStatus.FAILED, error=reason, finished_at=now, claimed_until=None, updated_at=now
+                    ),
+                )
+                return RenderStatus.FAILED
             return row.status
+        if not isinstance(row.data, dict | None):  # written by hand or by a bug: rendering it cannot succeed
+            reason = f"the stored customer data of row {row.row_number} is not an object"
+            rows_changed(
+                session,
+                update(Render)
+                .where(Render.id == render_id)
+                .values(status=RenderStatus.FAILED, error=reason, finished_at=now, claimed_until=None, updated_at=now),
+            )
+            return RenderStatus.FAILED
         return Job(
             render_id=row.id,
             campaign_id=row.campaign_id,
@@ -85,6 +109,12 @@ def claim(db: Database, render_id: str, lease_seconds: float) -> Job | str:
             attempts=row.attempts,
             outputs=row.campaign.outputs,
         )
+
+
+def spent_reason(attempts: int, last_error: str | None) -> str:
+    """Why a row whose attempts ran out failed: the last error recorded, else a lost worker."""
+    last = (last_error or "").removeprefix("retrying: ") or "the worker stopped (killed or lost) while rendering"
+    return f"gave up after {attempts} attempts: {last}"
 
 
 @contextmanager
@@ -138,6 +168,19 @@ def fail(db: Database, render_id: str, reason: str) -> bool:
         finished_at=utcnow(),
         claimed_until=None,
     )
+
+
+def fail_lapsed(db: Database, render_id: str, reason: str, now: datetime) -> bool:
+    """Fail a ``rendering`` row whose lease had lapsed by ``now`` (its worker is gone, its attempts spent)."""
+    with db.session() as session:
+        return bool(
+            rows_changed(
+                session,
+                update(Render)
+                .where(Render.id == render_id, Render.status == RenderStatus.RENDERING, Render.claimed_until < now)
+                .values(status=RenderStatus.FAILED, error=reason, finished_at=now, claimed_until=None, updated_at=now),
+            )
+        )
 
 
 def requeue(db: Database, render_id: str, reason: str) -> bool:

@@ -14,9 +14,10 @@ import logging
 from collections.abc import Callable, Sequence
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from pvideo.db.engine import Database
-from pvideo.db.models import Campaign, CampaignStatus, Render, RenderStatus
+from pvideo.db.models import Campaign, CampaignStatus, Render, RenderStatus, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,8 @@ def fan_out(db: Database, campaign_id: str, send: Send, *, batch_size: int = 100
             ).all()
         if not rows:
             break
-        send([render_id for render_id, _ in rows])
+        ids = [render_id for render_id, _ in rows]
+        send(ids)
         sent += len(rows)
         last = rows[-1][1]
         with db.session() as session:
@@ -53,8 +55,20 @@ def fan_out(db: Database, campaign_id: str, send: Send, *, batch_size: int = 100
                 .values(enqueued_through=last)
                 .execution_options(synchronize_session=False)
             )
+            mark_enqueued(session, ids)
     log.info("campaign %s: %d renders enqueued", campaign_id, sent, extra={"campaign_id": campaign_id})
     return sent
+
+
+def mark_enqueued(session: Session, render_ids: Sequence[str]) -> None:
+    """Stamp when these rows' messages were sent: the reconciler leaves them alone for a grace period."""
+    if render_ids:
+        session.execute(
+            update(Render)
+            .where(Render.id.in_(render_ids))
+            .values(enqueued_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
 
 
 def send_in_batches(ids: Sequence[str], send: Send, *, batch_size: int = 1000) -> int:

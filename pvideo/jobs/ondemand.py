@@ -13,7 +13,7 @@ import logging
 import threading
 
 from pvideo.db.models import Render
-from pvideo.errors import NotFound, PvideoError, RenderBusy
+from pvideo.errors import NotFound, RenderBusy
 from pvideo.jobs import pipeline
 from pvideo.plan.model import RenderPlan
 from pvideo.render import hls
@@ -73,7 +73,7 @@ class OnDemand:
             )
         except RenderBusy:
             log.info("render %s is being rendered elsewhere", render_id)
-        except PvideoError as exc:  # the pipeline has recorded it on the row
+        except Exception as exc:  # the pipeline has recorded it on the row; the next view tries again
             log.warning("on-demand render %s: %s", render_id, exc)
         finally:
             with self._lock:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from pvideo.db.engine import Database, database_errors
 from pvideo.db.models import Outputs, RenderStatus
-from pvideo.errors import PermanentError, TransientError
+from pvideo.errors import PermanentError, PvideoError, TransientError
 from pvideo.jobs import claims
 from pvideo.logs import log_context
 from pvideo.plan.compiler import compile_plan
@@ -57,31 +57,35 @@ def render_customer(
     settings: Settings,
     render_id: str,
     *,
-    final_attempt: bool = True,
     hooks: RenderHooks = RenderHooks(),
 ) -> str:
     """Render ``render_id`` and return its final status.
 
     The row is claimed first (``pvideo.jobs.claims``): a render already finished,
-    cancelled, or held by another live worker is not rendered again. Permanent
-    errors fail the render with the reason. Transient errors (ffmpeg, storage,
-    database) are re-raised for the queue to retry; on the ``final_attempt``
-    they fail it too. ``RenderBusy`` is raised (and never fails the row) while
-    another worker holds the lease.
+    cancelled, or held by another live worker is not rendered again, and each
+    claim counts one of the row's ``render_max_retries + 1`` attempts. Permanent
+    errors fail the render with the reason. Any other error (ffmpeg, storage,
+    database, a full or read-only disk) puts the row back in the queue with its
+    reason, releasing the lease so the retry can claim it at once, and is
+    re-raised for the queue to retry; on the last attempt it fails the row
+    instead. ``RenderBusy`` is raised (and never fails the row) while another
+    worker holds the lease.
     """
     with log_context(render_id=render_id):
         with database_errors():
-            job = claims.claim(db, render_id, settings.render_lease_seconds)
+            job = claims.claim(db, render_id, settings.render_lease_seconds, max_attempts=max_attempts(settings))
         if isinstance(job, str):
             log.info("render %s is %s: nothing to do", render_id, job)
             return job
         with log_context(campaign_id=job.campaign_id):
-            return _run(db, storage, settings, job, final_attempt=final_attempt, hooks=hooks)
+            return _run(db, storage, settings, job, hooks=hooks)
 
 
-def _run(
-    db: Database, storage: Storage, settings: Settings, job: claims.Job, *, final_attempt: bool, hooks: RenderHooks
-) -> str:
+def max_attempts(settings: Settings) -> int:
+    return settings.render_max_retries + 1
+
+
+def _run(db: Database, storage: Storage, settings: Settings, job: claims.Job, *, hooks: RenderHooks) -> str:
     render_id, started = job.render_id, time.perf_counter()
     try:
         with claims.keep_lease(db, render_id, settings.render_lease_seconds):
@@ -152,8 +156,9 @@ def _run(
         claims.fail(db, render_id, str(exc))
         log.warning("render %s failed: %s", render_id, exc)
         return RenderStatus.FAILED
-    except TransientError as exc:
-        _give_up_or_requeue(db, render_id, exc, final_attempt)
+    except Exception as exc:  # transient, or unforeseen (OSError: disk full, permission): retried, counted
+        if _give_up_or_requeue(db, job, exc, final_attempt=job.attempts >= max_attempts(settings)):
+            return RenderStatus.FAILED
         raise
     log.info("render %s done: %s", render_id, video_key, extra={"seconds": values["render_seconds"]})
     return RenderStatus.DONE
@@ -234,13 +239,26 @@ def store_tracks(
     return keys
 
 
-def _give_up_or_requeue(db: Database, render_id: str, exc: Exception, final_attempt: bool) -> None:
+def _give_up_or_requeue(db: Database, job: claims.Job, exc: Exception, *, final_attempt: bool) -> bool:
+    """Record why the attempt failed: the row goes back to the queue, or fails on its last attempt.
+
+    True when the row is failed for good (nothing left to retry).
+    """
+    reason = describe(exc)
+    log.warning("render %s: %s (%s)", job.render_id, reason, "giving up" if final_attempt else "will retry")
     try:
         with database_errors():
             if final_attempt:
-                claims.fail(db, render_id, f"gave up after retries: {exc}")
-            else:
-                claims.requeue(db, render_id, str(exc))
-    except TransientError:  # the database itself is down: the lease lapses, the queue retries
-        log.warning("render %s: could not record %s", render_id, exc)
-    log.warning("render %s: %s (%s)", render_id, exc, "giving up" if final_attempt else "will retry")
+                claims.fail(db, job.render_id, claims.spent_reason(job.attempts, reason))
+                return True
+            claims.requeue(db, job.render_id, reason)
+    except TransientError:  # the database itself is down: the lease lapses, the reconciler re-sends it
+        log.warning("render %s: could not record %s", job.render_id, reason)
+    return False
+
+
+def describe(exc: Exception) -> str:
+    """An error as the row records it: an ``OSError`` says what failed on the worker (the log has the path)."""
+    if isinstance(exc, OSError) and not isinstance(exc, PvideoError) and exc.strerror:
+        return f"local disk error on the worker: {exc.strerror} (errno {exc.errno})"
+    return str(exc) or type(exc).__name__

@@ -89,7 +89,7 @@ def test_broker_runs_maintenance_on_a_clock_with_a_short_heartbeat(settings, red
     broker.close()
 
 
-def test_dead_lettered_render_shows_failed(settings, card_spec):
+def test_corrupt_row_fails_with_its_reason_and_the_rest_render(settings, card_spec):
     s = settings.model_copy(update={"render_max_retries": 0})
     runtime = Runtime.from_settings(s)
     _, ids = _submit(runtime, card_spec, 2)
@@ -104,6 +104,7 @@ def test_dead_lettered_render_shows_failed(settings, card_spec):
         queue.close()
     with runtime.db.session() as session:
         dead, fine = session.get(Render, ids[0]), session.get(Render, ids[1])
-    assert dead.status == "failed" and dead.error.startswith("gave up after retries")
+    assert dead.status == "failed" and dead.error == "the stored customer data of row 1 is not an object"
+    assert dead.attempts == 1
     assert fine.status == "done"
     runtime.db.dispose()

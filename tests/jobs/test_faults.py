@@ -163,20 +163,21 @@ def test_hanging_ffmpeg_is_killed_with_its_children(tmp_path):
 
 
 def test_hanging_ffmpeg_fails_the_render_with_its_reason(settings, card_spec, tmp_path):
-    s = settings.model_copy(update={"ffmpeg": str(hanging_ffmpeg(tmp_path)), "ffmpeg_timeout": 1})
+    s = settings.model_copy(
+        update={"ffmpeg": str(hanging_ffmpeg(tmp_path)), "ffmpeg_timeout": 1, "render_max_retries": 1}
+    )
     runtime = Runtime.from_settings(s)
     _, ids = submit(runtime, card_spec, [CustomerRow(1, ROW)])
-    with pytest.raises(RenderError):
-        pipeline.render_customer(runtime.db, runtime.storage, s, ids[0], final_attempt=False)
+    with pytest.raises(RenderError):  # attempt 1 of 2: transient, re-raised for the queue to retry
+        pipeline.render_customer(runtime.db, runtime.storage, s, ids[0])
     with runtime.db.session() as session:
-        assert session.get(Render, ids[0]).status == "queued"  # transient: back in the queue
-    status = None
-    with pytest.raises(RenderError):
-        status = pipeline.render_customer(runtime.db, runtime.storage, s, ids[0], final_attempt=True)
-    assert status is None
+        assert session.get(Render, ids[0]).status == "queued"  # back in the queue, lease released
+    assert pipeline.render_customer(runtime.db, runtime.storage, s, ids[0]) == "failed"  # attempt 2 of 2
     with runtime.db.session() as session:
         row = session.get(Render, ids[0])
     assert row.status == "failed" and "did not finish within 1 s" in row.error and row.attempts == 2
+    assert row.error.startswith("gave up after 2 attempts")
+    assert pipeline.render_customer(runtime.db, runtime.storage, s, ids[0]) == "failed"  # a late message: nothing
     time.sleep(0.2)
     assert _processes_mentioning(str(tmp_path)) == []
     runtime.db.dispose()
