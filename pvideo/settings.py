@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import secrets
 from functools import cached_property
 from pathlib import Path
@@ -30,6 +31,15 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     storage_url: str | None = None
     s3_endpoint_url: str | None = None
+    # S3 calls (pvideo/storage.py): per-request timeouts, and how long one call keeps retrying
+    # transient failures (refused, reset, timeout, 5xx, throttling) before it fails the attempt
+    s3_connect_timeout: float = Field(default=5.0, gt=0)
+    s3_read_timeout: float = Field(default=20.0, gt=0)
+    storage_retry_seconds: float = Field(default=120.0, ge=0)
+    # Template ingest (pvideo/render/versions.py): one machine ingests a version under a database
+    # lease renewed every third of ingest_lease_seconds; the others wait up to ingest_wait_seconds
+    ingest_lease_seconds: float = Field(default=30.0, gt=0.5)
+    ingest_wait_seconds: float = Field(default=1200.0, gt=0)
     secret_key: str | None = Field(default=None, repr=False)
     api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list, repr=False)
     public_base_url: str = "http://127.0.0.1:8000"
@@ -61,13 +71,48 @@ class Settings(BaseSettings):
     redis_namespace: str = "dramatiq"
     redis_heartbeat_timeout: float = Field(default=10.0, gt=1)
     redis_maintenance_interval: float = Field(default=2.0, gt=0)
+    # A render gets render_max_retries + 1 attempts, counted in the database (renders.attempts):
+    # a re-sent message never resets them. A worker renews its lease every third of
+    # render_lease_seconds; a killed worker's rows are claimable once the lease lapses.
     render_max_retries: int = Field(default=4, ge=0)
-    render_lease_seconds: float = Field(default=15.0, gt=1)
+    render_lease_seconds: float = Field(default=9.0, gt=1)
+    # The reconciler (pvideo/jobs/reconcile.py) runs every reconcile_interval seconds in one
+    # worker of the deployment: it relays the outbox and re-sends rows that lost their message.
+    reconcile_interval: float = Field(default=10.0, gt=0)
+    # A queued row whose last message is older than this, and is no longer on the queue, is re-sent.
+    reconcile_grace_seconds: float = Field(default=30.0, ge=0)
     fanout_batch_size: int = Field(default=1000, ge=1, le=50_000)
     max_upload_mb: int = Field(default=1024, ge=1)
     # Security limits (see api/limits.py, pvideo/scene/customers.py)
     max_body_mb: int = Field(default=25, ge=1)
     max_rows: int = Field(default=1_000_000, ge=1)
+    # Bounded work (docs/operations.md, "Limits and timeouts"). A scene preview runs in a child
+    # process (pvideo/render/sandboxed.py) with an address-space ceiling and a CPU-time limit,
+    # killed past preview_timeout_seconds or when its client goes away.
+    preview_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    preview_cpu_seconds: int = Field(default=20, ge=1, le=600)
+    preview_memory_mb: int = Field(default=2048, ge=512)
+    # Request bodies (api/limits.py): 408 when no chunk arrives for body_idle_timeout_seconds, or the
+    # whole body takes longer than body_timeout_seconds (a campaign upload: plus its length at
+    # 100 KB/s, up to upload_timeout_seconds).
+    body_idle_timeout_seconds: float = Field(default=10.0, gt=0)
+    body_timeout_seconds: float = Field(default=30.0, gt=0)
+    upload_timeout_seconds: float = Field(default=900.0, gt=0)
+    # The HTTP server (pvideo/cli/serve.py): request line and headers within header_timeout_seconds
+    # and max_header_kb; idle keep-alive connections closed after keep_alive_seconds; past
+    # max_connections open connections per server process, new requests get 503.
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
+    max_header_kb: int = Field(default=64, ge=8)
+    keep_alive_seconds: int = Field(default=5, ge=1)
+    max_connections: int = Field(default=1000, ge=1)
+    # Presigned storage URLs handed to viewers live this long (at most 5 min): a revoked link's
+    # media stops within it, as every media request re-checks the viewer token first.
+    presigned_url_seconds: int = Field(default=300, ge=10, le=300)
+    # Addresses (IPs or CIDRs, comma-separated; "*" for any) of reverse proxies whose
+    # X-Forwarded-For/-Proto are believed: the client address for throttling, https for cookies.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Dashboard cookies are Secure when the request is https; true makes them Secure always.
+    cookie_secure: bool = False
     eta_window_seconds: float = Field(default=300.0, gt=0)
     webhook_secret: str | None = Field(default=None, repr=False)
     webhook_timeout: float = Field(default=10.0, gt=0)
@@ -79,11 +124,22 @@ class Settings(BaseSettings):
     fetch_allow_private: bool = False
     log_format: str = "json"
 
-    @field_validator("api_keys", mode="before")
+    @field_validator("api_keys", "trusted_proxies", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:
         if isinstance(value, str):
             return [k.strip() for k in value.split(",") if k.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_addresses(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            if entry != "*":
+                try:
+                    ipaddress.ip_network(entry, strict=False)
+                except ValueError:
+                    raise ValueError(f"PVIDEO_TRUSTED_PROXIES: {entry!r} is not an IP address or CIDR") from None
         return value
 
     @field_validator("secret_key")

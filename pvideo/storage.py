@@ -5,31 +5,45 @@ backends validate keys the same way, so a key that works locally also works
 on S3 and no key can escape the storage root. Backend failures surface as
 ``StorageError`` (retryable) and missing objects as ``NotFound``; raw OS or
 botocore exceptions never leak to callers.
+
+S3 calls ride out outages inside the call: botocore retries a few times, and
+around it each call retries transient failures (connection refused or reset,
+timeouts, 5xx, throttling) with backoff until ``retry_seconds`` have passed, so
+a minute of S3 trouble costs a render time, not one of its attempts. Permanent
+answers (403, NoSuchBucket, a missing key) raise at once.
 """
 
 from __future__ import annotations
 
 import io
+import logging
 import mimetypes
 import os
+import random
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any, Protocol, runtime_checkable
+from typing import IO, Any, Protocol, TypeVar, runtime_checkable
 from urllib.parse import unquote, urlsplit
 
 from boto3.exceptions import Boto3Error
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, IncompleteReadError
+from botocore.exceptions import ConnectionError as EndpointUnreachable
 
 from pvideo.errors import NotFound, StorageError
 from pvideo.settings import Settings
 
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
 _MISSING_CODES = {"NoSuchKey", "NotFound", "404"}
 _EXISTS_CODES = {"PreconditionFailed", "412", "ConditionalRequestConflict", "409"}
+_BUSY_CODES = {"RequestTimeout", "SlowDown", "Throttling", "ThrottlingException", "TooManyRequests", "InternalError"}
+_FIRST_BACKOFF, _MAX_BACKOFF = 0.5, 8.0  # seconds between retries: doubling, jittered, capped
 
 
 @runtime_checkable
@@ -177,8 +191,9 @@ class S3Storage:
         endpoint_url: str | None = None,
         region: str | None = None,
         connect_timeout: float = 5.0,
-        read_timeout: float = 60.0,
-        max_attempts: int = 5,
+        read_timeout: float = 20.0,
+        max_attempts: int = 3,
+        retry_seconds: float = 120.0,
     ) -> None:
         if not bucket:
             raise ValueError("S3Storage needs a bucket name")
@@ -187,6 +202,7 @@ class S3Storage:
         self.prefix = validate_key(prefix) if prefix else ""
         self.endpoint_url = endpoint_url
         self.region = region or "us-east-1"
+        self.retry_seconds = retry_seconds
         self._config = Config(
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
@@ -219,20 +235,27 @@ class S3Storage:
         validate_key(key)
         return f"{self.prefix}/{key}" if self.prefix else key
 
-    @contextmanager
-    def _errors(self, action: str, key: str) -> Iterator[None]:
+    def _call(self, action: str, key: str, operation: Callable[[], T]) -> T:
+        """``operation()``, retried with backoff while it fails transiently and ``retry_seconds`` last."""
         where = f"s3://{self.bucket}/{self._key(key)}"
-        try:
-            yield
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code in _MISSING_CODES:
-                raise NotFound(f"no object at {where}") from exc
-            raise StorageError(f"S3 {action} failed for {where}: {exc}") from exc
-        except (BotoCoreError, Boto3Error) as exc:
-            raise StorageError(
-                f"S3 {action} failed for {where} (endpoint {self.endpoint_url or 'AWS'}): {exc}"
-            ) from exc
+        deadline, retry = time.monotonic() + self.retry_seconds, 0
+        while True:
+            try:
+                return operation()
+            except (BotoCoreError, Boto3Error, ClientError) as exc:
+                retry += 1
+                delay = min(_MAX_BACKOFF, _FIRST_BACKOFF * 2 ** (retry - 1)) * random.uniform(0.5, 1.0)
+                if not transient(exc) or time.monotonic() + delay > deadline:
+                    raise self._error(action, where, exc) from exc
+                log.warning("S3 %s of %s failed, retry %d in %.1f s: %s", action, where, retry, delay, exc)
+                time.sleep(delay)
+
+    def _error(self, action: str, where: str, exc: Exception) -> NotFound | StorageError:
+        if isinstance(exc, ClientError):
+            if error_code(exc) in _MISSING_CODES:
+                return NotFound(f"no object at {where}")
+            return StorageError(f"S3 {action} failed for {where}: {exc}")
+        return StorageError(f"S3 {action} failed for {where} (endpoint {self.endpoint_url or 'AWS'}): {exc}")
 
     def _extra(self, key: str, content_type: str | None) -> dict[str, str]:
         # Presigned URLs hand the browser whatever Content-Type was stored, so guess one.
@@ -242,60 +265,93 @@ class S3Storage:
     def put_file(self, key: str, path: Path, content_type: str | None = None) -> None:
         if not Path(path).is_file():
             raise FileNotFoundError(path)
-        with self._errors("upload", key):
-            self.client.upload_file(str(path), self.bucket, self._key(key), ExtraArgs=self._extra(key, content_type))
+        extra = self._extra(key, content_type)
+        self._call(
+            "upload", key, lambda: self.client.upload_file(str(path), self.bucket, self._key(key), ExtraArgs=extra)
+        )
 
     def put_bytes(self, key: str, data: bytes, content_type: str | None = None) -> None:
-        with self._errors("put", key):
-            self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data, **self._extra(key, content_type))
+        extra = self._extra(key, content_type)
+        self._call(
+            "put", key, lambda: self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data, **extra)
+        )
 
     def put_file_if_absent(self, key: str, path: Path, content_type: str | None = None) -> bool:
-        """``PutObject`` with ``If-None-Match: *``: S3 refuses (412) when the key exists."""
+        """``PutObject`` with ``If-None-Match: *``: S3 refuses (412) when the key exists.
+
+        A retry after a lost answer may find the object its own first try created, and
+        answers False: the key exists, and content-addressed keys hold the same bytes.
+        """
         if not Path(path).is_file():
             raise FileNotFoundError(path)
-        try:
-            with self._errors("conditional put", key), open(path, "rb") as body:
-                self.client.put_object(
-                    Bucket=self.bucket, Key=self._key(key), Body=body, IfNoneMatch="*", **self._extra(key, content_type)
-                )
-        except StorageError as exc:
-            cause = exc.__cause__
-            if isinstance(cause, ClientError) and cause.response.get("Error", {}).get("Code", "") in _EXISTS_CODES:
-                return False
-            raise
-        return True
+        extra = self._extra(key, content_type)
+
+        def create() -> bool:
+            try:
+                with open(path, "rb") as body:
+                    self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=body, IfNoneMatch="*", **extra)
+            except ClientError as exc:
+                if error_code(exc) in _EXISTS_CODES:
+                    return False
+                raise
+            return True
+
+        return self._call("conditional put", key, create)
 
     def get_bytes(self, key: str) -> bytes:
-        with self._errors("get", key):
-            response = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
-            return response["Body"].read()
+        def read() -> bytes:  # the body is read inside the retry: a connection can drop mid-stream
+            return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
+
+        return self._call("get", key, read)
 
     def exists(self, key: str) -> bool:
         try:
-            with self._errors("head", key):
-                self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+            self._call("head", key, lambda: self.client.head_object(Bucket=self.bucket, Key=self._key(key)))
         except NotFound:
             return False
         return True
 
-    def delete(self, key: str) -> None:
-        with self._errors("delete", key):  # S3 deletes of missing keys succeed
-            self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+    def delete(self, key: str) -> None:  # S3 deletes of missing keys succeed
+        self._call("delete", key, lambda: self.client.delete_object(Bucket=self.bucket, Key=self._key(key)))
 
     def url(self, key: str, expires: int = 3600) -> str | None:
-        """A presigned GET URL; computed locally, no request is made."""
-        with self._errors("presign", key):
-            return self.client.generate_presigned_url(
-                "get_object", Params={"Bucket": self.bucket, "Key": self._key(key)}, ExpiresIn=expires
-            )
+        """A presigned GET URL valid for ``expires`` seconds; computed locally, no request is made."""
+        params = {"Bucket": self.bucket, "Key": self._key(key)}
+        return self._call(
+            "presign", key, lambda: self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=expires)
+        )
 
     def local_path(self, key: str) -> Path | None:
         validate_key(key)
         return None
 
 
-def storage_from_url(url: str, *, endpoint_url: str | None = None) -> Storage:
-    """``file:///abs/path`` -> LocalStorage; ``s3://bucket[/prefix]`` -> S3Storage."""
+def error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def transient(exc: BaseException) -> bool:
+    """Whether the same S3 call may succeed later: the endpoint was unreachable, hung, dropped
+    the connection, failed (5xx) or throttled. Client errors (403, 404, 412) are answers."""
+    if isinstance(exc, (EndpointUnreachable, HTTPClientError, IncompleteReadError)):
+        return True
+    if isinstance(exc, ClientError):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        return status >= 500 or status in (408, 429) or error_code(exc) in _BUSY_CODES
+    if isinstance(exc, Boto3Error) and exc.__context__ is not None:  # upload_file wraps the ClientError
+        return transient(exc.__context__)
+    return False
+
+
+def storage_from_url(
+    url: str,
+    *,
+    endpoint_url: str | None = None,
+    connect_timeout: float = 5.0,
+    read_timeout: float = 20.0,
+    retry_seconds: float = 120.0,
+) -> Storage:
+    """``file:///abs/path`` -> LocalStorage; ``s3://bucket[/prefix]`` -> S3Storage (timeouts: S3 only)."""
     parts = urlsplit(url)
     if parts.query or parts.fragment:
         raise ValueError(f"storage URL must not have a query or fragment: {url!r}")
@@ -309,9 +365,22 @@ def storage_from_url(url: str, *, endpoint_url: str | None = None) -> Storage:
     if parts.scheme == "s3":
         if not parts.netloc:
             raise ValueError(f"S3 storage URL must be s3://bucket[/prefix], got {url!r}")
-        return S3Storage(parts.netloc, unquote(parts.path), endpoint_url=endpoint_url)
+        return S3Storage(
+            parts.netloc,
+            unquote(parts.path),
+            endpoint_url=endpoint_url,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            retry_seconds=retry_seconds,
+        )
     raise ValueError(f"unsupported storage URL {url!r}: use file:///abs/path or s3://bucket/prefix")
 
 
 def storage_from_settings(settings: Settings) -> Storage:
-    return storage_from_url(settings.resolved_storage_url, endpoint_url=settings.s3_endpoint_url)
+    return storage_from_url(
+        settings.resolved_storage_url,
+        endpoint_url=settings.s3_endpoint_url,
+        connect_timeout=settings.s3_connect_timeout,
+        read_timeout=settings.s3_read_timeout,
+        retry_seconds=settings.storage_retry_seconds,
+    )

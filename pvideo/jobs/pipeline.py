@@ -100,7 +100,7 @@ def _run(db: Database, storage: Storage, settings: Settings, job: claims.Job, *,
                 storage=storage,
                 allow_private_fetch=settings.fetch_allow_private,
             )
-            version = template_version(plan, storage, settings)
+            version = template_version(plan, storage, settings, db=db)
             digest = output_digest(plan, version, settings.engine)
             if hooks.on_plan is not None:
                 hooks.on_plan(plan, version, digest)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -308,9 +309,24 @@ def segment_files(version: TemplateVersion, storage: Storage, cache_dir: Path) -
         if local is None or not local.is_file():
             local = cache_dir / segment.key
             if not local.is_file():
-                local.parent.mkdir(parents=True, exist_ok=True)
-                partial = local.with_suffix(".part")
-                partial.write_bytes(storage.get_bytes(segment.key))
-                partial.replace(local)
+                _cache(local, storage.get_bytes(segment.key))
         paths.append(local)
     return paths
+
+
+def _cache(path: Path, data: bytes) -> None:
+    """Write ``path`` whole or not at all, safe against every other thread and process doing the same.
+
+    Each writer fills a temp file of its own and renames it into place, so a reader
+    never sees a partial segment and two writers never share (or delete) a temp file;
+    the last rename wins with identical bytes.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -5,29 +5,47 @@ and cuts segments at the scene's section boundaries; a plan with background
 tracks renders on an audio variant of it (``pvideo.render.variants``), shared by every
 customer with the same tracks. So the per-customer engines only ever touch
 personalized video. Ingest runs at most once per host at a time (a file lock
-in the cache folder); any host that finds ``manifest.json`` in storage reuses
-the stored segments.
+in the cache folder) and, given the database, once across machines: the
+machine that takes the lease ``ingest:<version hash>`` ingests, renewing it
+while it works, and the others poll storage for ``manifest.json`` (taking the
+lease over if it lapses: its holder died). Any host that finds the manifest
+reuses the stored segments.
 """
 
 from __future__ import annotations
 
 import fcntl
+import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
+from sqlalchemy.exc import SQLAlchemyError
+
+from pvideo.db import leases
+from pvideo.db.engine import Database
+from pvideo.errors import RenderError
 from pvideo.plan.assets import file_hash
 from pvideo.plan.model import RenderPlan
 from pvideo.render import hls
 from pvideo.render.engine import EngineOutputs, render_plan
-from pvideo.render.ingest import IngestOptions, TemplateVersion, ingest, segment_files, version_hash
+from pvideo.render.ingest import (
+    IngestOptions,
+    TemplateVersion,
+    ingest,
+    segment_files,
+    stored_version,
+    version_hash,
+)
 from pvideo.render.parts import PersonalPart
 from pvideo.render.variants import audio_variant, variant_hash
 from pvideo.settings import Settings
 from pvideo.storage import Storage
 
+log = logging.getLogger(__name__)
 _versions: dict[tuple[str, str], TemplateVersion] = {}
 _lock = threading.Lock()
 
@@ -51,14 +69,17 @@ def _host_lock(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def base_version(plan: RenderPlan, storage: Storage, settings: Settings) -> TemplateVersion:
+def base_version(
+    plan: RenderPlan, storage: Storage, settings: Settings, *, db: Database | None = None
+) -> TemplateVersion:
     """Ingest ``plan.template`` with its static overlays baked in and segments cut at its
-    sections' boundaries, unless already stored."""
+    sections' boundaries, unless already stored (under the ingest lease in ``db``, if given)."""
     options = replace(ingest_options(settings), cuts=plan.cuts)
     vhash = version_hash(file_hash(plan.template), options, plan.static_overlays)
     return _once(
         storage,
         settings,
+        db,
         vhash,
         lambda: ingest(
             plan.template,
@@ -71,15 +92,19 @@ def base_version(plan: RenderPlan, storage: Storage, settings: Settings) -> Temp
     )
 
 
-def template_version(plan: RenderPlan, storage: Storage, settings: Settings) -> TemplateVersion:
+def template_version(
+    plan: RenderPlan, storage: Storage, settings: Settings, *, db: Database | None = None
+) -> TemplateVersion:
     """The version ``plan`` renders on: the base version, or its audio variant when the plan
-    has background tracks."""
-    version = base_version(plan, storage, settings)
+    has background tracks. With ``db``, each is made by one machine at a time (see above);
+    without (a preview, the CLI), by one process per host."""
+    version = base_version(plan, storage, settings, db=db)
     if not plan.audio:
         return version
     return _once(
         storage,
         settings,
+        db,
         variant_hash(version, plan.audio),
         lambda: audio_variant(
             version,
@@ -92,18 +117,57 @@ def template_version(plan: RenderPlan, storage: Storage, settings: Settings) -> 
     )
 
 
-def _once(storage: Storage, settings: Settings, vhash: str, make: Callable[[], TemplateVersion]) -> TemplateVersion:
-    """The version ``vhash``: from this process's memo, else made (or found stored) under the host lock."""
+def _once(
+    storage: Storage,
+    settings: Settings,
+    db: Database | None,
+    vhash: str,
+    make: Callable[[], TemplateVersion],
+) -> TemplateVersion:
+    """The version ``vhash``: from this process's memo, else made (or found stored) under the host
+    lock and, with ``db``, the machines' lease."""
     cache_key = (repr(storage), vhash)
     with _lock:
         cached = _versions.get(cache_key)
     if cached is not None:
         return cached
     with _host_lock(cache_dir(settings) / "locks" / f"{vhash}.lock"):
-        version = make()
+        version = make() if db is None else _leased(db, storage, settings, vhash, make)
     with _lock:
         _versions[cache_key] = version
     return version
+
+
+def _leased(
+    db: Database, storage: Storage, settings: Settings, vhash: str, make: Callable[[], TemplateVersion]
+) -> TemplateVersion:
+    """The stored version ``vhash``, or ``make()`` while holding its lease; between the two, wait.
+
+    The wait is bounded (``ingest_wait_seconds``): past it the attempt fails transiently and
+    is retried later. Without a usable lease (database down, table missing) the version is
+    made anyway: ingest is content-addressed, so a second maker costs work, never correctness.
+    """
+    name, holder = f"ingest:{vhash}", leases.new_holder()
+    deadline, pause = time.monotonic() + settings.ingest_wait_seconds, 0.2
+    while (stored := stored_version(storage, vhash)) is None:
+        try:
+            taken = leases.acquire(db, name, holder, settings.ingest_lease_seconds)
+        except SQLAlchemyError as exc:
+            log.warning("no ingest lease for template version %s, making it without one: %s", vhash, exc)
+            return make()
+        if taken:
+            with leases.renewed(db, name, holder, settings.ingest_lease_seconds):
+                return make()
+        if time.monotonic() + pause > deadline:
+            raise RenderError(
+                f"template version {vhash} is still being made by another worker after "
+                f"{settings.ingest_wait_seconds:g} s"
+            )
+        if pause == 0.2:
+            log.info("template version %s is being made by another worker: waiting for it", vhash)
+        time.sleep(pause)
+        pause = min(pause * 1.5, 2.0)
+    return stored
 
 
 def render_on_template(

@@ -211,7 +211,12 @@ def test_s3_closed_port_raises_storage_error_quickly(s3_server: str) -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     store = S3Storage(
-        "bucket", endpoint_url=f"http://127.0.0.1:{port}", connect_timeout=1, read_timeout=1, max_attempts=1
+        "bucket",
+        endpoint_url=f"http://127.0.0.1:{port}",
+        connect_timeout=1,
+        read_timeout=1,
+        max_attempts=1,
+        retry_seconds=0,
     )
     start = time.monotonic()
     for call in (

@@ -77,7 +77,7 @@ class FlakyS3Proxy:
 
 def test_campaign_completes_through_s3_answering_503(settings, s3_bucket, card_spec):
     endpoint, bucket = s3_bucket
-    proxy = FlakyS3Proxy(endpoint, failures=7)  # more than botocore's own 5 attempts: our retries count
+    proxy = FlakyS3Proxy(endpoint, failures=7)  # more than botocore's own 3 attempts: pvideo's retries count
     s = settings.model_copy(update={"storage_url": f"s3://{bucket}/pv", "s3_endpoint_url": proxy.url})
     runtime = Runtime.from_settings(s)
     queue = RenderQueue(runtime)
@@ -98,7 +98,7 @@ def test_campaign_completes_through_s3_answering_503(settings, s3_bucket, card_s
     keys = [o["Key"] for o in raw.list_objects_v2(Bucket=bucket)["Contents"]]
     assert sum(k.endswith("/video.mp4") for k in keys) == 3
     with runtime.db.session() as session:
-        assert max(session.get(Render, i).attempts for i in ids) >= 2  # a storage failure was retried
+        assert {session.get(Render, i).attempts for i in ids} == {1}  # retried inside the attempt, none used up
     runtime.db.dispose()
 
 
