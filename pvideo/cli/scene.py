@@ -56,11 +56,30 @@ def validate(scene: Path, data: Annotated[Path | None, typer.Option(help="custom
     from pvideo.jobs.validation import validate_scene
 
     problems = validate_scene(scene, data, load_settings())
+    for warning in _column_warnings(scene, data) if data else []:
+        err.print(f"warning: {warning}", highlight=False, markup=False, soft_wrap=True)
     if problems:
         for problem in problems:
             err.print(problem, highlight=False, markup=False, soft_wrap=True)
         raise fail(f"{len(problems)} problem(s) found")
     console.print(f"[green]ok[/green]: {scene}" + (f" with {data}" if data else ""))
+
+
+def _column_warnings(scene: Path, data: Path) -> list[str]:
+    """Columns of ``data`` the scene never reads: the rows are still valid, but a misspelt
+    field would otherwise go unnoticed. Unreadable files are left to ``validate_scene``."""
+    from pvideo.scene import customers
+    from pvideo.scene.spec import load_scene
+
+    try:
+        spec = load_scene(scene)
+        columns = customers.table_columns(data)
+    except PvideoError:
+        return []
+    return [
+        f"{data}: column {column!r} is not used by scene {spec.name!r}"
+        for column in customers.unused_columns(spec, columns)
+    ]
 
 
 def _compile_row(scene: Path, data: Path | None, row: list[str] | None, settings: Settings) -> RenderPlan:

@@ -2,16 +2,36 @@
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import csv
 import io
 import json
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+import jinja2
+from jinja2 import meta
+
 from pvideo.errors import DataError
+from pvideo.scene.limits import InputLimitError, check_json, find_text_problem
 from pvideo.scene.spec import SceneSpec
+
+# A byte-order mark names the encoding (UTF-32 first: its little-endian mark starts like UTF-16's);
+# without one a table is UTF-8.
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+_NOT_TEXT = "not valid UTF-8 text (save the table as UTF-8 CSV, or UTF-16 with a byte-order mark)"
+_NUL = "NUL characters are not allowed (a binary file, or UTF-16 without a byte-order mark?)"
+_CELL = re.compile(r'"(?:[^"]|"")*"?|[^,"\r\n]*')  # one cell of a record, quoted or not
 
 
 @dataclass(frozen=True)
@@ -63,35 +83,113 @@ def check_columns(spec: SceneSpec, columns: Iterable[str], *, source: str) -> No
 
 
 def parse_csv(text: str, *, source: str = "<csv>") -> tuple[list[str], list[CustomerRow]]:
-    reader = csv.DictReader(io.StringIO(text))
-    columns = [c.strip() for c in (reader.fieldnames or [])]
-    if not columns:
-        raise DataError("CSV has no header row", source=source)
-    reader.fieldnames = columns
-    rows = [CustomerRow(i, {k: v for k, v in r.items() if k is not None}) for i, r in enumerate(reader, start=1)]
-    return columns, rows
+    columns, rows = iter_csv(io.StringIO(text, newline=""), source=source)
+    return columns, list(rows)
 
 
-def iter_csv(stream: IO[str], *, source: str = "<csv>") -> tuple[list[str], Iterator[CustomerRow]]:
-    """The header and a lazy iterator of rows: a 100k-row upload is never held in memory."""
-    reader = csv.DictReader(stream)
+def iter_csv(stream: IO[str] | Iterable[str], *, source: str = "<csv>") -> tuple[list[str], Iterator[CustomerRow]]:
+    """The header and a lazy iterator of rows: a 100k-row upload is never held in memory.
+
+    A ``DataError`` names the file, the row and the column: text that does not decode,
+    a NUL character, a cell over the CSV field limit, a header naming a column twice.
+    """
+    record = _RecordLines(stream)
+    reader = csv.DictReader(record)
     try:
-        columns = [c.strip() for c in (reader.fieldnames or [])]
+        header = reader.fieldnames or []
     except (csv.Error, UnicodeDecodeError) as exc:
-        raise DataError(f"not valid UTF-8 CSV: {exc}", source=source) from None
+        raise _read_error(exc, record, [], source=source, row=None) from None
+    columns = [c.strip() for c in header]
     if not columns:
         raise DataError("CSV has no header row", source=source)
+    _check_header(columns, source=source)
     reader.fieldnames = columns
+    record.lines.clear()
 
     def rows() -> Iterator[CustomerRow]:
         number = 0
         try:
             for number, r in enumerate(reader, start=1):
-                yield CustomerRow(number, {k: v for k, v in r.items() if k is not None})
+                record.lines.clear()
+                data = {k: v for k, v in r.items() if k is not None}
+                for column, value in data.items():
+                    if value and "\x00" in value:
+                        raise DataError(_NUL, row=number, field=column, source=source)
+                yield CustomerRow(number, data)
         except (csv.Error, UnicodeDecodeError) as exc:
-            raise DataError(f"not valid UTF-8 CSV: {exc}", row=number + 1, source=source) from None
+            raise _read_error(exc, record, columns, source=source, row=number + 1) from None
 
     return columns, rows()
+
+
+def _check_header(columns: list[str], *, source: str) -> None:
+    seen: set[str] = set()
+    for column in columns:
+        if "\x00" in column:
+            raise DataError(f"header row: {_NUL}", source=source)
+        if column and column in seen:  # DictReader would keep only the last of them
+            raise DataError(f"duplicate column {column!r} in the header row", field=column, source=source)
+        seen.add(column)
+
+
+class _RecordLines:
+    """The stream's lines, keeping those of the record being read: when the csv module
+    refuses a cell over its field limit, they say which column it is."""
+
+    def __init__(self, stream: Iterable[str]) -> None:
+        self._lines = iter(stream)
+        self.lines: list[str] = []
+
+    def __iter__(self) -> _RecordLines:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._lines)
+        self.lines.append(line)
+        return line
+
+
+def _read_error(
+    exc: csv.Error | UnicodeDecodeError, record: _RecordLines, columns: list[str], *, source: str, row: int | None
+) -> DataError:
+    if isinstance(exc, UnicodeDecodeError):  # text is decoded ahead of the rows: the row is a lower bound
+        return DataError(_NOT_TEXT if row is None else f"{_NOT_TEXT}, at or after row {row}", source=source)
+    if "field limit" in str(exc):
+        limit = csv.field_size_limit()
+        index = _oversized_cell("".join(record.lines), limit)
+        field = columns[index] if index is not None and index < len(columns) else None
+        what = "a cell" if field or index is None else f"cell {index + 1} (past the header's columns)"
+        reason = f"{what} is larger than {limit:,} characters, the CSV cell limit"
+        return DataError(reason if row is not None else f"header row: {reason}", row=row, field=field, source=source)
+    return DataError(f"not valid CSV: {exc}", row=row, source=source)
+
+
+def _oversized_cell(text: str, limit: int, max_cells: int = 10_000) -> int | None:
+    """Index of the first cell of ``text`` (one record) longer than ``limit`` characters."""
+    pos = 0
+    for index in range(max_cells):
+        match = _CELL.match(text, pos)
+        if match is None:
+            return None
+        cell = match.group()
+        if (len(cell) - 2 if cell.startswith('"') else len(cell)) > limit:
+            return index
+        pos = match.end()
+        if pos >= len(text) or text[pos] != ",":
+            return None
+        pos += 1
+    return None
+
+
+def csv_text(binary: IO[bytes]) -> io.TextIOWrapper:
+    """A binary table as text, in the encoding its byte-order mark names (UTF-8 without one)."""
+    head = binary.read(4)
+    binary.seek(0)
+    return io.TextIOWrapper(binary, encoding=_encoding(head), newline="")
+
+
+def _encoding(head: bytes) -> str:
+    return next((name for bom, name in _BOMS if head.startswith(bom)), "utf-8")
 
 
 def stream_customers(path: str | Path, spec: SceneSpec) -> Iterator[CustomerRow]:
@@ -100,11 +198,7 @@ def stream_customers(path: str | Path, spec: SceneSpec) -> Iterator[CustomerRow]
     if path.suffix.lower() == ".json":
         yield from read_customers(path, spec)
         return
-    try:
-        stream = path.open(encoding="utf-8-sig", newline="")
-    except FileNotFoundError:
-        raise DataError("file not found", source=str(path)) from None
-    with stream:
+    with csv_text(_open(path)) as stream:
         columns, rows = iter_csv(stream, source=str(path))
         check_columns(spec, columns, source=str(path))
         yield from rows
@@ -112,29 +206,82 @@ def stream_customers(path: str | Path, spec: SceneSpec) -> Iterator[CustomerRow]
 
 def parse_json(text: str, *, source: str = "<json>") -> list[CustomerRow]:
     try:
+        check_json(text, source)
         data = json.loads(text)
-    except json.JSONDecodeError as exc:
+    except InputLimitError as exc:
+        raise DataError(str(exc)) from None
+    except ValueError as exc:  # JSONDecodeError, or a number Python will not convert
         raise DataError(f"not valid JSON: {exc}", source=source) from None
     if isinstance(data, Mapping) and "customers" in data:
         data = data["customers"]
     if not isinstance(data, list):
         raise DataError("JSON customers must be a list of objects", source=source)
+    for number, row in enumerate(data, start=1):
+        problem = find_text_problem(row)
+        if problem:
+            raise DataError(problem[1], row=number, field=problem[0] or None, source=source)
     return [CustomerRow(i, r) for i, r in enumerate(data, start=1)]
 
 
 def read_customers(path: str | Path, spec: SceneSpec | None = None) -> list[CustomerRow]:
     """Rows from a ``.csv`` or ``.json`` file; with ``spec``, CSV columns are checked."""
     path = Path(path)
+    if path.suffix.lower() == ".json":
+        with _open(path) as binary:
+            raw = binary.read()
+        try:
+            text = raw.decode(_encoding(raw[:4]))
+        except UnicodeDecodeError:
+            raise DataError(_NOT_TEXT, source=str(path)) from None
+        return parse_json(text.removeprefix("\ufeff"), source=str(path))
+    with csv_text(_open(path)) as stream:
+        columns, rows = iter_csv(stream, source=str(path))
+        if spec is not None:
+            check_columns(spec, columns, source=str(path))
+        return list(rows)
+
+
+def _open(path: Path) -> IO[bytes]:
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        return path.open("rb")
     except FileNotFoundError:
         raise DataError("file not found", source=str(path)) from None
+    except OSError as exc:
+        raise DataError(f"cannot read the file: {exc.strerror or exc}", source=str(path)) from None
+
+
+def table_columns(path: str | Path) -> list[str]:
+    """The columns of a ``.csv`` file (its header) or ``.json`` file (every key, in order of appearance)."""
+    path = Path(path)
     if path.suffix.lower() == ".json":
-        return parse_json(text, source=str(path))
-    columns, rows = parse_csv(text, source=str(path))
-    if spec is not None:
-        check_columns(spec, columns, source=str(path))
-    return rows
+        return list(dict.fromkeys(k for row in read_customers(path) if isinstance(row.data, Mapping) for k in row.data))
+    with csv_text(_open(path)) as stream:
+        return iter_csv(stream, source=str(path))[0]
+
+
+def unused_columns(spec: SceneSpec, columns: Iterable[str]) -> list[str]:
+    """Columns the scene neither declares nor names in any template or condition: most likely a
+    misspelt field, reported as a warning (the rows are still good)."""
+    used = set(spec.fields) | {spec.id_field} | _template_names(spec.to_json())
+    return [c for c in dict.fromkeys(columns) if c and c not in used]
+
+
+def _template_names(value: Any) -> set[str]:
+    """Every name the Jinja2 text and ``when`` conditions of a scene read."""
+    names: set[str] = set()
+    environment = jinja2.Environment()
+    stack: list[tuple[str, Any]] = [("", value)]
+    while stack:
+        key, item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.items())
+        elif isinstance(item, list):
+            stack.extend((key, child) for child in item)
+        elif isinstance(item, str) and (key == "when" or "{" in item):
+            source = "{{ (" + item + ") }}" if key == "when" else item
+            with contextlib.suppress(jinja2.TemplateError):  # the spec reports bad templates itself
+                names |= meta.find_undeclared_variables(environment.parse(source))
+    return names
 
 
 def iter_valid(
@@ -158,7 +305,7 @@ def limit_rows(rows: Iterable[CustomerRow], max_rows: int, *, source: str) -> It
 
 def check_row_count(binary: IO[bytes], max_rows: int, *, source: str) -> None:
     """Refuse a CSV upload of more than ``max_rows`` data rows before anything is stored; rewinds the file."""
-    text = io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
+    text = csv_text(binary)
     try:
         reader = csv.reader(text)
         next(reader, None)  # header

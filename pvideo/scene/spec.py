@@ -20,6 +20,7 @@ from pvideo.errors import SceneError
 from pvideo.scene.checks import SpecModel, is_identifier
 from pvideo.scene.conditions import check_condition
 from pvideo.scene.layers import LAYER_TYPES, CtaLayer, Layer
+from pvideo.scene.limits import InputLimitError, load_yaml
 
 
 class Section(SpecModel):
@@ -220,17 +221,30 @@ def parse_scene(data: Any, *, source: str = "<scene>") -> SceneSpec:
         raise SceneError(_describe(exc, data, source)) from None
 
 
-def load_scene(path: str | Path) -> SceneSpec:
+def load_scene(path: str | Path, *, source: str | None = None) -> SceneSpec:
+    """The scene in a YAML file; errors name ``source`` (default: the path).
+
+    Size, nesting and number length are checked before the YAML is built
+    (``pvideo.scene.limits``): a file nested thousands deep or holding a
+    5,000-digit number is a ``SceneError``, not a ``RecursionError`` or ``ValueError``.
+    """
     path = Path(path)
+    where = source or str(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_text(encoding="utf-8"), where)
     except FileNotFoundError:
-        raise SceneError(f"{path}: scene file not found") from None
+        raise SceneError(f"{where}: scene file not found") from None
+    except UnicodeDecodeError:
+        raise SceneError(f"{where}: not UTF-8 text") from None
+    except InputLimitError as exc:
+        raise SceneError(str(exc)) from None
     except yaml.YAMLError as exc:
-        raise SceneError(f"{path}: not valid YAML: {exc}") from None
+        raise SceneError(f"{where}: not valid YAML: {exc}") from None
+    except ValueError as exc:  # a scalar YAML cannot build, e.g. the date 2026-02-30
+        raise SceneError(f"{where}: not valid YAML: {exc}") from None
     if not isinstance(data, dict):
-        raise SceneError(f"{path}: a scene must be a mapping with name, video and layers")
-    return parse_scene(data, source=str(path))
+        raise SceneError(f"{where}: a scene must be a mapping with name, video and layers")
+    return parse_scene(data, source=where)
 
 
 def _describe(exc: ValidationError, data: Any, source: str) -> str:
