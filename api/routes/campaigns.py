@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import re
 from collections.abc import Iterator
@@ -24,7 +23,7 @@ from pvideo.jobs import campaigns
 from pvideo.jobs.campaigns import CampaignRequest
 from pvideo.jobs.manifest import csv_chunks, iter_manifest, json_chunks, render_links
 from pvideo.plan import fetch
-from pvideo.scene.customers import CustomerRow, check_columns, check_row_count, iter_csv
+from pvideo.scene.customers import CustomerRow, check_columns, check_row_count, csv_text, iter_csv
 from pvideo.scene.spec import SceneSpec, load_scene
 from pvideo.scene.urls import check_link
 
@@ -118,7 +117,7 @@ async def _read_submission(request: Request, state: StateDep, idempotency_key: s
             await run_in_threadpool(check_row_count, upload.file, state.runtime.settings.max_rows, source=source)
         except DataError as exc:
             raise HTTPException(422, str(exc)) from None
-        stream = io.TextIOWrapper(upload.file, encoding="utf-8-sig", newline="")
+        stream = csv_text(upload.file)  # the encoding its byte-order mark names, else UTF-8, else cp1252
         columns, rows = iter_csv(stream, source=source)
         check_columns(spec, columns, source=source)
         name = form.get("name")
