@@ -40,10 +40,12 @@ def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def refuse_if_guessing(state: AppState, request: Request) -> None:
-    """429 while this address has used up its wrong-key attempts: checked before a key is, so
-    an attacker learns nothing more, even from a right key, until the bucket refills."""
-    wait = state.auth_failures.wait(_client(request))
+def refuse_wrong_key(state: AppState, request: Request) -> None:
+    """Count a wrong key from this address: 429 once it has used up its wrong-key attempts.
+
+    Only wrong keys are counted and refused; a right key is checked first and always passes,
+    so a guesser sharing an address (behind a proxy: everyone) locks out no one but itself."""
+    wait = state.auth_failures.take(_client(request))
     if wait > 0:
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,
@@ -52,23 +54,25 @@ def refuse_if_guessing(state: AppState, request: Request) -> None:
         )
 
 
-def count_wrong_key(state: AppState, request: Request) -> None:
-    state.auth_failures.take(_client(request))
-
-
 def _scopes_of(state: AppState, request: Request, key: str | None) -> frozenset[str]:
-    refuse_if_guessing(state, request)
     scopes = None
     if key:
         with state.runtime.db.session() as session:  # configured keys answer without a query
             scopes = key_scopes(session, key, state.runtime.settings.effective_api_keys)
         if scopes is None:
-            count_wrong_key(state, request)
+            refuse_wrong_key(state, request)
     if scopes is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, "missing or invalid API key", headers={"WWW-Authenticate": "X-API-Key"}
         )
     return scopes
+
+
+def optional_key_scopes(
+    state: StateDep, request: Request, key: Annotated[str | None, Security(_api_key_header)]
+) -> frozenset[str] | None:
+    """The scopes of the key presented, ``None`` when there is none (a wrong key is 401 as anywhere)."""
+    return _scopes_of(state, request, key) if key else None
 
 
 def require_api_key(state: StateDep, request: Request, key: Annotated[str | None, Security(_api_key_header)]) -> str:

@@ -2,22 +2,34 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+import psycopg
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from fastapi.utils import is_body_allowed_for_status_code
+from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.limits import BodySizeLimit
+from api.errors import DATABASE_DOWN, DATABASE_RETRY_SECONDS, is_database_outage, short_detail, validation_errors
+from api.input_checks import JsonBodyLimits, refuse_unstorable_text
+from api.limits import RequestBodyLimits
 from api.pages import STATIC_DIR
 from api.routes import analytics, campaigns, dashboard, events, health, hls, landing, links, scenes, thumbnails, viewer
 from api.security import SecurityHeaders
 from api.state import AppState
 from pvideo import __version__
-from pvideo.errors import NotFound, PermanentError, PvideoError
+from pvideo.errors import DatabaseUnavailable, NotFound, PermanentError, PvideoError
 from pvideo.runtime import Runtime
 from pvideo.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
@@ -35,14 +47,12 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         version=__version__,
         lifespan=lifespan,
         description="Personalized video: campaigns, landing pages, events, analytics.",
+        dependencies=[Depends(refuse_unstorable_text)],
     )
     app.state.pvideo = AppState.build(runtime)
     app.add_middleware(SecurityHeaders)
-    app.add_middleware(
-        BodySizeLimit,
-        max_body=runtime.settings.max_body_mb * 1024 * 1024,
-        max_upload=runtime.settings.max_upload_mb * 1024 * 1024,
-    )
+    app.add_middleware(JsonBodyLimits)
+    app.add_middleware(RequestBodyLimits, settings=runtime.settings)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # events first: the busiest route, matched before the others are tried
     for module in (events, health, campaigns, analytics, links, scenes, viewer, hls, thumbnails, landing, dashboard):
@@ -52,16 +62,45 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
 
 
 def _add_error_handlers(app: FastAPI) -> None:
-    """Library errors become 4xx with their message; only this layer knows HTTP."""
+    """Library errors become 4xx with their message; only this layer knows HTTP.
+
+    Every error body is short and names the field, never the input (``api.errors``);
+    a database outage is a 503 with ``Retry-After`` on every route.
+    """
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> Response:
+        if not is_body_allowed_for_status_code(exc.status_code):
+            return Response(status_code=exc.status_code, headers=exc.headers)
+        return JSONResponse({"detail": short_detail(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": validation_errors(exc.errors())}, status_code=422)
+
+    @app.exception_handler(ValidationError)
+    async def invalid_data(_: Request, exc: ValidationError) -> JSONResponse:
+        return JSONResponse({"detail": validation_errors(exc)}, status_code=422)
 
     @app.exception_handler(NotFound)
     async def not_found(_: Request, exc: NotFound) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=404)
+        return JSONResponse({"detail": short_detail(str(exc))}, status_code=404)
 
     @app.exception_handler(PermanentError)
     async def permanent(_: Request, exc: PermanentError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=422)
+        return JSONResponse({"detail": short_detail(str(exc))}, status_code=422)
 
     @app.exception_handler(PvideoError)
     async def transient(_: Request, exc: PvideoError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "5"})
+        return JSONResponse({"detail": short_detail(str(exc))}, status_code=503, headers={"Retry-After": "5"})
+
+    async def database_down(request: Request, exc: Exception) -> JSONResponse:
+        if not is_database_outage(exc):
+            raise exc  # a statement the database refused is a bug: a 500, logged with its traceback
+        log.warning("%s %s: database unavailable (%s)", request.method, request.url.path, type(exc).__name__)
+        return JSONResponse(
+            {"detail": DATABASE_DOWN}, status_code=503, headers={"Retry-After": str(DATABASE_RETRY_SECONDS)}
+        )
+
+    for outage in (DBAPIError, SQLAlchemyTimeout, DatabaseUnavailable, psycopg.Error):
+        app.add_exception_handler(outage, database_down)

@@ -1,14 +1,32 @@
-"""Request and response bodies of the API."""
+"""Request and response bodies of the API.
+
+Text a client sends is checked here to fit where it is stored: lengths match their
+columns, and nothing holds a NUL character or a lone surrogate (PostgreSQL refuses
+both), so a bad value is a 422 naming the field instead of a 500 from the database.
+"""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, WithJsonSchema
+from pydantic import AfterValidator, BaseModel, Field, ValidationInfo, WithJsonSchema, field_validator
+from pydantic_core import PydanticCustomError
 
 from pvideo.db.models import Outputs, RenderMode
+from pvideo.scene.limits import find_text_problem, text_problem
+
+SCENE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,100}$"  # a file name in scenes/, without .yaml
+MAX_METADATA_CHARS = 65_536  # as JSON; it travels in every webhook of the campaign
+
+
+def _storable(value: str) -> str:
+    problem = text_problem(value)
+    if problem:
+        raise PydanticCustomError("unstorable_text", problem)
+    return value
 
 
 def _inline(choices: type[StrEnum]) -> WithJsonSchema:
@@ -17,11 +35,36 @@ def _inline(choices: type[StrEnum]) -> WithJsonSchema:
     return WithJsonSchema({"enum": [c.value for c in choices], "type": "string"})
 
 
+SceneName = Annotated[  # a name outside SCENE_NAME_PATTERN names no scene: 404, checked by the route
+    str,
+    Field(min_length=1, max_length=101, description="Name of a scene script in scenes/ (without .yaml)"),
+    AfterValidator(_storable),
+]
+CampaignName = Annotated[str, Field(max_length=200), AfterValidator(_storable)]
+WebhookUrl = Annotated[
+    str,
+    Field(max_length=2048, description="http(s) URL that receives signed render and campaign events"),
+    AfterValidator(_storable),
+]
+
+
+class CampaignForm(BaseModel):
+    """The text fields of a multipart submission, held to the rules of their JSON twins."""
+
+    scene: SceneName
+    name: CampaignName | None = None
+    webhook_url: WebhookUrl | None = None
+    metadata: str | None = Field(default=None, max_length=MAX_METADATA_CHARS, description="a JSON object")
+
+
 class CampaignCreate(BaseModel):
-    scene: str = Field(description="Name of a scene script in scenes/ (without .yaml)")
-    name: str | None = Field(default=None, max_length=200)
+    scene: SceneName = Field(examples=["welcome"])
+    name: CampaignName | None = Field(default=None, examples=["Spring welcome"])
     rows: list[dict[str, Any]] = Field(
-        min_length=1, max_length=10_000, description="customer rows; upload a CSV for more"
+        min_length=1,
+        max_length=10_000,
+        description="customer rows; upload a CSV for more",
+        examples=[[{"customer_id": "C-1001", "first_name": "Maya"}]],
     )
     outputs: Annotated[Outputs, _inline(Outputs)] = Field(
         default=Outputs.BOTH,
@@ -33,10 +76,28 @@ class CampaignCreate(BaseModel):
         title="Render",
         description="eager: render every row now; on_demand: render a customer on their first view",
     )
-    webhook_url: str | None = Field(
-        default=None, max_length=2048, description="http(s) URL that receives signed render and campaign events"
+    webhook_url: WebhookUrl | None = None
+    metadata: dict[str, Any] | None = Field(
+        default=None, description=f"passed through unchanged in webhooks; at most {MAX_METADATA_CHARS} characters"
     )
-    metadata: dict[str, Any] | None = Field(default=None, description="passed through unchanged in webhooks")
+
+    @field_validator("rows", "metadata")
+    @classmethod
+    def _storable_values(cls, value: Any, info: ValidationInfo) -> Any:
+        """Every string in the rows and the metadata, at any depth, storable; every number finite."""
+        problem = find_text_problem(value)
+        if problem:
+            path, reason = problem
+            where = f"{info.field_name}{'' if not path or path.startswith('[') else '.'}{path}"
+            raise PydanticCustomError("unstorable_text", "{where}: {reason}", {"where": where, "reason": reason})
+        return value
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata_size(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None and len(json.dumps(value)) > MAX_METADATA_CHARS:
+            raise PydanticCustomError("too_long", f"more than {MAX_METADATA_CHARS} characters as JSON")
+        return value
 
 
 class RowError(BaseModel):
@@ -50,6 +111,9 @@ class CampaignSubmitted(BaseModel):
     rejected: list[RowError] = Field(description="the first 1000 bad rows (all are in the manifest)")
     rejected_count: int = 0
     replayed: bool = Field(default=False, description="true when the Idempotency-Key named an earlier submission")
+    warnings: list[str] = Field(
+        default_factory=list, description="columns the scene does not use (a misspelt field?); the rows are kept"
+    )
 
 
 class CampaignPublic(BaseModel):

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from enum import StrEnum
 from typing import Annotated, Any, TypeVar
 
@@ -12,10 +13,20 @@ from fastapi import APIRouter, Header, HTTPException, Query, Request, Response, 
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import ValidationError
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 
 from api.deps import CampaignsKeyDep, SessionDep, StateDep
-from api.schemas import CampaignCreate, CampaignPublic, CampaignSubmitted, RenderPublic, RowError
+from api.errors import validation_errors
+from api.schemas import (
+    MAX_METADATA_CHARS,
+    SCENE_NAME_PATTERN,
+    CampaignCreate,
+    CampaignForm,
+    CampaignPublic,
+    CampaignSubmitted,
+    RenderPublic,
+    RowError,
+)
 from api.state import AppState
 from pvideo.db.models import Outputs, Render, RenderMode
 from pvideo.errors import DataError
@@ -23,21 +34,25 @@ from pvideo.jobs import campaigns
 from pvideo.jobs.campaigns import CampaignRequest
 from pvideo.jobs.manifest import csv_chunks, iter_manifest, json_chunks, render_links
 from pvideo.plan import fetch
-from pvideo.scene.customers import CustomerRow, check_columns, check_row_count, csv_text, iter_csv
+from pvideo.scene.csvfiles import csv_text
+from pvideo.scene.customers import CustomerRow, check_columns, check_row_count, iter_csv, unused_columns
+from pvideo.scene.limits import check_json, check_text
 from pvideo.scene.spec import SceneSpec, load_scene
 from pvideo.scene.urls import check_link
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/campaigns", tags=["campaigns"])
 _Choice = TypeVar("_Choice", bound=StrEnum)
 
-_SCENE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,100}$")
+_SCENE_NAME = re.compile(SCENE_NAME_PATTERN)
+MAX_ROW_NUMBER = 2**31 - 1  # renders.row_number is a 32-bit integer
 _SUBMIT_BODY = {
     "parameters": [
         {
             "name": "Idempotency-Key",
             "in": "header",
             "required": False,
-            "schema": {"type": "string"},
+            "schema": {"type": "string", "maxLength": 200},
             "description": "repeat a submission safely: the same key returns the first campaign",
         }
     ],
@@ -50,10 +65,12 @@ _SUBMIT_BODY = {
                     "type": "object",
                     "required": ["scene", "file"],
                     "properties": {
-                        "scene": {"type": "string"},
-                        "name": {"type": "string"},
-                        "webhook_url": {"type": "string"},
-                        "metadata": {"type": "string", "description": "a JSON object"},
+                        "scene": {"type": "string", "minLength": 1, "maxLength": 101},
+                        "name": {"type": "string", "maxLength": 200},
+                        "webhook_url": {"type": "string", "maxLength": 2048},
+                        "metadata": {"type": "string", "maxLength": MAX_METADATA_CHARS, "description": "a JSON object"},
+                        "render": {"enum": [m.value for m in RenderMode], "type": "string"},
+                        "outputs": {"enum": [o.value for o in Outputs], "type": "string"},
                         "file": {
                             "type": "string",
                             "format": "binary",
@@ -68,10 +85,13 @@ _SUBMIT_BODY = {
 
 
 def _scene(state: StateDep, name: str) -> SceneSpec:
+    """The named scene of scenes/; its errors name the scene, never the server's path."""
+    if not _SCENE_NAME.fullmatch(name):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "unknown scene (a name is letters, digits, - and _)")
     path = state.runtime.settings.scenes_dir / f"{name}.yaml"
-    if not _SCENE_NAME.match(name) or not path.is_file():
+    if not path.is_file():
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown scene {name!r}")
-    return load_scene(path)
+    return load_scene(path)  # errors name the file (typo.yaml), never its folder
 
 
 async def _webhook(state: AppState, url: object) -> str | None:
@@ -88,58 +108,48 @@ async def _webhook(state: AppState, url: object) -> str | None:
     return url
 
 
-def _metadata(raw: object) -> dict[str, Any] | None:
+def _metadata(raw: str | None) -> dict[str, Any] | None:
+    """The multipart ``metadata`` field: a JSON object, its depth and numbers checked before parsing."""
     if raw is None or raw == "":
         return None
     try:
-        value = json.loads(raw) if isinstance(raw, str) else raw
-    except json.JSONDecodeError as exc:
+        check_json(raw, "metadata")
+        value = json.loads(raw)
+    except ValueError as exc:  # not JSON, or a number Python will not convert
         raise HTTPException(422, f"metadata: not JSON ({exc})") from None
     if not isinstance(value, dict):
         raise HTTPException(422, "metadata must be a JSON object")
+    check_text(value, "metadata")
     return value
 
 
-async def _read_submission(request: Request, state: StateDep, idempotency_key: str | None) -> CampaignRequest:
-    """The scene, a (lazy, for CSV) iterator of rows, and the submission options."""
+async def _read_submission(
+    request: Request, state: StateDep, idempotency_key: str | None
+) -> tuple[CampaignRequest, list[str]]:
+    """The scene, a (lazy, for CSV) iterator of rows, and the submission options; and a warning
+    for each column the scene does not use."""
+    if idempotency_key is not None and not idempotency_key.strip():
+        raise HTTPException(422, "Idempotency-Key: empty; leave the header out, or send a key")
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
         form = await request.form(max_files=1, max_fields=10)  # files spool to disk past 1 MB
-        scene_name, upload = form.get("scene"), form.get("file")
-        if not isinstance(scene_name, str) or not isinstance(upload, UploadFile):
-            raise HTTPException(422, "multipart submissions need a 'scene' field and a 'file' CSV")
-        limit = state.runtime.settings.max_upload_mb * 1024 * 1024
-        if upload.size is not None and upload.size > limit:
-            raise HTTPException(413, f"CSV larger than {state.runtime.settings.max_upload_mb} MB")
-        source = upload.filename or "upload.csv"
-        spec = _scene(state, scene_name)
         try:
-            await run_in_threadpool(check_row_count, upload.file, state.runtime.settings.max_rows, source=source)
-        except DataError as exc:
-            raise HTTPException(422, str(exc)) from None
-        stream = csv_text(upload.file)  # the encoding its byte-order mark names, else UTF-8, else cp1252
-        columns, rows = iter_csv(stream, source=source)
-        check_columns(spec, columns, source=source)
-        name = form.get("name")
-        return CampaignRequest(
-            spec=spec,
-            rows=rows,
-            source=source,
-            name=name if isinstance(name, str) else None,
-            webhook_url=await _webhook(state, form.get("webhook_url")),
-            metadata=_metadata(form.get("metadata")),
-            render_mode=_choice("render", form.get("render"), RenderMode),
-            outputs=_choice("outputs", form.get("outputs"), Outputs),
-            idempotency_key=idempotency_key,
-        )
+            return await _read_form(form, state, idempotency_key)
+        except BaseException:
+            await form.close()  # a refused upload's temporary file goes now, not at garbage collection
+            raise
+    raw = await request.body()
+    if not raw.strip():
+        raise HTTPException(422, "body: empty; send a JSON object or a multipart form with a CSV file")
     try:
-        body = CampaignCreate.model_validate_json(await request.body())
+        body = CampaignCreate.model_validate_json(raw)
     except ValidationError as exc:
-        raise HTTPException(422, exc.errors(include_url=False, include_context=False)) from None
+        raise HTTPException(422, validation_errors(exc)) from None
     spec = _scene(state, body.scene)
     if len(body.rows) > state.runtime.settings.max_rows:
         raise HTTPException(422, f"rows: more than {state.runtime.settings.max_rows} rows (PVIDEO_MAX_ROWS)")
-    return CampaignRequest(
+    warnings = _column_warnings(spec, (key for row in body.rows for key in row))
+    submission = CampaignRequest(
         spec=spec,
         rows=(CustomerRow(i, r) for i, r in enumerate(body.rows, start=1)),
         source="rows",
@@ -150,6 +160,53 @@ async def _read_submission(request: Request, state: StateDep, idempotency_key: s
         outputs=body.outputs,
         idempotency_key=idempotency_key,
     )
+    return submission, warnings
+
+
+async def _read_form(form: FormData, state: StateDep, idempotency_key: str | None) -> tuple[CampaignRequest, list[str]]:
+    """A multipart submission: its text fields held to the JSON rules, then the CSV, streamed."""
+    upload = form.get("file")
+    if not isinstance(form.get("scene"), str) or not isinstance(upload, UploadFile):
+        raise HTTPException(422, "multipart submissions need a 'scene' field and a 'file' CSV")
+    try:
+        fields = CampaignForm.model_validate(
+            {k: v for k in ("scene", "name", "webhook_url", "metadata") if isinstance(v := form.get(k), str)}
+        )
+    except ValidationError as exc:
+        raise HTTPException(422, validation_errors(exc)) from None
+    limit = state.runtime.settings.max_upload_mb * 1024 * 1024
+    if upload.size is not None and upload.size > limit:
+        raise HTTPException(413, f"CSV larger than {state.runtime.settings.max_upload_mb} MB")
+    source = _upload_name(upload.filename)
+    spec = _scene(state, fields.scene)
+    try:
+        await run_in_threadpool(check_row_count, upload.file, state.runtime.settings.max_rows, source=source)
+    except DataError as exc:
+        raise HTTPException(422, str(exc)) from None
+    columns, rows = iter_csv(csv_text(upload.file), source=source)
+    check_columns(spec, columns, source=source)
+    submission = CampaignRequest(
+        spec=spec,
+        rows=rows,
+        source=source,
+        name=fields.name,
+        webhook_url=await _webhook(state, fields.webhook_url),
+        metadata=_metadata(fields.metadata),
+        render_mode=_choice("render", form.get("render"), RenderMode),
+        outputs=_choice("outputs", form.get("outputs"), Outputs),
+        idempotency_key=idempotency_key,
+    )
+    return submission, _column_warnings(spec, columns)
+
+
+def _upload_name(filename: str | None) -> str:
+    """The uploaded file's name for messages: its last part, printable, at most 100 characters."""
+    name = "".join(c for c in (filename or "").replace("\\", "/").rsplit("/", 1)[-1] if c.isprintable())
+    return name[:100] or "upload.csv"
+
+
+def _column_warnings(spec: SceneSpec, columns: Iterable[str]) -> list[str]:
+    return [f"column {c!r} is not used by scene {spec.name!r}" for c in unused_columns(spec, columns)[:50]]
 
 
 def _choice(field: str, value: object, choices: type[_Choice]) -> _Choice:
@@ -167,7 +224,10 @@ def _choice(field: str, value: object, choices: type[_Choice]) -> _Choice:
     status_code=status.HTTP_201_CREATED,
     response_model=CampaignSubmitted,
     openapi_extra=_SUBMIT_BODY,
-    responses={200: {"description": "replayed (same Idempotency-Key)"}},
+    responses={
+        200: {"description": "replayed (same Idempotency-Key)"},
+        202: {"description": "stored, not started yet: the queue is unreachable; it starts once it is back"},
+    },
 )
 async def submit_campaign(
     request: Request,
@@ -176,7 +236,7 @@ async def submit_campaign(
     idempotency_key: Annotated[str | None, Header(max_length=200, include_in_schema=False)] = None,
 ) -> Response:
     """Submit a scene + customers. Good rows are queued; each bad row is reported with its reason."""
-    submitted = await _read_submission(request, state, idempotency_key)
+    submitted, warnings = await _read_submission(request, state, idempotency_key)
     runtime = state.runtime
 
     def store() -> campaigns.Submission:
@@ -187,16 +247,19 @@ async def submit_campaign(
         submission = await run_in_threadpool(store)  # 100k rows: keep the event loop free
     except DataError as exc:
         raise HTTPException(422, str(exc)) from None
-    if submission.campaign.render_mode != RenderMode.ON_DEMAND:  # on demand: the first view renders
-        state.queue.fan_out(submission.campaign.id)  # a replay re-sends it: fan-out resumes, never repeats
+    # The fan-out was committed with the campaign (an outbox entry): if Redis is unreachable
+    # now, the answer is 202 and the reconciler sends it once Redis is back.
+    dispatched = await run_in_threadpool(state.queue.dispatch, submission.fan_out)
     body = CampaignSubmitted(
         id=submission.campaign.id,
         queued=submission.queued_count,
         rejected=[RowError(row=r, error=e) for r, e in submission.rejected],
         rejected_count=submission.rejected_count,
         replayed=submission.replayed,
+        warnings=warnings,
     )
-    return JSONResponse(body.model_dump(), status_code=200 if submission.replayed else 201)
+    code = 200 if submission.replayed else 201 if dispatched else 202
+    return JSONResponse(body.model_dump(), status_code=code)
 
 
 @router.get("/{campaign_id}", response_model=CampaignPublic)
@@ -228,10 +291,15 @@ def cancel_campaign(campaign_id: str, session: SessionDep, _: CampaignsKeyDep) -
 
 @router.post("/{campaign_id}/retry")
 def retry_campaign(campaign_id: str, state: StateDep, _: CampaignsKeyDep) -> dict[str, int]:
-    """Queue again the rows that failed while rendering (and cancelled rows)."""
-    with state.runtime.db.session() as session:
-        ids = campaigns.retry_failed(session, campaign_id)
-    return {"queued": state.queue.enqueue(ids)}
+    """Queue again the rows that failed while rendering, cancelled rows, and stranded rows."""
+    runtime = state.runtime
+    with runtime.db.session() as session:
+        ids = campaigns.retry_failed(session, campaign_id, stranded_after=runtime.settings.reconcile_grace_seconds)
+    try:
+        state.queue.enqueue(ids)
+    except Exception as exc:  # the rows are queued in the database: the reconciler sends them
+        log.warning("campaign %s: retry not sent now (%s); the reconciler will", campaign_id, exc)
+    return {"queued": len(ids)}
 
 
 def render_public(render: Render, base_url: str) -> RenderPublic:
@@ -251,7 +319,7 @@ def list_renders(
     session: SessionDep,
     state: StateDep,
     _: CampaignsKeyDep,
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_ROW_NUMBER),
     limit: int = Query(1000, ge=1, le=10_000),
 ) -> list[RenderPublic]:
     campaigns.get_campaign(session, campaign_id)

@@ -1,5 +1,12 @@
 """The dashboard: sign in with an API key; campaigns with progress; per campaign the funnel,
-drop-off chart, CTA table, breakdowns and renders. Server-rendered, read-only, strict CSP."""
+drop-off chart, CTA table, breakdowns and renders. Server-rendered, read-only, strict CSP.
+
+Signing in needs the ``analytics`` scope; the renders' personal links (each opens a
+customer's video) are shown only to a key that may open them through the API too
+(``campaigns`` or ``admin``, as ``GET /api/campaigns/{id}/renders`` asks). Cookies are
+``Secure`` on https (behind a proxy: when ``PVIDEO_TRUSTED_PROXIES`` names it) or always
+with ``PVIDEO_COOKIE_SECURE``.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +16,11 @@ from typing import Annotated
 from fastapi import APIRouter, Cookie, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from api.deps import SessionDep, StateDep, count_wrong_key, refuse_if_guessing
+from api.deps import SessionDep, StateDep, refuse_wrong_key
 from api.pages import templates
 from api.security import CSP
-from pvideo.access.apikeys import stored_key
+from api.state import AppState
+from pvideo.access.apikeys import ALL_SCOPES, stored_key
 from pvideo.access.signin import SESSION_MAX_AGE, DashboardSignin
 from pvideo.db.models import ApiKey
 from pvideo.jobs.campaigns import get_campaign, list_renders
@@ -26,6 +34,7 @@ router = APIRouter(prefix="/dashboard", tags=["dashboard"], include_in_schema=Fa
 SESSION_COOKIE = "pvideo_dashboard"
 CSRF_COOKIE = "pvideo_csrf"
 DASHBOARD_SCOPE = "analytics"
+LINK_SCOPES = frozenset({"campaigns", "admin"})  # the scopes that may list renders with their links
 DASHBOARD_CSP = CSP.replace("form-action 'none'", "form-action 'self'")
 # same-origin (not no-referrer): browsers then send a real Origin header with the forms' POSTs
 _HEADERS = {"Content-Security-Policy": DASHBOARD_CSP, "Cache-Control": "no-store", "Referrer-Policy": "same-origin"}
@@ -47,21 +56,32 @@ def _set_cookie(request: Request, response: Response, name: str, value: str, max
         path="/dashboard",
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=_secure(request),
     )
 
 
-def signed_in(state: StateDep, cookie: Annotated[str | None, Cookie(alias=SESSION_COOKIE)] = None) -> bool:
-    """A session of a configured key, or of a stored key that is still live and holds ``analytics``."""
+def _secure(request: Request) -> bool:
+    """https as the client sees it (``X-Forwarded-Proto`` counts only from a trusted proxy), or forced."""
+    state: AppState = request.app.state.pvideo
+    return state.runtime.settings.cookie_secure or request.url.scheme == "https"
+
+
+def signed_in(
+    state: StateDep, cookie: Annotated[str | None, Cookie(alias=SESSION_COOKIE)] = None
+) -> frozenset[str] | None:
+    """The scopes of the session's key: a configured key (all scopes), or a stored key that is
+    still live and holds ``analytics``; ``None`` when the cookie is no such session."""
     signin = _signin(state)
     if signin.signed_in(cookie, state.runtime.settings.effective_api_keys):
-        return True
+        return ALL_SCOPES
     key_id = signin.stored_key_session(cookie)
     if key_id is None:
-        return False
+        return None
     with state.runtime.db.session() as session:
         row = session.get(ApiKey, key_id)
-        return row is not None and row.revoked_at is None and DASHBOARD_SCOPE in row.scopes
+        if row is None or row.revoked_at is not None or DASHBOARD_SCOPE not in row.scopes:
+            return None
+        return frozenset(row.scopes)
 
 
 def _dashboard_key(state: StateDep, api_key: str) -> str | bool:
@@ -73,7 +93,7 @@ def _dashboard_key(state: StateDep, api_key: str) -> str | bool:
         return row.id if row is not None and DASHBOARD_SCOPE in row.scopes else False
 
 
-SignedInDep = Annotated[bool, Depends(signed_in)]
+SignedInDep = Annotated[frozenset[str] | None, Depends(signed_in)]
 
 
 def _sign_in_page(request: Request, state: StateDep, error: str | None = None, status_code: int = 200) -> Response:
@@ -102,21 +122,20 @@ async def sign_in(
     signin = _signin(state)
     if not _same_origin(request) or not signin.csrf_ok(csrf_cookie, csrf if isinstance(csrf, str) else None):
         return _sign_in_page(request, state, "Your sign-in form expired. Please try again.", 403)
-    try:
-        refuse_if_guessing(state, request)
-    except HTTPException as exc:
-        page = _sign_in_page(request, state, "Too many wrong API keys from this address. Try again later.", 429)
-        page.headers.update(exc.headers or {})
-        return page
     key = api_key.strip() if isinstance(api_key, str) else ""
     known = _dashboard_key(state, key) if isinstance(api_key, str) else False
     if not known:
-        count_wrong_key(state, request)
+        try:
+            refuse_wrong_key(state, request)
+        except HTTPException as exc:
+            page = _sign_in_page(request, state, "Too many wrong API keys from this address. Try again later.", 429)
+            page.headers.update(exc.headers or {})
+            return page
         return _sign_in_page(request, state, "That API key is not valid (or lacks the analytics scope).", 401)
     cookie = signin.session_cookie(key) if known is True else signin.stored_key_cookie(known)
     response = RedirectResponse("/dashboard", status_code=303, headers={"Cache-Control": "no-store"})
     _set_cookie(request, response, SESSION_COOKIE, cookie, SESSION_MAX_AGE)
-    response.delete_cookie(CSRF_COOKIE, path="/dashboard")
+    response.delete_cookie(CSRF_COOKIE, path="/dashboard", secure=_secure(request), httponly=True, samesite="strict")
     return response
 
 
@@ -129,7 +148,7 @@ async def sign_out(
     if not _same_origin(request) or not _signin(state).csrf_ok(csrf_cookie, csrf if isinstance(csrf, str) else None):
         raise HTTPException(403, "bad CSRF token")
     response = RedirectResponse("/dashboard/sign-in", status_code=303)
-    response.delete_cookie(SESSION_COOKIE, path="/dashboard")
+    response.delete_cookie(SESSION_COOKIE, path="/dashboard", secure=_secure(request), httponly=True, samesite="strict")
     return response
 
 
@@ -141,8 +160,8 @@ def _with_csrf(request: Request, state: StateDep, name: str, context: dict) -> R
 
 
 @router.get("", response_class=HTMLResponse)
-def home(request: Request, state: StateDep, session: SessionDep, ok: SignedInDep) -> Response:
-    if not ok:
+def home(request: Request, state: StateDep, session: SessionDep, scopes: SignedInDep) -> Response:
+    if scopes is None:
         return RedirectResponse("/dashboard/sign-in", status_code=303)
     return _with_csrf(request, state, "dashboard_home.html", {"campaigns": campaign_progress(session)})
 
@@ -153,16 +172,17 @@ def campaign_page(
     request: Request,
     state: StateDep,
     session: SessionDep,
-    ok: SignedInDep,
+    scopes: SignedInDep,
     start: date | None = Query(None),
     end: date | None = Query(None),
 ) -> Response:
-    if not ok:
+    if scopes is None:
         return RedirectResponse("/dashboard/sign-in", status_code=303)
     campaign = get_campaign(session, campaign_id)
     stats = campaign_analytics(session, campaign_id, start=start, end=end)
     base = state.runtime.settings.public_base_url
-    renders = [(r, render_links(r, base)) for r in list_renders(session, campaign_id, limit=500)]
+    show_links = bool(scopes & LINK_SCOPES)
+    renders = [(r, render_links(r, base) if show_links else {}) for r in list_renders(session, campaign_id, limit=500)]
     return _with_csrf(
         request,
         state,
@@ -171,6 +191,7 @@ def campaign_page(
             "campaign": campaign,
             "stats": stats,
             "renders": renders,
+            "show_links": show_links,
             "start": start,
             "end": end,
             "funnel": funnel_bars(stats["funnel"]),

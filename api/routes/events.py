@@ -12,9 +12,11 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from api.deps import AnalyticsKeyDep, SessionDep, StateDep
+from api.errors import DATABASE_DOWN, DATABASE_RETRY_SECONDS, is_database_outage
 from api.schemas import EventsAccepted, FailedEventPublic
 from pvideo.db.models import FailedEvent
 from pvideo.jobs.campaigns import get_campaign
+from pvideo.scene.limits import InputLimitError, check_json
 from pvideo.tracking.devices import device_class
 from pvideo.tracking.events import EventBatch, describe
 from pvideo.tracking.export import decode_cursor, encode_cursor, export_page, to_csv, to_ndjson
@@ -23,6 +25,7 @@ from pvideo.tracking.groupcommit import Pending
 router = APIRouter(prefix="/api/events", tags=["events"])
 
 MAX_BODY = 64 * 1024
+MAX_ID = 2**63 - 1  # event ids are 64-bit integers
 CORS = {"Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": "Retry-After"}
 
 _BODY = {
@@ -47,7 +50,10 @@ async def _read_batch(request: Request) -> EventBatch:
         if len(body) > MAX_BODY:
             raise _reject(413, f"event batch larger than {MAX_BODY // 1024} KB")
     try:
+        check_json(bytes(body), "body")  # sendBeacon's text/plain bodies skip the app-wide JSON check
         return EventBatch.model_validate_json(bytes(body))
+    except InputLimitError as exc:
+        raise _reject(422, str(exc)) from None
     except ValidationError as exc:
         raise _reject(422, describe(exc)) from None
 
@@ -77,9 +83,17 @@ async def post_events(request: Request, state: StateDep) -> Response:
     wait = state.event_limiter.take(render_id, len(batch.events))
     if wait > 0:
         raise _reject(429, "too many events for this link", {"Retry-After": str(math.ceil(wait))})
-    result = await state.events.submit(
-        Pending(batch.token, render_id, batch.events, batch.sent_at, device_class(request.headers.get("user-agent")))
-    )
+    try:
+        result = await state.events.submit(
+            Pending(
+                batch.token, render_id, batch.events, batch.sent_at, device_class(request.headers.get("user-agent"))
+            )
+        )
+    except Exception as exc:
+        if not is_database_outage(exc):
+            raise
+        # the tracker keeps the batch queued and sends it again after Retry-After
+        raise _reject(503, DATABASE_DOWN, {"Retry-After": str(DATABASE_RETRY_SECONDS)}) from None
     if result is None:
         raise _reject(404, "unknown viewer token")
     accepted = EventsAccepted(
@@ -113,7 +127,9 @@ def export_events(
     try:
         after_id = decode_cursor(after)
     except ValueError as exc:
-        raise HTTPException(422, str(exc)) from None
+        raise HTTPException(422, f"after: {exc}") from None
+    if after_id > MAX_ID:
+        raise HTTPException(422, "after: malformed cursor")
     rows = export_page(
         session, campaign_id, after=after_id, limit=limit, settle=state.runtime.settings.event_export_settle_seconds
     )
@@ -129,7 +145,7 @@ def failed_events(
     session: SessionDep,
     _: AnalyticsKeyDep,
     campaign_id: str = Query(max_length=32),
-    after: int = Query(0, ge=0),
+    after: int = Query(0, ge=0, le=MAX_ID),
     limit: int = Query(100, ge=1, le=1000),
 ) -> list[FailedEventPublic]:
     """Events that failed validation, with the reason and the payload as received (by id)."""

@@ -1,8 +1,11 @@
 """HLS for customers: their playlist and its segments, reached only by their token.
 
-The stored playlist names storage keys; here each becomes a URL the player
-may fetch: a presigned S3 URL, or this router's segment route, which serves
-only segments that this render's playlist lists.
+The stored playlist names storage keys; here each becomes this router's
+segment route, which serves only segments that this render's playlist lists,
+and only while the token is live: each segment request checks the token again,
+then answers with the file or a presigned URL made for that request (valid
+``PVIDEO_PRESIGNED_URL_SECONDS``). Presigned URLs written into the playlist
+would outlive a revocation, and expire mid-video once they are short-lived.
 """
 
 from __future__ import annotations
@@ -69,10 +72,7 @@ def _playlist(token: str, state: StateDep, session: SessionDep) -> str:
 
 @router.get("/v/{token}/index.m3u8")
 def playlist(token: str, state: StateDep, session: SessionDep) -> Response:
-    storage = state.runtime.storage
-    text = hls.rewrite(
-        _playlist(token, state, session), lambda key: storage.url(key) or f"/v/{token}/hls/{PurePosixPath(key).name}"
-    )
+    text = hls.rewrite(_playlist(token, state, session), lambda key: f"/v/{token}/hls/{PurePosixPath(key).name}")
     return Response(text, media_type=PLAYLIST_TYPE, headers={"Cache-Control": "private, max-age=60"})
 
 
@@ -94,5 +94,6 @@ def segment(token: str, name: str, state: StateDep, session: SessionDep) -> Resp
         keys[0],
         "video/mp2t",
         not_found="segment not found",
+        expires=state.runtime.settings.presigned_url_seconds,
         headers={"Cache-Control": "private, max-age=86400"},
     )

@@ -43,8 +43,8 @@ def cta_click(
     session: SessionDep,
     e: str | None = Query(None, max_length=100, description="event id (tracker)"),
     s: str | None = Query(None, max_length=64, description="session id (tracker)"),
-    q: int | None = Query(None, ge=0, description="sequence number (tracker)"),
-    t: float | None = Query(None, ge=0, description="video position (tracker)"),
+    q: int | None = Query(None, ge=0, le=2_000_000_000, description="sequence number (tracker)"),
+    t: float | None = Query(None, ge=0, le=86_400, description="video position (tracker)"),
 ) -> Response:
     """Record a ``cta_click`` then redirect to that CTA's URL for this render, and only there."""
     render = _live_render(token, state, session)

@@ -21,32 +21,32 @@ def _done_render(token: str, state: StateDep, session: SessionDep, what: str) ->
     return render
 
 
+def _stored(state: StateDep, key: str | None, media_type: str) -> Response:
+    settings = state.runtime.settings
+    return stored_file(
+        state.runtime.storage, key, media_type, not_found="thumbnail not found", expires=settings.presigned_url_seconds
+    )
+
+
 @router.get("/v/{token}/thumbnail.jpg", response_class=FileResponse)
 def thumbnail(token: str, state: StateDep, session: SessionDep) -> Response:
     """A small poster JPEG (the manifest's thumbnail)."""
     render = _done_render(token, state, session, "thumbnail")
-    return stored_file(state.runtime.storage, render.thumbnail_key, "image/jpeg", not_found="thumbnail not found")
+    return _stored(state, render.thumbnail_key, "image/jpeg")
 
 
 @router.get("/v/{token}/thumbnail.gif", response_class=FileResponse)
 def thumbnail_gif(token: str, state: StateDep, session: SessionDep) -> Response:
     """An animated GIF loop (at most 3 s and 1 MB) with a play button, for email."""
     render = _done_render(token, state, session, "thumbnail")
-    return stored_file(
-        state.runtime.storage, (render.outputs or {}).get("thumbnail.gif"), "image/gif", not_found="thumbnail not found"
-    )
+    return _stored(state, (render.outputs or {}).get("thumbnail.gif"), "image/gif")
 
 
 @router.get("/v/{token}/thumbnail.webp", response_class=FileResponse)
 def thumbnail_webp(token: str, state: StateDep, session: SessionDep) -> Response:
     """The same loop as an animated WebP."""
     render = _done_render(token, state, session, "thumbnail")
-    return stored_file(
-        state.runtime.storage,
-        (render.outputs or {}).get("thumbnail.webp"),
-        "image/webp",
-        not_found="thumbnail not found",
-    )
+    return _stored(state, (render.outputs or {}).get("thumbnail.webp"), "image/webp")
 
 
 def _text_track(token: str, state: StateDep, session: SessionDep, name: str) -> Response:

@@ -54,7 +54,8 @@ def _media(token: str, state: StateDep, session: SessionDep, which: str, media_t
     key = render.video_key if which == "video" else render.poster_key
     if render.status != RenderStatus.DONE:
         raise HTTPException(404, _NOT_FOUND)
-    return stored_file(state.runtime.storage, key, media_type, not_found=_NOT_FOUND)
+    expires = state.runtime.settings.presigned_url_seconds
+    return stored_file(state.runtime.storage, key, media_type, not_found=_NOT_FOUND, expires=expires)
 
 
 @router.get("/v/{token}/video.mp4", response_class=FileResponse)

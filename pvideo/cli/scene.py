@@ -57,11 +57,12 @@ def validate(scene: Path, data: Annotated[Path | None, typer.Option(help="custom
 
     warnings: list[str] = []
     problems = validate_scene(scene, data, load_settings(), warnings)
+    warnings += [f"warning: {w}" for w in _column_warnings(scene, data)] if data else []
+    for problem in problems:
+        err.print(problem, highlight=False, markup=False, soft_wrap=True)
     for warning in warnings:  # they render, so they do not change the exit code
         err.print(warning, highlight=False, markup=False, soft_wrap=True)
     if problems:
-        for problem in problems:
-            err.print(problem, highlight=False, markup=False, soft_wrap=True)
         raise fail(f"{len(problems)} problem(s) found")
     console.print(f"[green]ok[/green]: {scene}" + (f" with {data}" if data else ""))
     if data is None:
@@ -82,6 +83,23 @@ def _note_unchecked_hrefs(scene: Path) -> None:
             markup=False,
             soft_wrap=True,
         )
+
+
+def _column_warnings(scene: Path, data: Path) -> list[str]:
+    """Columns of ``data`` the scene never reads: the rows are still valid, but a misspelt
+    field would otherwise go unnoticed. Unreadable files are left to ``validate_scene``."""
+    from pvideo.scene import customers
+    from pvideo.scene.spec import load_scene
+
+    try:
+        spec = load_scene(scene)
+        columns = customers.table_columns(data)
+    except PvideoError:
+        return []
+    return [
+        f"{data}: column {column!r} is not used by scene {spec.name!r}"
+        for column in customers.unused_columns(spec, columns)
+    ]
 
 
 def _compile_row(scene: Path, data: Path | None, row: list[str] | None, settings: Settings) -> RenderPlan:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -25,7 +25,30 @@ def run_server(*, runtime: Runtime, host: str, port: int, access_log: bool = Tru
     from pvideo.logs import configure_logging
 
     configure_logging()
-    uvicorn.run(create_app(runtime=runtime), host=host, port=port, log_level="info", access_log=access_log)
+    uvicorn.run(
+        create_app(runtime=runtime),
+        host=host,
+        port=port,
+        log_level="info",
+        access_log=access_log,
+        **server_limits(runtime.settings),
+    )
+
+
+def server_limits(settings: Settings) -> dict[str, Any]:
+    """uvicorn options bounding what a client can hold (docs/operations.md, "Limits and timeouts"):
+    header read time and size, idle keep-alive, open connections; and whose proxy headers count."""
+    from api.connection_limits import header_limited_protocol
+
+    return {
+        "http": header_limited_protocol(settings.header_timeout_seconds, settings.max_header_kb * 1024),
+        "timeout_keep_alive": settings.keep_alive_seconds,
+        "limit_concurrency": settings.max_connections,
+        # X-Forwarded-For/-Proto are believed only from the configured proxies (uvicorn's default
+        # trusts 127.0.0.1): the client address that wrong keys are counted by, https for cookies
+        "proxy_headers": bool(settings.trusted_proxies),
+        "forwarded_allow_ips": ",".join(settings.trusted_proxies) or None,
+    }
 
 
 def announce_api_key(settings: Settings) -> None:
@@ -69,6 +92,7 @@ def serve(
         port=port,
         log_level="info",
         access_log=access_log,
+        **server_limits(settings),
     )
 
 
@@ -94,4 +118,7 @@ def worker(
         "--queues",
         *queues.split(","),
     ]
+    # Fetch no more renders than there are threads to run them (Dramatiq's default is twice as
+    # many): a message fetched and waiting dies with its worker, and then waits for the rescue.
+    os.environ.setdefault("dramatiq_queue_prefetch", str(threads or settings.worker_threads))
     os.execv(sys.executable, args)

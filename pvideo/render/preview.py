@@ -16,11 +16,34 @@ from fractions import Fraction
 import numpy as np
 from PIL import Image
 
-from pvideo.errors import DataError
+from pvideo.errors import DataError, SceneError
 from pvideo.plan.animation import Timing, even, scaled_size, state
+from pvideo.plan.geometry import Frame, place
 from pvideo.plan.model import Overlay, RenderPlan, VideoClip
 from pvideo.render.clips import fitted
 from pvideo.render.overlays import frame_window
+from pvideo.scene.layers import AudioLayer
+from pvideo.scene.spec import SceneSpec
+
+MAX_BOX_FACTOR = 2  # a layer box may be at most this many frames wide and high
+
+
+def check_pixel_budget(spec: SceneSpec, frame: tuple[int, int]) -> None:
+    """Refuse a layer box more than ``MAX_BOX_FACTOR`` frames wide or high (``SceneError`` naming it).
+
+    A layer is rasterized whole, though at most a frame of it can show: a 12000x12000 box
+    is 576 MB per RGBA copy, and compositing makes several."""
+    width, height = frame
+    for index, layer in enumerate(spec.layers, start=1):
+        if isinstance(layer, AudioLayer):
+            continue
+        box = place(layer.box, Frame(width, height)).pixels  # a box in percent or anchored: placed first
+        if box.w > MAX_BOX_FACTOR * width or box.h > MAX_BOX_FACTOR * height:
+            ident = f" {layer.id!r}" if layer.id else ""
+            raise SceneError(
+                f"scene: layer {index} ({layer.type}{ident}), field box: {box.w}x{box.h} is larger than "
+                f"{MAX_BOX_FACTOR} times the {width}x{height} video frame"
+            )
 
 
 def preview_frame(plan: RenderPlan, at: float) -> Image.Image:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import codecs
+import contextlib
 import csv
 import io
 import itertools
@@ -13,24 +13,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+import jinja2
+from jinja2 import meta
+
 from pvideo.errors import DataError
+from pvideo.scene.csvfiles import (
+    MIXED,
+    UNDECODED,
+    codec_name,
+    csv_text,
+    json_text,
+    open_table,
+    sniff_delimiter,
+)
+from pvideo.scene.limits import InputLimitError, check_json, find_text_problem
 from pvideo.scene.spec import SceneSpec
 
-# A byte-order mark names the encoding (UTF-32 first: its little-endian mark starts like UTF-16's).
-_BOMS = (
-    (codecs.BOM_UTF32_LE, "utf-32"),
-    (codecs.BOM_UTF32_BE, "utf-32"),
-    (codecs.BOM_UTF8, "utf-8-sig"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
-)
-_CP1252_HOLES = re.compile(b"[\x81\x8d\x8f\x90\x9d]")  # the bytes cp1252 leaves undefined
-_UNDECODED = re.compile("[\udc80-\udcff]")  # bytes UTF-8 could not decode (surrogateescape)
-_WIDE = re.compile("[^\x00-\x7f\udc80-\udcff]")  # a character UTF-8 did decode, past ASCII
-_SCAN_CHUNK = 1 << 20
-DELIMITERS = ",;\t"
-_SNIFF_CHARS = 4096
-_MIXED = "not valid UTF-8 text, though the rest of the file is UTF-8: save the table again as UTF-8"
 _NUL = "NUL characters are not allowed (a binary file, or UTF-16 without a byte-order mark?)"
 
 
@@ -94,50 +92,6 @@ def check_columns(spec: SceneSpec, columns: Iterable[str], *, source: str) -> No
         )
 
 
-def detect_encoding(binary: IO[bytes]) -> str:
-    """The encoding of a table, read from the start of ``binary`` (which is rewound).
-
-    A byte-order mark names it (UTF-8, UTF-16, UTF-32). Without one, UTF-8 when the
-    file holds UTF-8 characters (a stray invalid byte is then that row's problem, see
-    ``iter_csv``), or is plain ASCII; otherwise cp1252, the Windows "ANSI" export of
-    spreadsheets (Latin-1 when a byte cp1252 leaves undefined is present). So any
-    file decodes, and a problem is reported by row, never by byte offset.
-    """
-    head = binary.read(4)
-    bom = next((name for mark, name in _BOMS if head.startswith(mark)), None)
-    if bom is not None:
-        binary.seek(0)
-        return bom
-    utf8 = codecs.getincrementaldecoder("utf-8")("surrogateescape")
-    invalid = wide = holes = False
-    chunk, final = head, False
-    while not final:
-        more = binary.read(_SCAN_CHUNK)
-        final = not more
-        text = utf8.decode(chunk, final=final)
-        invalid = invalid or _UNDECODED.search(text) is not None
-        wide = wide or _WIDE.search(text) is not None
-        holes = holes or _CP1252_HOLES.search(chunk) is not None
-        chunk = more
-    binary.seek(0)
-    return "utf-8" if wide or not invalid else "latin-1" if holes else "cp1252"
-
-
-def csv_text(binary: IO[bytes]) -> io.TextIOWrapper:
-    """A binary table as text in its detected encoding (``detect_encoding``); a byte UTF-8
-    cannot decode becomes a lone surrogate that ``iter_csv`` reports with its row."""
-    encoding = detect_encoding(binary)
-    return io.TextIOWrapper(binary, encoding=encoding, errors=_errors(encoding), newline="")
-
-
-def sniff_delimiter(header: str) -> str:
-    """The separator of a table's header line: a comma, semicolon or tab (a comma when unsure)."""
-    try:
-        return csv.Sniffer().sniff(header[:_SNIFF_CHARS], delimiters=DELIMITERS).delimiter
-    except csv.Error:
-        return ","
-
-
 def parse_csv(text: str, *, source: str = "<csv>") -> tuple[list[str], list[CustomerRow]]:
     columns, rows = iter_csv(io.StringIO(text, newline=""), source=source)
     return columns, list(rows)
@@ -147,69 +101,113 @@ def iter_csv(stream: IO[str] | Iterable[str], *, source: str = "<csv>") -> tuple
     """The header and a lazy iterator of rows: a 100k-row upload is never held in memory.
 
     The separator (comma, semicolon or tab) is sniffed from the header line. A problem
-    is a ``DataError`` naming the file and the row: text that does not decode, a NUL
-    character, a cell the csv module refuses.
+    is a ``DataError`` naming the file, the row and the column: text that does not decode,
+    a NUL character, a cell over the CSV field limit, a header naming a column twice.
     """
     lines = iter(stream)
     try:
         first = next(lines, "")
     except UnicodeDecodeError as exc:
-        raise DataError(f"not valid {_codec(exc)} text at or after the header row", source=source) from None
-    reader = csv.DictReader(itertools.chain([first], lines), delimiter=sniff_delimiter(first))
+        raise DataError(f"not valid {codec_name(exc)} text at or after the header row", source=source) from None
+    delimiter = sniff_delimiter(first)
+    record = _RecordLines(itertools.chain([first], lines))
+    reader = csv.DictReader(record, delimiter=delimiter)
     try:
-        columns = [c.strip() for c in (reader.fieldnames or [])]
+        header = reader.fieldnames or []
     except (csv.Error, UnicodeDecodeError) as exc:
-        raise _read_error(exc, source=source, row=None) from None
+        raise _read_error(exc, record, [], delimiter, source=source, row=None) from None
+    columns = [c.strip() for c in header]
     if not columns:
         raise DataError("CSV has no header row", source=source)
-    if any("\x00" in c for c in columns):
-        raise DataError(f"header row: {_NUL}", source=source)
-    if any(_UNDECODED.search(c) for c in columns):
-        raise DataError(f"header row: {_MIXED}", source=source)
+    _check_header(columns, source=source)
     reader.fieldnames = columns
+    record.lines.clear()
 
     def rows() -> Iterator[CustomerRow]:
         number = 0
         try:
             for number, r in enumerate(reader, start=1):
+                record.lines.clear()
                 data = {k: v for k, v in r.items() if k is not None}
                 for column, value in data.items():
                     if isinstance(value, str) and "\x00" in value:
                         raise DataError(_NUL, row=number, field=column, source=source)
-                    if isinstance(value, str) and _UNDECODED.search(value):
-                        raise DataError(_MIXED, row=number, field=column, source=source)
+                    if isinstance(value, str) and UNDECODED.search(value):
+                        raise DataError(MIXED, row=number, field=column, source=source)
                 yield CustomerRow(number, data)
         except (csv.Error, UnicodeDecodeError) as exc:
-            raise _read_error(exc, source=source, row=number + 1) from None
+            raise _read_error(exc, record, columns, delimiter, source=source, row=number + 1) from None
 
     return columns, rows()
 
 
-def _codec(exc: UnicodeDecodeError) -> str:
-    """``UTF-16`` for the ``utf-16-le`` a decoder names."""
-    return exc.encoding.upper().removesuffix("-LE").removesuffix("-BE")
+def _check_header(columns: list[str], *, source: str) -> None:
+    seen: set[str] = set()
+    for column in columns:
+        if "\x00" in column:
+            raise DataError(f"header row: {_NUL}", source=source)
+        if UNDECODED.search(column):
+            raise DataError(f"header row: {MIXED}", source=source)
+        if column and column in seen:  # DictReader would keep only the last of them
+            raise DataError(f"duplicate column {column!r} in the header row", field=column, source=source)
+        seen.add(column)
 
 
-def _errors(encoding: str) -> str:
-    """UTF-8 without a mark keeps a stray byte as a lone surrogate, reported with its row;
-    a file with a byte-order mark must decode throughout."""
-    return "surrogateescape" if encoding == "utf-8" else "strict"
+class _RecordLines:
+    """The stream's lines, keeping those of the record being read: when the csv module
+    refuses a cell over its field limit, they say which column it is."""
+
+    def __init__(self, stream: Iterable[str]) -> None:
+        self._lines = iter(stream)
+        self.lines: list[str] = []
+
+    def __iter__(self) -> _RecordLines:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._lines)
+        self.lines.append(line)
+        return line
 
 
-def _read_error(exc: csv.Error | UnicodeDecodeError, *, source: str, row: int | None) -> DataError:
+def _read_error(
+    exc: csv.Error | UnicodeDecodeError,
+    record: _RecordLines,
+    columns: list[str],
+    delimiter: str,
+    *,
+    source: str,
+    row: int | None,
+) -> DataError:
     if isinstance(exc, UnicodeDecodeError):  # text is decoded ahead of the rows: the row is a lower bound
         where = "at or after the header row" if row is None else f"at or after row {row}"
-        return DataError(f"not valid {_codec(exc)} text {where}", source=source)
+        return DataError(f"not valid {codec_name(exc)} text {where}", source=source)
+    if "field limit" in str(exc):
+        limit = csv.field_size_limit()
+        index = _oversized_cell("".join(record.lines), limit, delimiter)
+        field = columns[index] if index is not None and index < len(columns) else None
+        what = "a cell" if field or index is None else f"cell {index + 1} (past the header's columns)"
+        reason = f"{what} is larger than {limit:,} characters, the CSV cell limit"
+        return DataError(reason if row is not None else f"header row: {reason}", row=row, field=field, source=source)
     return DataError(f"not valid CSV: {exc}", row=row, source=source)
 
 
-def _open(path: Path) -> IO[bytes]:
-    try:
-        return path.open("rb")
-    except FileNotFoundError:
-        raise DataError("file not found", source=str(path)) from None
-    except OSError as exc:  # a folder, no permission
-        raise DataError(f"cannot read the file: {exc.strerror or exc}", source=str(path)) from None
+def _oversized_cell(text: str, limit: int, delimiter: str = ",", max_cells: int = 10_000) -> int | None:
+    """Index of the first cell of ``text`` (one record) longer than ``limit`` characters."""
+    cell_pattern = re.compile(rf'"(?:[^"]|"")*"?|[^{re.escape(delimiter)}"\r\n]*')  # quoted or not
+    pos = 0
+    for index in range(max_cells):
+        match = cell_pattern.match(text, pos)
+        if match is None:
+            return None
+        cell = match.group()
+        if (len(cell) - 2 if cell.startswith('"') else len(cell)) > limit:
+            return index
+        pos = match.end()
+        if pos >= len(text) or text[pos] != delimiter:
+            return None
+        pos += 1
+    return None
 
 
 def stream_customers(path: str | Path, spec: SceneSpec) -> Iterator[CustomerRow]:
@@ -218,33 +216,44 @@ def stream_customers(path: str | Path, spec: SceneSpec) -> Iterator[CustomerRow]
     if path.suffix.lower() == ".json":
         yield from read_customers(path, spec)
         return
-    with csv_text(_open(path)) as stream:
+    with csv_text(open_table(path)) as stream:
         columns, rows = iter_csv(stream, source=str(path))
         check_columns(spec, columns, source=str(path))
         yield from rows
 
 
-def parse_json(text: str, *, source: str = "<json>") -> list[CustomerRow]:
+def _load_json(text: str, source: str) -> Any:
     try:
-        data = json.loads(text)
+        check_json(text, source)
+        return json.loads(text)
+    except InputLimitError as exc:
+        raise DataError(str(exc)) from None
     except ValueError as exc:  # JSONDecodeError, or a number Python will not convert
         raise DataError(f"not valid JSON: {exc}", source=source) from None
     except RecursionError:
         raise DataError("not valid JSON: nested too deeply", source=source) from None
+
+
+def parse_json(text: str, *, source: str = "<json>") -> list[CustomerRow]:
+    data = _load_json(text, source)
     if isinstance(data, Mapping) and "customers" in data:
         data = data["customers"]
     if not isinstance(data, list):
         raise DataError("JSON customers must be a list of objects", source=source)
+    for number, row in enumerate(data, start=1):
+        problem = find_text_problem(row)
+        if problem:
+            raise DataError(problem[1], row=number, field=problem[0] or None, source=source)
     return [CustomerRow(i, r) for i, r in enumerate(data, start=1)]
 
 
 def read_customers(path: str | Path, spec: SceneSpec | None = None) -> list[CustomerRow]:
-    """Rows from a ``.csv`` or ``.json`` file (any encoding ``detect_encoding`` knows);
+    """Rows from a ``.csv`` or ``.json`` file (any encoding ``csvfiles.detect_encoding`` knows);
     with ``spec``, CSV columns are checked."""
     path = Path(path)
     if path.suffix.lower() == ".json":
-        return parse_json(_json_text(path), source=str(path))
-    with csv_text(_open(path)) as stream:
+        return parse_json(json_text(path), source=str(path))
+    with csv_text(open_table(path)) as stream:
         columns, rows = iter_csv(stream, source=str(path))
         if spec is not None:
             check_columns(spec, columns, source=str(path))
@@ -254,30 +263,47 @@ def read_customers(path: str | Path, spec: SceneSpec | None = None) -> list[Cust
 def read_row(path: str | Path) -> dict[str, Any]:
     """One customer from a JSON file holding an object (``pvideo render --data ROW.json``)."""
     path = Path(path)
-    try:
-        data = json.loads(_json_text(path))
-    except ValueError as exc:
-        raise DataError(f"not valid JSON: {exc}", source=str(path)) from None
-    except RecursionError:
-        raise DataError("not valid JSON: nested too deeply", source=str(path)) from None
+    data = _load_json(json_text(path), str(path))
     if not isinstance(data, dict):
         raise DataError("a customer row must be a JSON object of field: value", source=str(path))
+    problem = find_text_problem(data)
+    if problem:
+        raise DataError(problem[1], field=problem[0] or None, source=str(path))
     return data
 
 
-def _json_text(path: Path) -> str:
-    """A JSON file's text in its detected encoding (``detect_encoding``)."""
-    with _open(path) as binary:
-        encoding = detect_encoding(binary)
-        raw = binary.read()
-    try:
-        text = raw.decode(encoding, errors=_errors(encoding))
-    except UnicodeDecodeError as exc:
-        raise DataError(f"not valid {_codec(exc)} text", source=str(path)) from None
-    bad = _UNDECODED.search(text)
-    if bad:
-        raise DataError(f"line {text.count(chr(10), 0, bad.start()) + 1}: {_MIXED}", source=str(path))
-    return text.removeprefix("\ufeff")
+def table_columns(path: str | Path) -> list[str]:
+    """The columns of a ``.csv`` file (its header) or ``.json`` file (every key, in order of appearance)."""
+    path = Path(path)
+    if path.suffix.lower() == ".json":
+        return list(dict.fromkeys(k for row in read_customers(path) if isinstance(row.data, Mapping) for k in row.data))
+    with csv_text(open_table(path)) as stream:
+        return iter_csv(stream, source=str(path))[0]
+
+
+def unused_columns(spec: SceneSpec, columns: Iterable[str]) -> list[str]:
+    """Columns the scene neither declares nor names in any template or condition: most likely a
+    misspelt field, reported as a warning (the rows are still good)."""
+    used = set(spec.fields) | {spec.id_field} | _template_names(spec.to_json())
+    return [c for c in dict.fromkeys(columns) if c and c not in used]
+
+
+def _template_names(value: Any) -> set[str]:
+    """Every name the Jinja2 text and ``when`` conditions of a scene read."""
+    names: set[str] = set()
+    environment = jinja2.Environment()
+    stack: list[tuple[str, Any]] = [("", value)]
+    while stack:
+        key, item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.items())
+        elif isinstance(item, list):
+            stack.extend((key, child) for child in item)
+        elif isinstance(item, str) and (key == "when" or "{" in item):
+            source = "{{ (" + item + ") }}" if key == "when" else item
+            with contextlib.suppress(jinja2.TemplateError):  # the spec reports bad templates itself
+                names |= meta.find_undeclared_variables(environment.parse(source))
+    return names
 
 
 def iter_valid(

@@ -22,6 +22,7 @@ from pvideo.errors import SceneError
 from pvideo.scene.checks import SpecModel, is_identifier
 from pvideo.scene.conditions import check_condition
 from pvideo.scene.layers import LAYER_TYPES, CtaLayer, Layer
+from pvideo.scene.limits import InputLimitError, load_yaml
 from pvideo.scene.marks import Marks, did_you_mean, mark_of, yaml_marks
 from pvideo.scene.urls import normalize_url
 
@@ -239,17 +240,24 @@ def parse_scene(data: Any, *, source: str = "<scene>", marks: Marks | None = Non
 
 def load_scene(path: str | Path, *, source: str | None = None) -> SceneSpec:
     """The scene in a YAML file. Errors name ``source`` (default: the file's name, never the
-    folder it is in, so an API answer shows no server path) with the line and column."""
+    folder it is in, so an API answer shows no server path) with the line and column.
+
+    Size, nesting and number length are checked before the YAML is built
+    (``pvideo.scene.limits``): a file nested thousands deep or holding a
+    5,000-digit number is a ``SceneError``, not a ``RecursionError`` or ``ValueError``.
+    """
     path = Path(path)
     where = source or path.name
     try:
         text = path.read_text(encoding="utf-8")
-        data = yaml.safe_load(text)
+        data = load_yaml(text, where)
         marks = yaml_marks(text)
     except FileNotFoundError:
         raise SceneError(f"{where}: scene file not found") from None
     except UnicodeDecodeError:
         raise SceneError(f"{where}: not UTF-8 text") from None
+    except InputLimitError as exc:
+        raise SceneError(str(exc)) from None
     except yaml.YAMLError as exc:
         raise SceneError(f"{where}: not valid YAML: {exc}") from None
     except ValueError as exc:  # a scalar YAML cannot build, e.g. the date 2026-02-30

@@ -40,7 +40,7 @@ def test_readyz_checks_database_redis_and_storage(settings, redis_url, tmp_path)
     runtime = Runtime.from_settings(broken)
     runtime.storage._config.retries["max_attempts"] = 1
     with TestClient(create_app(runtime=runtime)) as client:
-        down = client.get("/readyz")
+        down = client.get("/readyz", headers={"X-API-Key": API_KEY})  # an admin key: the details too
         assert client.get("/healthz").status_code == 200  # alive, just not ready
     assert down.status_code == 503
     checks = down.json()["checks"]

@@ -12,12 +12,20 @@ from PIL import Image
 
 from api.routes import scenes
 from pvideo.access.apikeys import create_key
+from tests.api.served import close_previews
 from tests.conftest import API_KEY, CARD_SCENE, HEIGHT, WIDTH
 from tests.preview_cli import cli_preview
 
 AUTH = {"X-API-Key": API_KEY}
 ROW = {"customer_id": "c1", "first_name": "Zoë", "price": "9.5"}
 HELLO = (40, 40, 300, 80)  # the "hello" text layer's box, shown 1.0-2.0 s on #102040
+
+
+@pytest.fixture()
+def client(client):
+    """The app's client; its warm preview child ends with the test."""
+    yield client
+    close_previews(client.app)
 
 
 def _post(client, **body):
@@ -114,9 +122,10 @@ def test_busy_previews_answer_429(client):
 
 
 def test_a_slow_preview_answers_504_and_frees_its_slot(client, monkeypatch):
-    monkeypatch.setattr(scenes, "PREVIEW_SECONDS", 0.01)
+    settings = client.app.state.pvideo.runtime.settings
+    monkeypatch.setattr(settings, "preview_timeout_seconds", 0.01)
     response = _post(client)
     assert response.status_code == 504 and "longer than" in response.json()["detail"]
-    monkeypatch.setattr(scenes, "PREVIEW_SECONDS", 60)
-    for _ in range(3):  # the abandoned work released its slot once it finished
+    monkeypatch.setattr(settings, "preview_timeout_seconds", 60)
+    for _ in range(3):  # the killed child released its slot
         assert _post(client).status_code == 200

@@ -13,7 +13,8 @@ import io
 import pytest
 
 from pvideo.errors import DataError
-from pvideo.scene.customers import detect_encoding, read_customers, sniff_delimiter, stream_customers
+from pvideo.scene.csvfiles import detect_encoding, sniff_delimiter
+from pvideo.scene.customers import read_customers, stream_customers
 from pvideo.scene.spec import parse_scene
 from tests.conftest import CARD_SCENE
 

@@ -1,0 +1,264 @@
+"""Bounded work: previews in a killable child with a pixel budget, memory and CPU ceilings; request
+headers and bodies with read timeouts; a route's size limit before its body; /readyz within 2 s.
+
+Previews run through the test client (the app shares this process, so its memory is this
+process's); what needs a real connection (stalls, a client that leaves) runs ``pvideo serve``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+import yaml
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from api.limits import ROUTE_BODY_LIMITS
+from api.main import create_app
+from api.routes import events
+from pvideo.access.apikeys import create_key
+from pvideo.runtime import Runtime
+from tests.api.served import (
+    FrozenListener,
+    PeakRss,
+    alive,
+    answer,
+    children,
+    close_previews,
+    post_head,
+    raw,
+    served,
+    wait_until,
+)
+from tests.conftest import API_KEY, CARD_SCENE, copy_assets
+
+AUTH = {"X-API-Key": API_KEY}
+CHILD = "pvideo.render.sandboxed"
+ROW = {"customer_id": "c1", "first_name": "Ana", "price": "9.5"}
+
+
+@pytest.fixture(scope="module")
+def big_assets(assets_dir, tmp_path_factory):
+    """The test assets plus an HD (1920x1080) and a UHD (3840x2160) template."""
+    from pvideo.settings import Settings
+
+    assets = copy_assets(assets_dir, tmp_path_factory.mktemp("big") / "assets")
+    for name, size, rate in (("hd", "1920x1080", 10), ("uhd", "3840x2160", 2)):
+        source = ["-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}:d=1"]
+        encode = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
+        target = str(assets / f"templates/{name}.mp4")
+        subprocess.run([Settings().ffmpeg_exe, "-v", "error", "-y", *source, *encode, target], check=True)
+    return assets
+
+
+@contextmanager
+def _client(settings, **update):
+    runtime = Runtime.from_settings(settings.model_copy(update=update))
+    try:
+        with TestClient(create_app(runtime=runtime)) as client:
+            yield client
+    finally:
+        close_previews(client.app)
+        runtime.db.dispose()
+
+
+def _shape(video: str, w: int, h: int) -> dict:
+    box = {"x": 0, "y": 0, "w": w, "h": h}
+    layer = {"type": "shape", "id": "huge", "start": 0, "end": 1, "box": box, "fill": "#ff0000"}
+    return {"name": "big", "video": f"templates/{video}", "fields": {}, "layers": [layer]}
+
+
+def _preview(client, scene, row=None, at=0.2):
+    return client.post("/api/scenes/preview", headers=AUTH, json={"scene": scene, "row": row or {}, "at": at})
+
+
+def _card(client) -> set[int]:
+    """A small preview; returns the warm child it leaves (the next preview's)."""
+    before = children(os.getpid(), CHILD)
+    response = _preview(client, yaml.safe_dump(CARD_SCENE), ROW, 1.5)
+    assert response.status_code == 200, response.text
+    return children(os.getpid(), CHILD) - before
+
+
+def test_a_box_past_the_pixel_budget_is_refused_naming_the_layer_and_field(client):
+    """Was 12.5 s and +3.7 GB in the server for a 12000x12000 box on a 1280x720 frame."""
+    start = time.monotonic()
+    response = _preview(client, _shape("tiny.mp4", 12000, 12000))
+    assert response.status_code == 422, response.text
+    detail = response.json()["detail"]
+    assert "layer 1 (shape 'huge'), field box" in detail and "640x360" in detail
+    assert time.monotonic() - start < 10
+    assert _preview(client, _shape("tiny.mp4", 1280, 720)).status_code == 200  # twice the frame is fine
+
+
+def test_a_deeply_nested_scene_is_refused_before_it_is_parsed(client):
+    """A 90 KB YAML scene nested 45,000 deep cost ~45 CPU-s in the server, then 504."""
+    nested = "name: n\nvideo: templates/tiny.mp4\nlayers: []\nx: " + "[" * 45_000 + "]" * 45_000 + "\n"
+    cpu, start = time.process_time(), time.monotonic()
+    response = _preview(client, nested)
+    assert response.status_code == 422 and "nested deeper than" in response.json()["detail"]
+    assert time.monotonic() - start < 5 and time.process_time() - cpu < 2
+
+
+def test_the_preview_runs_in_a_child_and_the_server_keeps_its_memory(settings, big_assets):
+    """A box twice the HD frame takes a few hundred MB to composite: all of it in the child."""
+    with _client(settings, assets_dir=big_assets) as client:
+        _card(client)  # the first preview also starts the next child: not counted below
+        time.sleep(1)
+        with PeakRss() as rss:
+            response = _preview(client, _shape("hd.mp4", 3840, 2160))
+        assert response.status_code == 200, response.text
+        frame = np.asarray(Image.open(io.BytesIO(response.content)).convert("RGB"))
+        assert frame.shape == (1080, 1920, 3) and tuple(frame[540, 960]) == (255, 0, 0)
+        assert rss.growth < 100, f"the server grew by {rss.growth} MB"
+        assert children(os.getpid(), CHILD), "no preview child process"
+
+
+def test_a_preview_past_its_memory_ceiling_is_refused(settings, big_assets):
+    with _client(settings, assets_dir=big_assets, preview_memory_mb=512) as client:
+        response = _preview(client, _shape("uhd.mp4", 7680, 4320))
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"] == "the preview needs more than 512 MB of memory"
+
+
+def test_a_preview_past_its_cpu_time_is_refused(settings, big_assets):
+    with _client(settings, assets_dir=big_assets, preview_cpu_seconds=1) as client:
+        start = time.monotonic()
+        response = _preview(client, _shape("uhd.mp4", 7680, 4320))
+        assert response.status_code == 422, response.text
+        assert response.json()["detail"] == "the preview needs more than 1 s of CPU time"
+        assert time.monotonic() - start < 20
+        _card(client)  # and the next one works
+
+
+def test_a_preview_past_its_time_is_killed_with_its_child(settings, big_assets):
+    """504 at the deadline, and the work stops then (a thread kept running 16 CPU-s after its 504)."""
+    with _client(settings, assets_dir=big_assets) as client:
+        spare = _card(client)  # the first child starts cold: not under the short deadline below
+        assert spare, "no warm preview child"
+        client.app.state.pvideo.runtime.settings.preview_timeout_seconds = 1
+        time.sleep(1)
+        start = time.monotonic()
+        response = _preview(client, _shape("uhd.mp4", 7680, 4320))
+        assert response.status_code == 504 and "longer than 1 s" in response.json()["detail"]
+        assert time.monotonic() - start < 3
+        assert wait_until(lambda: not any(alive(pid) for pid in spare), 2), "the preview child outlived its 504"
+        client.app.state.pvideo.runtime.settings.preview_timeout_seconds = 60
+        _card(client)  # its slot is free again
+
+
+def test_a_preview_whose_client_leaves_is_killed(tmp_path, big_assets, scenes_dir):
+    with served(tmp_path, big_assets, scenes_dir) as server:
+        body = {"scene": yaml.safe_dump(CARD_SCENE), "row": ROW, "at": 1.5}
+        warm = httpx.post(f"{server.url}/api/scenes/preview", headers=AUTH, json=body, timeout=60)
+        assert warm.status_code == 200, warm.text
+        time.sleep(1)
+        spare = children(server.pid, CHILD)
+        assert spare, "no warm preview child"
+        heavy = json.dumps({"scene": _shape("uhd.mp4", 7680, 4320), "row": {}, "at": 0.2}).encode()
+        sock = raw(server.port, post_head("/api/scenes/preview", len(heavy)) + heavy)
+        time.sleep(1)
+        assert any(alive(pid) for pid in spare), "the preview ended before its client left"
+        sock.close()
+        assert wait_until(lambda: not any(alive(pid) for pid in spare), 3), "the preview outlived its client"
+
+
+SLOW = {"body_idle_timeout_seconds": 1, "body_timeout_seconds": 3, "header_timeout_seconds": 2}
+
+
+@pytest.fixture()
+def slow_server(tmp_path, assets_dir, scenes_dir):
+    with served(tmp_path, assets_dir, scenes_dir, **SLOW) as server:
+        yield server
+
+
+def test_stalled_and_dripping_bodies_get_408(slow_server):
+    """Stalled uploads were held 62 s and more; one byte a second was still open after 40 s."""
+    port = slow_server.port
+    took, status = answer(raw(port, post_head("/api/campaigns", 1000) + b'{"scene": '), within=10)
+    assert status == "HTTP/1.1 408 Request Timeout" and 0.8 < took < 3
+    for path in ("/api/campaigns", "/api/scenes/preview"):
+        took, status = answer(raw(port, post_head(path, 1000) + b"{"), within=10, drip=0.5)
+        assert status == "HTTP/1.1 408 Request Timeout" and 2.5 < took < 5, (path, took, status)
+
+
+def test_many_stalled_uploads_are_all_released(slow_server):
+    socks = [raw(slow_server.port, post_head("/api/campaigns", 1000) + b"{") for _ in range(200)]
+    time.sleep(3)
+    statuses = [answer(sock, within=2)[1] for sock in socks]
+    for sock in socks:
+        sock.close()
+    assert statuses == ["HTTP/1.1 408 Request Timeout"] * 200
+    assert httpx.get(f"{slow_server.url}/healthz", timeout=5).status_code == 200
+
+
+def test_stalled_headers_get_408_and_huge_headers_are_refused(slow_server):
+    took, status = answer(raw(slow_server.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n"), within=10)
+    assert status == "HTTP/1.1 408 Request Timeout" and 1.5 < took < 4
+    took, status = answer(raw(slow_server.port, b""), within=10)  # connected, sent nothing
+    assert took < 4
+    huge = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Filler: " + b"a" * 100_000 + b"\r\n\r\n"
+    took, status = answer(raw(slow_server.port, huge), within=5)
+    assert status.startswith("HTTP/1.1 400") and took < 2
+
+
+def test_a_declared_length_over_the_routes_limit_is_413_at_once(slow_server):
+    """/api/events waited for a body it would refuse: 64 KB is its limit."""
+    assert ROUTE_BODY_LIMITS["/api/events"] == events.MAX_BODY
+    took, status = answer(raw(slow_server.port, post_head("/api/events", 100_000, key=None)), within=10)
+    assert status == "HTTP/1.1 413 Request Entity Too Large" and took < 1
+
+
+def test_readyz_answers_within_2_s_with_s3_frozen_and_shows_details_only_to_admins(tmp_path, assets_dir, scenes_dir):
+    """/readyz hung 330 s while S3 hung, and named the hosts and the bucket to anyone."""
+    frozen = FrozenListener()
+    s3 = {"storage_url": "s3://frozen-bucket/pv", "s3_endpoint_url": f"http://127.0.0.1:{frozen.port}"}
+    aws = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+    try:
+        with served(tmp_path, assets_dir, scenes_dir, env=aws, **s3) as server:
+            for _ in range(3):
+                start = time.monotonic()
+                response = httpx.get(f"{server.url}/readyz", timeout=30)
+                assert time.monotonic() - start < 3
+                assert response.status_code == 503
+                assert response.json() == {
+                    "status": "unavailable",
+                    "checks": {"database": "ok", "storage": "fail", "redis": "embedded"},
+                }
+                assert str(frozen.port) not in response.text and "frozen-bucket" not in response.text
+            threads = _threads(server.pid)
+            admin = httpx.get(f"{server.url}/readyz", headers=AUTH, timeout=30)
+            assert admin.status_code == 503 and admin.json()["checks"]["storage"].startswith("error: ")
+            assert _threads(server.pid) <= threads + 1  # the hung check is waited on, not started again
+    finally:
+        frozen.close()
+
+
+def _threads(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line for line in status.splitlines() if line.startswith("Threads:")).split()[1])
+
+
+def test_readyz_details_need_an_admin_key(settings):
+    broken = {"storage_url": "s3://no-such-bucket/x", "s3_endpoint_url": "http://127.0.0.1:1"}
+    with _client(settings, **broken) as client:
+        client.app.state.pvideo.runtime.storage._config.retries["max_attempts"] = 1
+        with client.app.state.pvideo.runtime.db.session() as session:
+            _, analytics = create_key(session, ["analytics"])
+            _, admin = create_key(session, ["admin"])
+        for headers in ({}, {"X-API-Key": analytics}):
+            public = client.get("/readyz", headers=headers)
+            assert public.status_code == 503 and public.json()["checks"]["storage"] == "fail"
+            assert "127.0.0.1" not in public.text and "no-such-bucket" not in public.text
+        detailed = client.get("/readyz", headers={"X-API-Key": admin})
+        assert detailed.status_code == 503 and "127.0.0.1:1" in detailed.json()["checks"]["storage"]
+        assert client.get("/readyz", headers={"X-API-Key": "pvk_0000_wrong"}).status_code == 401
