@@ -12,6 +12,13 @@ of JIS X 0208 (levels 1 and 2), all 11,172 Hangul syllables, kana, CJK
 punctuation and full-width forms. Characters outside that set are drawn by no
 bundled font (a box). The SC face of the collection is used: one glyph shape per
 unified ideograph, horizontal forms only.
+
+Three more fallbacks are cut to Unicode blocks (see ``BLOCKS``): Noto Sans for the
+Latin, Greek and Cyrillic extensions Inter lacks (IPA, Greek Extended, Cyrillic
+Supplement and Extended-A/B/C, Latin Extended-C/D/E), Noto Sans Math for the
+Mathematical Alphanumeric Symbols (𝐀, 𝔄, 𝟙 ...), operators and arrows, and Noto
+Sans Symbols 2 for technical symbols, box drawing, geometric shapes, dingbats
+and Braille. Math and Symbols 2 have a regular weight only.
 """
 
 from __future__ import annotations
@@ -37,6 +44,28 @@ CJK = {  # output name -> (collection under --src, face name inside it)
     "NotoSansCJK-Regular.otf": ("opentype/noto/NotoSansCJK-Regular.ttc", "Noto Sans CJK SC"),
     "NotoSansCJK-Bold.otf": ("opentype/noto/NotoSansCJK-Bold.ttc", "Noto Sans CJK SC"),
 }
+
+BLOCKS = {  # output name -> (file under --src, inclusive code point ranges kept)
+    "NotoSans-Regular.ttf": ("truetype/noto/NotoSans-Regular.ttf", "extensions"),
+    "NotoSans-Bold.ttf": ("truetype/noto/NotoSans-Bold.ttf", "extensions"),
+    "NotoSansMath-Regular.ttf": ("truetype/noto/NotoSansMath-Regular.ttf", "math"),
+    "NotoSansSymbols2-Regular.ttf": ("truetype/noto/NotoSansSymbols2-Regular.ttf", "symbols"),
+}
+RANGES = {
+    "extensions": [
+        (0x0020, 0x007E), (0x00A0, 0x00FF), (0x0250, 0x036F), (0x0370, 0x03FF), (0x0400, 0x052F),
+        (0x1AB0, 0x1AFF), (0x1C80, 0x1C8F), (0x1D00, 0x1DFF), (0x1E00, 0x1FFF), (0x2000, 0x206F),
+        (0x2C60, 0x2C7F), (0x2DE0, 0x2DFF), (0xA640, 0xA69F), (0xA720, 0xA7FF), (0xAB30, 0xAB6F),
+    ],
+    "math": [
+        (0x0020, 0x007E), (0x2100, 0x214F), (0x2190, 0x21FF), (0x2200, 0x23FF), (0x27C0, 0x27FF),
+        (0x2900, 0x2AFF), (0x1D400, 0x1D7FF), (0x1EE00, 0x1EEFF),
+    ],
+    "symbols": [
+        (0x0020, 0x007E), (0x2190, 0x21FF), (0x2300, 0x23FF), (0x2400, 0x245F), (0x2500, 0x27BF),
+        (0x2800, 0x28FF), (0x2B00, 0x2BFF), (0x4DC0, 0x4DFF), (0x1F780, 0x1F8FF),
+    ],
+}  # fmt: skip
 
 
 def _double_byte(codec: str, leads: range, trails: range) -> set[int]:
@@ -90,8 +119,25 @@ def build(src: Path, out: Path) -> None:
         subsetter.populate(unicodes=codepoints)
         subsetter.subset(font)
         font.save(out / name)
+    build_blocks(src, out)
     for path in sorted(out.iterdir()):
         print(f"{path.stat().st_size:>10,}  {path.name}")
+
+
+def build_blocks(src: Path, out: Path) -> None:
+    """The block subsets of Noto Sans, Noto Sans Math and Noto Sans Symbols 2 (fonts-noto-core)."""
+    options = subset.Options()
+    options.layout_features = ["*"]
+    options.name_IDs = ["*"]
+    options.notdef_outline = True
+    options.hinting = False
+    options.drop_tables += ["DSIG"]
+    for name, (relative, ranges) in BLOCKS.items():
+        font = TTFont(src / relative)
+        subsetter = subset.Subsetter(options)
+        subsetter.populate(unicodes={cp for first, last in RANGES[ranges] for cp in range(first, last + 1)})
+        subsetter.subset(font)
+        font.save(out / name)
 
 
 if __name__ == "__main__":

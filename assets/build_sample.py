@@ -11,6 +11,9 @@ Creates, inside ``--out-dir`` (default: the folder this script is in):
   ``templates/renewal.mp4`` (12 s: Hello again / Your plan / An offer / Renew;
   the offer is the conditional section of ``scenes/renewal.yaml``), the same
   way, for the bill-explainer and renewal example scenes (see ``DESIGNS``).
+* ``templates/welcome-vertical.mp4`` (360x640, 9:16) and ``templates/welcome-square.mp4``
+  (480x480, 1:1) - the welcome template reframed for phones and feeds: the whole
+  16:9 picture in the middle over a blurred, zoomed copy of itself (``REFRAMED``).
 * ``templates/<name>.vtt`` - each template's own WebVTT captions.
 * ``logo.png`` - a 320x320 RGBA Northwind logo with a transparent background.
 * ``sample_customers.csv``, ``bill_customers.csv``, ``renewal_customers.csv`` -
@@ -618,6 +621,31 @@ def build_template(path: Path, duration: float, ffmpeg: str, crf: int, design: D
     os.replace(tmp_out, path)
 
 
+REFRAMED = {"welcome-vertical": (360, 640), "welcome-square": (480, 480)}
+
+
+def build_reframed(source: Path, path: Path, size: tuple[int, int], ffmpeg: str) -> None:
+    """``source`` in another aspect ratio: fitted whole into ``size`` over a blurred fill of itself."""
+    w, h = size
+    graph = (
+        f"[0:v]split[a][b];[a]scale={w}:{h}:force_original_aspect_ratio=increase,crop={w}:{h},boxblur=16,"
+        f"eq=brightness=-0.08[bg];[b]scale={w}:-2[fg];[bg][fg]overlay=(W-w)/2:(H-h)/2,format=yuv420p[v]"
+    )
+    cmd = [
+        ffmpeg, "-y", "-hide_banner", "-loglevel", "error", "-i", str(source),
+        "-filter_complex", graph, "-map", "[v]", "-map", "0:a:0",
+        "-c:v", "libx264", "-preset", "medium", "-crf", "30", "-profile:v", "high",
+        "-g", str(FPS), "-keyint_min", str(FPS), "-sc_threshold", "0",
+        "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709", "-color_range", "tv",
+        "-c:a", "aac", "-b:a", "64k", "-ar", str(SAMPLE_RATE), "-ac", "2",
+        "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:v", "+bitexact", "-flags:a", "+bitexact",
+        "-movflags", "+faststart", str(path),
+    ]  # fmt: skip
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.exit(f"ffmpeg failed ({result.returncode}):\n{result.stderr}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out-dir", type=Path, default=HERE, help="where to write the assets (default: %(default)s)")
@@ -655,6 +683,11 @@ def main(argv: list[str] | None = None) -> int:
         if size >= MAX_TEMPLATE_BYTES:
             print(f"error: {template} is {size:,} bytes, over the {MAX_TEMPLATE_BYTES:,}-byte budget", file=sys.stderr)
             failed = True
+        if design is WELCOME:
+            for variant, frame in REFRAMED.items():
+                reframed = out / "templates" / f"{variant}.mp4"
+                build_reframed(template, reframed, frame, ffmpeg)
+                print(f"{reframed}  {reframed.stat().st_size:,} bytes")
     for p in [out / "logo.png", *(out / name for name in TABLES)]:
         print(f"{p}  {p.stat().st_size:,} bytes")
     print(f"done in {time.monotonic() - started:.1f} s")

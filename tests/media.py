@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import struct
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -73,3 +74,57 @@ def luma_psnr(a: np.ndarray, b: np.ndarray) -> float:
     weights = np.array([0.299, 0.587, 0.114])
     mse = np.mean((a.astype(np.float64) @ weights - b.astype(np.float64) @ weights) ** 2)
     return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
+
+
+def decoded_audio(path: Path, rate: int = 48_000) -> tuple[float, np.ndarray]:
+    """When the first decoded audio sample plays (seconds, by its timestamp) and the audio as one
+    float channel resampled to ``rate``: what a player hears, edit lists applied by the demuxer."""
+    with av.open(str(path)) as container:
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
+        start, chunks = None, []
+        for frame in container.decode(audio=0):
+            if start is None:
+                start = float(frame.pts * frame.time_base)
+            chunks += [f.to_ndarray()[0] for f in resampler.resample(frame)]
+        chunks += [f.to_ndarray()[0] for f in resampler.resample(None)]
+    assert start is not None, f"{path.name} has no audio"
+    return start, np.concatenate(chunks)
+
+
+def first_frame_time(path: Path) -> float:
+    """When the first decoded video frame is shown, in seconds."""
+    with av.open(str(path)) as container:
+        frame = next(container.decode(video=0))
+        return float(frame.pts * frame.time_base)
+
+
+def audio_lag(
+    samples: np.ndarray,
+    reference: np.ndarray,
+    rate: int = 48_000,
+    *,
+    within: float = 0.2,
+    window: tuple[float, float] | None = None,
+) -> float:
+    """Seconds by which ``samples`` lag ``reference`` (negative: lead), up to ``within``: the peak
+    of their cross-correlation over the ``window`` of the reference (seconds; by default from
+    ``within`` to ``3 * within``). Pick a window where the sound is not periodic."""
+    first, last = window or (within, 3 * within)
+    assert first >= within, "the window must start at least `within` seconds in"
+    span = slice(int(first * rate), int(last * rate))
+    shift = int(within * rate)
+    a, b = samples[span.start - shift : span.stop + shift], reference[span]
+    size = 1 << (len(a) + len(b)).bit_length()
+    corr = np.fft.irfft(np.fft.rfft(a, size) * np.conj(np.fft.rfft(b, size)), size)
+    lags = np.arange(size) - shift
+    valid = np.abs(lags) <= shift
+    return float(lags[valid][np.argmax(corr[valid])] / rate)
+
+
+def audio_offset(path: Path, reference: Path, rate: int = 48_000, **lag: Any) -> float:
+    """Seconds by which the audio of ``path`` plays later, relative to its first video frame, than
+    the audio of ``reference`` relative to its first frame (0: in sync as the reference is);
+    ``lag`` as ``audio_lag`` takes it."""
+    (start, samples), (ref_start, ref_samples) = decoded_audio(path, rate), decoded_audio(reference, rate)
+    offset = audio_lag(samples, ref_samples, rate, **lag)
+    return (start - first_frame_time(path)) + offset - (ref_start - first_frame_time(reference))

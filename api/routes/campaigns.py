@@ -34,7 +34,8 @@ from pvideo.jobs import campaigns
 from pvideo.jobs.campaigns import CampaignRequest
 from pvideo.jobs.manifest import csv_chunks, iter_manifest, json_chunks, render_links
 from pvideo.plan import fetch
-from pvideo.scene.customers import CustomerRow, check_columns, check_row_count, csv_text, iter_csv, unused_columns
+from pvideo.scene.csvfiles import csv_text
+from pvideo.scene.customers import CustomerRow, check_columns, check_row_count, iter_csv, unused_columns
 from pvideo.scene.limits import check_json, check_text
 from pvideo.scene.spec import SceneSpec, load_scene
 from pvideo.scene.urls import check_link
@@ -90,7 +91,7 @@ def _scene(state: StateDep, name: str) -> SceneSpec:
     path = state.runtime.settings.scenes_dir / f"{name}.yaml"
     if not path.is_file():
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown scene {name!r}")
-    return load_scene(path, source=f"scene {name!r}")
+    return load_scene(path)  # errors name the file (typo.yaml), never its folder
 
 
 async def _webhook(state: AppState, url: object) -> str | None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from pvideo.cli.console import console, database, fail, load_settings
-from pvideo.cli.submission import render_here, submit_file, wait_with_progress
+from pvideo.cli.submission import ROWS_FAILED_EXIT, render_here, submit_file, wait_with_progress
 from pvideo.errors import PvideoError
 
 if TYPE_CHECKING:
@@ -31,10 +31,11 @@ def _run_campaign(
     idempotency_key: str | None = None,
     webhook_url: str | None = None,
     metadata: dict[str, Any] | None = None,
-) -> tuple[Runtime, RenderQueue, str]:
+) -> tuple[Runtime, RenderQueue, str, dict[str, int] | None]:
     """Submit (streaming the file), fan out and (embedded, or with ``wait``) render.
 
-    The queue is closed if the submission fails; otherwise the caller closes it.
+    Returns the final counts per status when it waited (``None`` otherwise). The
+    queue is closed if the submission fails; otherwise the caller closes it.
     """
     from pvideo.runtime import Runtime
     from workers.queue import RenderQueue
@@ -55,11 +56,12 @@ def _run_campaign(
     except BaseException:
         queue.close()
         raise
+    counts = None
     if queue.embedded or wait:
         if queue.embedded:
             render_here(queue)
-        wait_with_progress(runtime, [campaign_id], total)
-    return runtime, queue, campaign_id
+        counts = wait_with_progress(runtime, [campaign_id], total)
+    return runtime, queue, campaign_id, counts
 
 
 @app.command("submit")
@@ -74,12 +76,15 @@ def campaign_submit(
     webhook_url: Annotated[str | None, typer.Option(help="receives signed render/campaign events")] = None,
     metadata: Annotated[str | None, typer.Option(help="JSON object passed through in webhooks")] = None,
 ) -> None:
-    """Submit a campaign; prints its id. Without Redis it renders here and waits."""
+    """Submit a campaign; prints its id. Without Redis it renders here and waits.
+
+    With ``--wait`` it exits 3 if any row failed (rejected at submission or failed rendering).
+    """
     try:
         meta = json.loads(metadata) if metadata else None
         if meta is not None and not isinstance(meta, dict):
             raise fail("--metadata must be a JSON object")
-        _runtime, queue, campaign_id = _run_campaign(
+        _runtime, queue, campaign_id, counts = _run_campaign(
             load_settings(),
             scene,
             customers,
@@ -93,6 +98,11 @@ def campaign_submit(
         raise fail(str(exc)) from None
     queue.close()
     print(campaign_id)
+    if wait and counts is not None and counts.get("failed", 0):
+        raise fail(
+            f"{counts['failed']} of {sum(counts.values())} rows failed (pvideo campaign manifest {campaign_id})",
+            ROWS_FAILED_EXIT,
+        )
 
 
 @app.command("status")

@@ -19,6 +19,9 @@ app = typer.Typer()
 
 DEMO_CAMPAIGNS = (
     ("welcome.yaml", "sample_customers.csv", "Northwind welcome"),
+    # the same welcome layers (boxes in percent of the frame) on its 9:16 and 1:1 templates
+    ("welcome-vertical.yaml", "sample_customers.csv", "Northwind welcome, 9:16"),
+    ("welcome-square.yaml", "sample_customers.csv", "Northwind welcome, 1:1"),
     ("bill.yaml", "bill_customers.csv", "Northwind bill explainer"),
     ("renewal.yaml", "renewal_customers.csv", "Northwind renewal offer"),
 )

@@ -55,14 +55,34 @@ def validate(scene: Path, data: Annotated[Path | None, typer.Option(help="custom
     """Check a scene script (and optionally every customer row) without rendering."""
     from pvideo.jobs.validation import validate_scene
 
-    problems = validate_scene(scene, data, load_settings())
-    for warning in _column_warnings(scene, data) if data else []:
-        err.print(f"warning: {warning}", highlight=False, markup=False, soft_wrap=True)
+    warnings: list[str] = []
+    problems = validate_scene(scene, data, load_settings(), warnings)
+    warnings += [f"warning: {w}" for w in _column_warnings(scene, data)] if data else []
+    for problem in problems:
+        err.print(problem, highlight=False, markup=False, soft_wrap=True)
+    for warning in warnings:  # they render, so they do not change the exit code
+        err.print(warning, highlight=False, markup=False, soft_wrap=True)
     if problems:
-        for problem in problems:
-            err.print(problem, highlight=False, markup=False, soft_wrap=True)
         raise fail(f"{len(problems)} problem(s) found")
     console.print(f"[green]ok[/green]: {scene}" + (f" with {data}" if data else ""))
+    if data is None:
+        _note_unchecked_hrefs(scene)
+
+
+def _note_unchecked_hrefs(scene: Path) -> None:
+    """Say which templated CTA links a made-up row cannot check (they need real data)."""
+    from pvideo.scene.samples import data_dependent_hrefs, sample_row
+    from pvideo.scene.spec import load_scene
+
+    spec = load_scene(scene, source=str(scene))
+    for number, layer in data_dependent_hrefs(spec, sample_row(spec)):
+        console.print(
+            f"note: layer {number} (cta {layer.id!r}) href {layer.href!r} depends on the data; "
+            "check it with --data (or give the field type: url)",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
 
 
 def _column_warnings(scene: Path, data: Path) -> list[str]:
@@ -91,7 +111,7 @@ def _compile_row(scene: Path, data: Path | None, row: list[str] | None, settings
 
     values: dict[str, object] = {}
     if data:
-        values.update(json.loads(data.read_text()))
+        values.update(customers.read_row(data))  # any encoding; a bad file is a DataError, not a traceback
     for item in row or []:
         key, sep, value = item.partition("=")
         if not sep:

@@ -14,6 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from pvideo.cli.console import console, err
 
+ROWS_FAILED_EXIT = 3
+"""The exit code of ``campaign submit`` that waited for its rows when any of them failed
+(1 is an error that stopped the command itself)."""
+
 if TYPE_CHECKING:
     from pvideo.runtime import Runtime
     from workers.queue import RenderQueue

@@ -31,8 +31,8 @@ def template_ingest(
     started = time.perf_counter()
     try:
         if scene is not None:
-            from pvideo.jobs.validation import sample_row
             from pvideo.plan.compiler import compile_plan
+            from pvideo.scene.samples import sample_row
             from pvideo.scene.spec import load_scene
 
             spec = load_scene(scene)

@@ -31,6 +31,7 @@ from pvideo.db.models import (
 )
 from pvideo.errors import NotFound
 from pvideo.jobs import outbox
+from pvideo.jobs.rowcheck import RowCheck
 from pvideo.plan.compiler import check_assets
 from pvideo.scene.customers import CustomerRow, customer_id, iter_valid, limit_rows
 from pvideo.scene.spec import SceneSpec
@@ -118,8 +119,10 @@ def _store(
     """Store the campaign and one render per row, in batches (``submit`` has applied the row limit).
 
     ``rows`` may be a lazy iterator: only one batch is held at a time. A scene
-    missing an asset fails the whole submission (``AssetError``). A bad row
-    becomes a failed render naming its row and field. With ``idempotency_key``,
+    missing an asset fails the whole submission (``AssetError``). A bad row (a
+    field missing or mistyped, or whatever ``RowCheck`` finds would fail its compile:
+    a link that is not http(s), a template error) becomes a failed render naming its
+    row and field, counted and listed in ``rejected``. With ``idempotency_key``,
     a second submission with the same key returns the first (``replayed``).
     Call it in a session of its own: a lost race for the key rolls the session back. The
     campaign and its renders commit together, or not at all.
@@ -158,7 +161,10 @@ def _store(
     submission = Submission(campaign)
     batch: list[dict[str, Any]] = []
     now = utcnow()
+    check = RowCheck(spec, assets_dir)
     for row, data, error in iter_valid(spec, rows, source=source):
+        if data is not None and error is None:
+            error = check.problem(data, number=row.number, source=source)
         render_id = new_id()
         values = {
             "id": render_id,

@@ -5,7 +5,8 @@ first) and then layer by layer: a layer is compiled with every other layer
 switched off (``when: "false"``), so one bad layer never hides another and
 per-row problems show up — a templated image, clip or music file missing for
 that row, a CTA URL that is not http(s), a ``when`` that fails. Compiling
-rasterizes text and images but encodes no video.
+rasterizes text and images but encodes no video (``pvideo.jobs.rowcheck`` is the
+fast check a campaign submission runs on each row).
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from pvideo.errors import DataError, PvideoError
+from pvideo.jobs.glyphs import glyph_warnings
 from pvideo.plan.compiler import asset_problems, compile_plan
 from pvideo.plan.model import RenderPlan
 from pvideo.render import captions
 from pvideo.scene.customers import coerce_row, read_customers
+from pvideo.scene.samples import sample_row, with_sample_links
 from pvideo.scene.spec import SceneSpec, load_scene
 from pvideo.settings import Settings
 from pvideo.storage import storage_from_settings
@@ -27,10 +30,16 @@ from pvideo.storage import storage_from_settings
 _OFF = "false"
 
 
-def validate_scene(scene: Path, customers: Path | None, settings: Settings) -> list[str]:
-    """Problems as lines naming file, row and field; empty when all is well."""
+def validate_scene(
+    scene: Path, customers: Path | None, settings: Settings, warnings: list[str] | None = None
+) -> list[str]:
+    """Problems as lines naming file, row and field; empty when all is well.
+
+    ``warnings`` collects what renders but looks wrong (characters drawn as boxes), per row and layer.
+    """
+    warnings = [] if warnings is None else warnings
     try:
-        spec = load_scene(scene)
+        spec = load_scene(scene, source=str(scene))
     except PvideoError as exc:
         return [str(exc)]
     problems = [f"{scene}: {p}" for p in scene_problems(spec, settings.assets_dir)]
@@ -38,7 +47,10 @@ def validate_scene(scene: Path, customers: Path | None, settings: Settings) -> l
     if customers is None:
         if problems:
             return problems
-        return [f"{scene}: {p}" for p in row_problems(spec, sample_row(spec), settings.assets_dir, compiler)]
+        sample = sample_row(spec)  # hrefs only real data can check are left to --data (see samples)
+        checked = with_sample_links(spec, sample)
+        warnings += [f"{scene}: {w}" for w in glyph_warnings(spec, sample, settings.assets_dir)]
+        return [f"{scene}: {p}" for p in row_problems(checked, sample, settings.assets_dir, compiler)]
     try:
         rows = read_customers(customers, spec)
     except PvideoError as exc:
@@ -48,6 +60,8 @@ def validate_scene(scene: Path, customers: Path | None, settings: Settings) -> l
         errors: list[PvideoError] = list(field_problems(spec, row.data))
         if not errors and not scene_wide:  # a scene-wide problem would repeat on every row
             errors = row_problems(spec, coerce_row(spec, row.data), settings.assets_dir, compiler)
+            glyphs = glyph_warnings(spec, coerce_row(spec, row.data), settings.assets_dir)
+            warnings += [f"{source}, row {row.number}: {w}" for w in glyphs]
         for error in errors:
             if isinstance(error, DataError):
                 problems.append(str(DataError(error.reason, row=row.number, field=error.field, source=source)))
@@ -110,12 +124,3 @@ def _caught(check: Callable[[], object]) -> Iterator[PvideoError]:
         check()
     except PvideoError as exc:
         yield exc
-
-
-def sample_row(spec: SceneSpec) -> dict[str, object]:
-    """A made-up row with every declared field (defaults where given)."""
-    return {name: f.default if f.default is not None else _sample(f.type) for name, f in spec.fields.items()}
-
-
-def _sample(kind: str) -> object:
-    return {"str": "Sample", "int": 1, "float": 1.0, "bool": True, "date": "2026-01-01"}[kind]

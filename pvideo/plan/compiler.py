@@ -17,19 +17,20 @@ from pvideo.errors import AssetError, DataError, PvideoError
 from pvideo.plan import raster
 from pvideo.plan.animation import Animation, Motion, background_rgba, reveal_ranks
 from pvideo.plan.assets import file_hash, resolve_asset, resolve_font
+from pvideo.plan.geometry import Frame, frame_size, needs_frame, resolved
 from pvideo.plan.model import AudioTrack, Hotspot, Overlay, PlanSection, RenderPlan, VideoClip
 from pvideo.plan.pictures import is_bundled, load_picture
 from pvideo.scene.conditions import condition_uses_data, holds
 from pvideo.scene.layers import (
     AnyLayer,
     AudioLayer,
-    Box,
     CtaLayer,
     ImageLayer,
     ShapeLayer,
     Stroke,
     TextLayer,
     VideoLayer,
+    pixels_of,
 )
 from pvideo.scene.sandbox import render_text
 from pvideo.scene.spec import SceneSpec
@@ -99,6 +100,8 @@ def compile_plan(
     sections = _sections(spec, row, row_number)
     timeline = RenderPlan(spec.name, customer_id, template, spec.poster_at, (), (), sections=sections)
     sources = _Sources(assets_dir, storage, allow_private_fetch)
+    relative = any(needs_frame(layer) for layer in spec.layers if not isinstance(layer, AudioLayer))
+    frame = frame_size(template) if relative else Frame(0, 0)  # a scene in pixels never opens the template
     for index, layer in enumerate(spec.layers, start=1):
         name = _describe(index, layer)
         try:
@@ -107,7 +110,8 @@ def compile_plan(
             if isinstance(layer, AudioLayer):
                 audio.append(_audio_track(layer, name, row, assets_dir))
                 continue
-            if timeline.output_time(layer.start) == timeline.output_time(layer.end):
+            layer = resolved(layer, frame)
+            if timeline.output_time(layer.start) == timeline.output_time(_end(layer)):
                 continue  # inside skipped sections
             if isinstance(layer, VideoLayer):
                 clips.append(_video_clip(layer, name, row, assets_dir))
@@ -126,7 +130,7 @@ def compile_plan(
         if drawn.hotspot is not None:
             hotspots.append(drawn.hotspot)
         conditional = layer.when is not None and condition_uses_data(layer.when)
-        box = layer.box
+        box = layer.box.pixels
         overlays.append(
             Overlay(
                 name,
@@ -136,7 +140,7 @@ def compile_plan(
                 box.w,
                 box.h,
                 layer.start,
-                layer.end,
+                _end(layer),
                 not drawn.personal and not conditional,
                 _animation(layer, drawn.png),
             )
@@ -185,7 +189,9 @@ def _draw(
     match layer:
         case TextLayer():
             text = render_text(layer.text, row, field=f"{name} text")
-            png = raster.render_text(text, layer.box.w, layer.box.h, _text_style(layer, sources.assets_dir))
+            png = raster.render_text(
+                text, layer.box.pixels.w, layer.box.pixels.h, _text_style(layer, sources.assets_dir)
+            )
             return _Drawn(png, personal=_templated(layer.text))
         case ImageLayer():
             personal = _templated(layer.src)
@@ -195,8 +201,8 @@ def _draw(
             stroke = layer.stroke
             png = raster.render_shape(
                 layer.shape,
-                layer.box.w,
-                layer.box.h,
+                layer.box.pixels.w,
+                layer.box.pixels.h,
                 fill=layer.fill,
                 radius=layer.radius,
                 stroke_width=stroke.width if stroke else 0,
@@ -239,9 +245,9 @@ def _media(layer: VideoLayer | AudioLayer, row: Mapping[str, Any], assets_dir: P
 
 def _video_clip(layer: VideoLayer, name: str, row: Mapping[str, Any], assets_dir: Path) -> VideoClip:
     path, digest = _media(layer, row, assets_dir)
-    box = layer.box
+    box, end = layer.box.pixels, _end(layer)
     return VideoClip(
-        name, path, digest, box.x, box.y, box.w, box.h, layer.start, layer.end, layer.fit, layer.loop, _animation(layer)
+        name, path, digest, box.x, box.y, box.w, box.h, layer.start, end, layer.fit, layer.loop, _animation(layer)
     )
 
 
@@ -266,7 +272,13 @@ def _image(
             src, assets_dir=sources.assets_dir, storage=sources.storage, allow_private=sources.allow_private_fetch
         )
         return raster.render_image(
-            picture, layer.box.w, layer.box.h, fit=layer.fit, mask=layer.mask, radius=layer.radius, name=repr(src[:200])
+            picture,
+            layer.box.pixels.w,
+            layer.box.pixels.h,
+            fit=layer.fit,
+            mask=layer.mask,
+            radius=layer.radius,
+            name=repr(src[:200]),
         )
     except (AssetError, DataError) as exc:
         if static:
@@ -285,7 +297,7 @@ _BUTTON_RADIUS = {
 
 def _button(layer: CtaLayer, label: str, assets_dir: Path) -> bytes:
     """The burned-in CTA: the button shape in its ``style`` (and ``border``), the label on top."""
-    w, h = layer.box.w, layer.box.h
+    w, h = layer.box.pixels.w, layer.box.pixels.h
     border = layer.border
     if border is None and layer.style == "outline":
         border = Stroke(width=max(2, h // 20), color=layer.color)
@@ -301,8 +313,8 @@ def _button(layer: CtaLayer, label: str, assets_dir: Path) -> bytes:
     )
     style = raster.TextStyle(
         font=resolve_font(assets_dir, layer.font),
-        size=layer.size,
-        min_size=min(12, layer.size),
+        size=pixels_of(layer.size),
+        min_size=min(12, pixels_of(layer.size)),
         color=layer.color,
         align="center",
         padding=max(8, h // 6) + width,
@@ -330,12 +342,12 @@ def _animation(
 
 def _text_style(layer: TextLayer, assets_dir: Path) -> raster.TextStyle:
     boxed = layer.background is not None
-    default_radius = min(16, layer.box.h // 4) if boxed else 0
-    default_padding = max(8, layer.box.h // 8) if boxed else 0
+    default_radius = min(16, layer.box.pixels.h // 4) if boxed else 0
+    default_padding = max(8, layer.box.pixels.h // 8) if boxed else 0
     return raster.TextStyle(
         font=resolve_font(assets_dir, layer.font_name),
-        size=layer.size,
-        min_size=min(layer.min_size, layer.size),
+        size=pixels_of(layer.size),
+        min_size=min(pixels_of(layer.min_size), pixels_of(layer.size)),
         color=layer.color,
         background=layer.background,
         align=layer.align,
@@ -350,13 +362,20 @@ def _text_style(layer: TextLayer, assets_dir: Path) -> raster.TextStyle:
     )
 
 
+END_OF_VIDEO = 1_000_000.0  # "until the end" (``end: end``): past any template; windows are cut to the video
+
+
+def _end(layer: TextLayer | ImageLayer | ShapeLayer | CtaLayer | VideoLayer) -> float:
+    return END_OF_VIDEO if layer.end is None else layer.end
+
+
 def _templated(source: str) -> bool:
     return "{{" in source or "{%" in source
 
 
 def _hotspot(layer: CtaLayer, label: str, href: str, timeline: RenderPlan) -> Hotspot:
     """Hotspots are in output time: after a skipped section they move earlier."""
-    box: Box = layer.box
+    box = layer.box.pixels
     return Hotspot(
         layer.id,
         label,
@@ -366,5 +385,5 @@ def _hotspot(layer: CtaLayer, label: str, href: str, timeline: RenderPlan) -> Ho
         box.w,
         box.h,
         timeline.output_time(layer.start),
-        timeline.output_time(layer.end),
+        timeline.output_time(_end(layer)),
     )

@@ -2,11 +2,16 @@
 
 A layer names one font (Inter covers Latin, Greek, Cyrillic and Vietnamese).
 Characters it lacks fall back, in order, to the Noto fonts bundled next to it:
-Arabic, Hebrew, Devanagari, CJK, then color emoji. A line is cut into runs of one
-font and one bidi level (the Unicode bidi algorithm, from python-bidi); each run
+Arabic, Hebrew, Devanagari, CJK, color emoji, then Noto Sans (the Latin, Greek and
+Cyrillic extensions), Noto Sans Math (mathematical letters, operators) and Noto Sans
+Symbols 2 (technical symbols, shapes, dingbats, Braille). A line is cut into runs of one
+font and one bidi level (the Unicode bidi algorithm, from FriBiDi); each run
 is shaped by HarfBuzz through Pillow's raqm layout, and the runs are placed in
 visual order. So Arabic joins, Hebrew and Arabic read right to left even inside
 Latin text, and widths are measured with exactly the runs that are drawn.
+Bidi controls (embeddings, overrides, isolates) are applied as the algorithm says;
+a run under a directional override is shaped wrapped in that override, so HarfBuzz
+lays its characters in the forced order, as browsers do.
 """
 
 from __future__ import annotations
@@ -16,18 +21,31 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from bidi import algorithm as uba
 from fontTools.ttLib import TTFont, TTLibError  # type: ignore[import-untyped]  # fontTools ships no type information
 from PIL import Image, ImageChops, ImageDraw, ImageFont, features
 
 from pvideo.errors import AssetError
+from pvideo.plan.levels import embedding_levels
 
-FALLBACKS = ("NotoSansArabic", "NotoSansHebrew", "NotoSansDevanagari", "NotoSansCJK", "NotoColorEmoji")
+FALLBACKS = (
+    "NotoSansArabic",
+    "NotoSansHebrew",
+    "NotoSansDevanagari",
+    "NotoSansCJK",
+    "NotoColorEmoji",
+    "NotoSans",  # after the others: it only adds what they lack, so no character changes font
+    "NotoSansMath",
+    "NotoSansSymbols2",
+)
 EMOJI_STRIKE = 109  # the one bitmap size Noto Color Emoji has; drawn there, then scaled
 _SUFFIXES = (".ttf", ".otf")
-_RTL_CLASSES = frozenset({"R", "AL", "AN", "RLE", "RLO", "RLI"})
+_RTL_CLASSES = frozenset({"R", "AL", "AN", "RLE", "RLO", "RLI", "FSI"})
 _NEUTRAL = frozenset("ZPSN")  # separators, punctuation, symbols, digits: keep the current run's font
 _VS16 = "\ufe0f"
+_LRO, _RLO, _PDF, _PDI = "\u202d", "\u202e", "\u202c", "\u2069"
+_EMBEDDINGS = frozenset("\u202a\u202b\u202d\u202e")  # LRE, RLE, LRO, RLO: closed by PDF
+_ISOLATES = frozenset("\u2066\u2067\u2068")  # LRI, RLI, FSI: closed by PDI
+_BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 _INK_SAMPLE = 256
 
 
@@ -38,10 +56,18 @@ class Run:
     text: str
     font: Path
     rtl: bool
+    override: str = ""  # LRO or RLO when the run is under a directional override
 
     @property
     def direction(self) -> str | None:
-        return "rtl" if self.rtl else None  # None: raqm finds it, and basic layout accepts it
+        if self.rtl:
+            return "rtl"
+        return "ltr" if self.override == _LRO else None  # None: raqm finds it, and basic layout accepts it
+
+    @property
+    def shaped(self) -> str:
+        """The text handed to raqm: wrapped in its override, which FriBiDi then applies."""
+        return f"{self.override}{self.text}{_PDF}" if self.override else self.text
 
 
 class Chain(tuple):
@@ -118,6 +144,9 @@ def _fonts(chain: Chain, line: str) -> list[Path]:
     picks: list[Path] = []
     for i, ch in enumerate(line):
         cp = ord(ch)
+        if ch in _BIDI_CONTROLS:  # they draw nothing: they must not start a run in the font that lists them
+            picks.append(picks[-1] if picks else chain[0])
+            continue
         if picks and (
             continues(ch)
             or (unicodedata.category(ch)[0] in _NEUTRAL and picks[-1] not in color and cp in coverage(picks[-1]))
@@ -130,31 +159,34 @@ def _fonts(chain: Chain, line: str) -> list[Path]:
 
 
 def _levels(line: str) -> list[int] | None:
-    """Resolved bidi embedding levels (rules P2-I2), or None when the whole line is left to right."""
+    """Resolved bidi embedding levels (FriBiDi), or None when the whole line is left to right."""
     if not any(unicodedata.bidirectional(c) in _RTL_CLASSES for c in set(line)):
         return None
-    storage = uba.get_empty_storage()
-    storage["base_level"] = base = uba.get_base_level(line)
-    storage["base_dir"] = "LR"[base]
-    uba.get_embedding_levels(line, storage)
-    chars = list(storage["chars"])  # rule X9 drops controls and joiners from storage; they follow their neighbour
-    uba.explicit_embed_and_overrides(storage)
-    uba.resolve_weak_types(storage)
-    uba.resolve_neutral_types(storage, False)
-    uba.resolve_implicit_levels(storage, False)
-    kept = {id(c) for c in storage["chars"]}
-    levels: list[int] = []
-    for char in chars:
-        levels.append(char["level"] if id(char) in kept or not levels else levels[-1])
-    return levels
+    return embedding_levels(line)
 
 
-def _visual(runs: list[tuple[str, Path, int]]) -> list[tuple[str, Path, int]]:
+def _overrides(line: str) -> list[str]:
+    """The directional override (LRO, RLO or "") in force at each character: the stack of rules X1-X8."""
+    stack: list[str] = []
+    found: list[str] = []
+    for ch in line:
+        if ch == _PDF and stack and stack[-1] in _EMBEDDINGS:
+            stack.pop()
+        elif ch == _PDI and any(c in _ISOLATES for c in stack):
+            while stack.pop() not in _ISOLATES:
+                pass
+        found.append(stack[-1] if stack and stack[-1] in (_LRO, _RLO) else "")
+        if ch in _EMBEDDINGS or ch in _ISOLATES:
+            stack.append(ch)
+    return found
+
+
+def _visual(runs: list[tuple[str, Path, int, str]]) -> list[tuple[str, Path, int, str]]:
     """Rule L2: reverse every sequence of runs at or above each level, highest level first."""
     if not runs:
         return runs
-    top = max(level for _, _, level in runs)
-    lowest_odd = min((level for _, _, level in runs if level % 2), default=top + 1)
+    top = max(run[2] for run in runs)
+    lowest_odd = min((run[2] for run in runs if run[2] % 2), default=top + 1)
     for level in range(top, lowest_odd - 1, -1):
         i = 0
         while i < len(runs):
@@ -180,13 +212,14 @@ def layout(chain: Chain, line: str) -> tuple[Run, ...]:
         return (Run(line, chain[0], False),)  # the common case: one font, left to right
     fonts = _fonts(chain, line)
     levels = levels or [0] * len(line)
+    forced = _overrides(line)
     runs, start = [], 0
     for i in range(1, len(line) + 1):
-        if i == len(line) or fonts[i] != fonts[start] or levels[i] != levels[start]:
-            runs.append((line[start:i], fonts[start], levels[start]))
+        if i == len(line) or (fonts[i], levels[i], forced[i]) != (fonts[start], levels[start], forced[start]):
+            runs.append((line[start:i], fonts[start], levels[start], forced[start]))
             start = i
     _require_shaping()
-    return tuple(Run(text, font, level % 2 == 1) for text, font, level in _visual(runs))
+    return tuple(Run(text, font, level % 2 == 1, override) for text, font, level, override in _visual(runs))
 
 
 def uncovered(chain: Chain, text: str) -> set[str]:
@@ -196,6 +229,15 @@ def uncovered(chain: Chain, text: str) -> set[str]:
         for c in set(text) - {"\n"}
         if not continues(c) and unicodedata.category(c) != "Cf" and not any(ord(c) in coverage(p) for p in chain)
     }
+
+
+def missing_glyphs(font: Path, text: str) -> str | None:
+    """What a layer in ``font`` cannot draw in ``text`` (boxes), as ``U+1D54F 𝕏, ...``; None when all is drawn."""
+    chars = sorted(uncovered(chain_for(Path(font)), text), key=text.index)
+    if not chars:
+        return None
+    shown = ", ".join(f"U+{ord(c):04X} {c}" if c.isprintable() else f"U+{ord(c):04X}" for c in chars[:8])
+    return f"{shown}{f' and {len(chars) - 8} more' if len(chars) > 8 else ''}"
 
 
 def _require_shaping() -> None:
@@ -212,7 +254,7 @@ def line_length(chain: Chain, line: str, size: int) -> float:
     total = 0.0
     for run in layout(chain, line):
         font, scale = face(run.font, size)
-        total += font.getlength(run.text, direction=run.direction) * scale
+        total += font.getlength(run.shaped, direction=run.direction) * scale
     return total
 
 
@@ -223,7 +265,7 @@ def line_metrics(chain: Chain, lines: tuple[str, ...], size: int) -> tuple[int, 
         for run in layout(chain, line):
             if run.font != chain[0] and run.text.strip():
                 font, scale = face(run.font, size)
-                sample = run.text[:_INK_SAMPLE]  # inking 10,000 glyphs takes a second; no box shows that many
+                sample = run.shaped[:_INK_SAMPLE]  # inking 10,000 glyphs takes a second; no box shows that many
                 _, top, _, bottom = font.getbbox(sample, anchor="ls", direction=run.direction)
                 ascent, descent = max(ascent, round(-top * scale)), max(descent, round(bottom * scale))
     return ascent, descent
@@ -252,7 +294,7 @@ def draw_line(
         if scale == 1.0:
             draw.text(
                 (x, baseline),
-                run.text,
+                run.shaped,
                 font=font,
                 fill=fill,
                 anchor="ls",
@@ -262,7 +304,7 @@ def draw_line(
             )
         else:
             _draw_scaled(image, x, baseline, run, font, scale, fill if tint else None)
-        x += font.getlength(run.text, direction=run.direction) * scale
+        x += font.getlength(run.shaped, direction=run.direction) * scale
 
 
 def _draw_scaled(
@@ -275,12 +317,12 @@ def _draw_scaled(
     tint: str | None,
 ) -> None:
     # FreeType boxes are whole pixels (Pillow's stubs say float, for other font kinds)
-    left, top, right, bottom = (int(v) for v in font.getbbox(run.text, anchor="ls", direction=run.direction))
+    left, top, right, bottom = (int(v) for v in font.getbbox(run.shaped, anchor="ls", direction=run.direction))
     if right <= left or bottom <= top:
         return
     glyphs = Image.new("RGBA", (right - left, bottom - top), (0, 0, 0, 0))
     ImageDraw.Draw(glyphs).text(
-        (-left, -top), run.text, font=font, anchor="ls", direction=run.direction, embedded_color=True
+        (-left, -top), run.shaped, font=font, anchor="ls", direction=run.direction, embedded_color=True
     )
     glyphs = glyphs.resize(
         (max(1, round(glyphs.width * scale)), max(1, round(glyphs.height * scale))), Image.Resampling.LANCZOS

@@ -11,7 +11,9 @@ Video clips (``pvideo.render.clips``) are stamped with the timestamps of the
 template frames they land on, so a part draws the clip from the right offset.
 Skipped sections leave out whole segments (ingest cuts segments at section
 boundaries): the MP4 splice then rewrites timestamps to close the gap
-(``setts``), the HLS playlist marks a discontinuity.
+(``setts``), the HLS playlist marks a discontinuity. The same rewrite starts
+the MP4 at its first frame and signals the AAC priming the mezzanine's
+MPEG-TS cannot (``retiming``), so the audio starts with the video.
 
 Which segments become parts is planned in ``pvideo.render.parts``; argument
 lists are built here by pure functions, and ``render_plan`` runs them.
@@ -56,16 +58,23 @@ class EngineOutputs:
     info: VideoInfo | None = None
     parts: list[PersonalPart] = field(default_factory=list)
     skip: frozenset[int] = frozenset()  # segments of skipped sections
-    origin: Fraction = Fraction(0)  # timestamp of template frame 0 (read only when clips or sections need it)
+    origin: Fraction = Fraction(0)  # timestamp of template frame 0 in the segments
 
 
-def closing_gaps(version: TemplateVersion, skip: frozenset[int], origin: Fraction) -> dict[str, str]:
-    """``setts`` bitstream filters moving every packet after a skipped run earlier by the run's length.
+def retiming(version: TemplateVersion, skip: frozenset[int], origin: Fraction) -> dict[str, str]:
+    """``setts`` bitstream filters that start the MP4 at its first frame, in sync, and close the
+    timestamp gaps skipped sections leave.
 
-    ``origin`` is frame 0's timestamp. A packet is "after" a gap when it is later
-    than half a frame before the gap's first kept frame; no packet lies inside
-    a gap, so the test is exact. The expressions avoid commas (the filter-list
-    separator) by testing with ``sgn``.
+    ``origin`` is frame 0's timestamp; the mezzanine's audio starts earlier by the
+    AAC encoder's priming (see ``pvideo.render.ingest``). Every packet moves
+    ``origin`` earlier: the priming lands before 0, where the MP4 muxer signals it
+    with an edit list, so players skip it and play the template's first sample
+    with the first frame. A packet after a skipped run also moves earlier by the
+    run's length: it is "after" when later than half a frame before the gap's
+    first kept frame; no packet lies inside a gap, so the test is exact. The last
+    audio packet's duration is cut to end with the last frame (AAC frames overrun
+    the video by up to 1,023 samples), so the MP4 lasts as long as its video. The
+    expressions avoid commas (the filter-list separator) by using ``sgn`` and ``abs``.
     """
     cuts = [
         (float(origin + (after - Fraction(1, 2)) / version.fps), float(frames / version.fps))
@@ -74,13 +83,18 @@ def closing_gaps(version: TemplateVersion, skip: frozenset[int], origin: Fractio
 
     def shift(ts: str) -> str:
         terms = [f"(1+sgn({ts}*TB-{at:.6f}))/2*{seconds:.6f}" for at, seconds in cuts]
-        return f"{ts}-({'+'.join(terms) or '0'})/TB"
+        return f"{ts}-({'+'.join([f'{float(origin):.9f}', *terms])})/TB"
 
     bsf = f"setts=pts={shift('PTS')}:dts={shift('DTS')}"
     # MPEG-TS carries no packet durations; across a gap the demuxer leaves the last video packet's
     # at 0, and an MP4 ending on a zero-length sample loses that frame to its edit list. The
     # mezzanine is constant-rate: every video packet lasts one frame.
-    return {"bsf:v": f"{bsf}:duration={float(1 / version.fps):.9f}/TB", "bsf:a": bsf}
+    out = {"bsf:v": f"{bsf}:duration={float(1 / version.fps):.9f}/TB"}
+    if version.audio:
+        last = [s for s in version.segments if s.index not in skip][-1]
+        left = f"({float(origin + (last.first_frame + last.frames) / version.fps):.9f}/TB-PTS)"
+        out["bsf:a"] = f"{bsf}:duration=(DURATION+{left}-abs(DURATION-{left}))/2"  # min(DURATION, left)
+    return out
 
 
 def _encoder(version: TemplateVersion) -> dict[str, str]:
@@ -113,7 +127,7 @@ def part_args(
     video = overlay_chain(video, [o for o in overlays if o.touches(first, frames)], first)
     stream = ffmpeg.output(
         video,
-        base.audio,
+        *([base.audio] if version.audio else []),
         str(out),
         **_encoder(version),
         **{"enc_time_base:v": "1/90000", "c:a": "copy", "copyts": None, "f": "mpegts", "muxdelay": 0, "muxpreload": 0},
@@ -130,8 +144,7 @@ def concat_source(paths: Sequence[Path]) -> str:
 
 
 def mp4_args(paths: Sequence[Path], out: Path, *, ffmpeg_exe: str, retime: dict[str, str] | None = None) -> list[str]:
-    """Splice segments into one MP4, stream copy, moov first; ``retime`` (``closing_gaps``)
-    closes the timestamp gaps skipped sections leave."""
+    """Splice segments into one MP4, stream copy, moov first, retimed by ``retime`` (``retiming``)."""
     if retime is None:
         stream = ffmpeg.input(concat_source(paths)).output(str(out), c="copy", map=0, movflags="+faststart")
     else:
@@ -145,9 +158,11 @@ def splice_args(
     version: TemplateVersion, segment_paths: Sequence[Path], outputs: EngineOutputs, out: Path, *, ffmpeg_exe: str
 ) -> list[str]:
     """The customer's MP4 from the shared segments and ``outputs.parts``, skipped sections left out."""
-    retime = closing_gaps(version, outputs.skip, outputs.origin) if gaps(version, outputs.skip) else None
     return mp4_args(
-        spliced(version, segment_paths, outputs.parts, outputs.skip), out, ffmpeg_exe=ffmpeg_exe, retime=retime
+        spliced(version, segment_paths, outputs.parts, outputs.skip),
+        out,
+        ffmpeg_exe=ffmpeg_exe,
+        retime=retiming(version, outputs.skip, outputs.origin),
     )
 
 
@@ -164,36 +179,30 @@ def full_args(
 ) -> list[str]:
     """One filter graph over the whole mezzanine (the ``full`` engine).
 
-    With clips or skipped sections the input keeps its timestamps (``-copyts``,
-    ``origin`` = frame 0's); skipped frames are dropped after drawing, and the
-    audio comes from the kept segments only.
+    The input keeps its timestamps (``-copyts``, ``origin`` = frame 0's) and the
+    output is retimed as the MP4 splice is (``retiming``); skipped frames are
+    dropped after drawing, and the audio comes from the kept segments only.
     """
-    if not clips and not skip:
-        base = ffmpeg.input(concat_source(paths))
-        video = overlay_chain(base.video, overlays)
-        stream = ffmpeg.output(
-            video, base.audio, str(out), **_encoder(version), **{"c:a": "copy", "movflags": "+faststart"}
-        )
-        return ffmpeg_args(stream, ffmpeg_exe)
     base = ffmpeg.input(concat_source(paths), copyts=None)
     video = draw_clips(base.video, clips, fps=version.fps, offset=0, frames=version.frames, origin=origin)
     video = overlay_chain(video, overlays)
-    audio = base.audio
+    audio = [base.audio] if version.audio else []
+    if skip:
+        dropped = "+".join(
+            f"between(n,{s.first_frame},{s.first_frame + s.frames - 1})" for s in version.segments if s.index in skip
+        )
+        video = video.filter("select", f"not({dropped})")
+        if version.audio:
+            audio = [ffmpeg.input(concat_source([p for i, p in enumerate(paths) if i not in skip]), copyts=None).audio]
     options = {
         "c:a": "copy",
         "movflags": "+faststart",
         "copyts": None,
         "enc_time_base:v": "1/90000",
         "fps_mode": "passthrough",
+        **retiming(version, skip, origin),
     }
-    if skip:
-        dropped = "+".join(
-            f"between(n,{s.first_frame},{s.first_frame + s.frames - 1})" for s in version.segments if s.index in skip
-        )
-        video = video.filter("select", f"not({dropped})")
-        audio = ffmpeg.input(concat_source([p for i, p in enumerate(paths) if i not in skip]), copyts=None).audio
-        options.update(closing_gaps(version, skip, origin))
-    return ffmpeg_args(ffmpeg.output(video, audio, str(out), **_encoder(version), **options), ffmpeg_exe)
+    return ffmpeg_args(ffmpeg.output(video, *audio, str(out), **_encoder(version), **options), ffmpeg_exe)
 
 
 def poster_args(source: Path, frame: int, out: Path, *, ffmpeg_exe: str) -> list[str]:
@@ -230,7 +239,7 @@ def render_plan(
     overlays = place(plan.personal_overlays, version.fps, version.frames, workdir)
     clips = place_clips(plan.clips, version.fps, version.frames)
     skip = skipped_segments(plan, version)
-    origin = first_time(segment_paths[0]) if clips or skip else Fraction(0)
+    origin = first_time(segment_paths[0])
     outputs = EngineOutputs(poster=workdir / "poster.jpg", skip=skip, origin=origin)
     if engine == "full":
         outputs.video = workdir / "video.mp4"

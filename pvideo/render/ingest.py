@@ -2,10 +2,15 @@
 
 The mezzanine is H.264 High yuv420p at a constant frame rate, no B-frames and
 an IDR frame every ``segment_frames`` frames (closed GOPs), with 48 kHz stereo
-AAC (a silent track when the source has none), cut into MPEG-TS segments that
+AAC (no audio track when the source has none), cut into MPEG-TS segments that
 each start on that IDR and keep continuous timestamps. Any segment can then be
 re-encoded alone with the same encoder settings and spliced back by plain
 concatenation, and the same files serve HLS directly.
+
+MPEG-TS cannot signal the AAC encoder's priming (1,024 samples before the
+first real one), so the muxer starts the audio that much before frame 0: the
+timestamps keep the two in sync, and the MP4 splice turns the lead into an
+edit list (``pvideo.render.engine.retiming``).
 
 A version is content-addressed by the source file's hash plus the ingest
 settings, stored once under ``templates/<hash>/`` with ``manifest.json``
@@ -33,7 +38,9 @@ from pvideo.render.overlays import PlacedOverlay, frame_window, overlay_chain, p
 from pvideo.render.probe import VideoInfo, probe
 from pvideo.storage import Storage
 
-INGEST_VERSION = 1
+# 2: no silent track for a source without audio. Output digests include the version hash, so
+# the bump also retires outputs spliced before the audio was put in sync with the video.
+INGEST_VERSION = 2
 AUDIO_RATE = 48_000
 _COMMON_RATES = [
     Fraction(24000, 1001),
@@ -82,6 +89,7 @@ class TemplateVersion:
     segment_frames: int
     options: IngestOptions
     segments: tuple[Segment, ...]
+    audio: bool = True  # False when the source has none (older manifests lack the key: all had audio)
 
     @property
     def prefix(self) -> str:
@@ -190,17 +198,14 @@ def ingest_args(
         .filter("format", "yuv420p")
         .filter("trim", end_frame=frames)
     )
-    video = overlay_chain(video, baked)
-    if info.has_audio:
+    streams = [overlay_chain(video, baked)]
+    if info.has_audio:  # a source without audio gets none: outputs then have none unless a layer adds some
         audio = src["a:0"].filter("aresample", AUDIO_RATE).filter("asetpts", "PTS-STARTPTS").filter("apad")
-    else:
-        audio = ffmpeg.input(f"anullsrc=r={AUDIO_RATE}:cl=stereo", f="lavfi").audio
-    audio = audio.filter("atrim", 0, duration).filter("asetpts", "PTS-STARTPTS")
+        streams.append(audio.filter("atrim", 0, duration).filter("asetpts", "PTS-STARTPTS"))
     cuts = options.cut_frames(rate, frames) if options.cuts else []
     encoder = x264_args(options.preset, options.crf, gop, cuts)
     stream = ffmpeg.output(
-        video,
-        audio,
+        *streams,
         str(out_dir / "seg_%05d.ts"),
         **{k.lstrip("-"): v for k, v in zip(encoder[::2], encoder[1::2])},
         **{"c:a": "aac", "b:a": options.audio_bitrate, "ar": AUDIO_RATE, "ac": 2, **segmenting(cuts, gop, rate)},
@@ -272,14 +277,12 @@ def describe(source_name: str, vhash: str, out: Path, options: IngestOptions) ->
     files = sorted(out.glob("seg_*.ts"))
     if not files:
         raise AssetError(f"{source_name}: ingest produced no video")
+    infos = [probe(path) for path in files]
     segments, first = [], 0
-    info = None
-    for index, path in enumerate(files):
-        info = probe(path)
+    for index, (path, info) in enumerate(zip(files, infos, strict=True)):
         segments.append(Segment(index, f"templates/{vhash}/{path.name}", first, info.frames, path.stat().st_size))
         first += info.frames
-    assert info is not None
-    rate = normalized_rate(probe(files[0]))
+    rate = normalized_rate(infos[0])
     gop = segment_frames(rate, options.segment_seconds)
     starts = [0, *options.cut_frames(rate, first)]
     uneven = [s.index for s in segments if s.index >= len(starts) or s.first_frame != starts[s.index]]
@@ -291,13 +294,14 @@ def describe(source_name: str, vhash: str, out: Path, options: IngestOptions) ->
     return TemplateVersion(
         hash=vhash,
         source=source_name,
-        width=info.width,
-        height=info.height,
+        width=infos[0].width,
+        height=infos[0].height,
         fps=rate,
         frames=first,
         segment_frames=gop,
         options=options,
         segments=tuple(segments),
+        audio=infos[0].has_audio,
     )
 
 

@@ -18,6 +18,7 @@ from PIL import Image
 
 from pvideo.errors import DataError, SceneError
 from pvideo.plan.animation import Timing, even, scaled_size, state
+from pvideo.plan.geometry import Frame, place
 from pvideo.plan.model import Overlay, RenderPlan, VideoClip
 from pvideo.render.clips import fitted
 from pvideo.render.overlays import frame_window
@@ -36,7 +37,7 @@ def check_pixel_budget(spec: SceneSpec, frame: tuple[int, int]) -> None:
     for index, layer in enumerate(spec.layers, start=1):
         if isinstance(layer, AudioLayer):
             continue
-        box = layer.box
+        box = place(layer.box, Frame(width, height)).pixels  # a box in percent or anchored: placed first
         if box.w > MAX_BOX_FACTOR * width or box.h > MAX_BOX_FACTOR * height:
             ident = f" {layer.id!r}" if layer.id else ""
             raise SceneError(

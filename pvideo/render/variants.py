@@ -52,10 +52,16 @@ def mix_args(
     seconds, when known). The mix starts at ``origin`` (frame
     0's timestamp; earlier samples are the base's encoder priming), so the AAC
     encoder's own priming lands where the base's was and the variant keeps the
-    base's timeline.
+    base's timeline. A base without audio has no priming (its frames start at
+    0): the tracks are mixed over silence, and the muxer moves the variant's
+    frames later by the new priming, keeping audio and video in sync.
     """
     src = ffmpeg.input(concat_source(paths), copyts=None)
-    template = src.audio.filter("atrim", start=f"{float(origin):.9f}").filter("asetpts", "PTS-STARTPTS")
+    if base.audio:
+        template = src.audio.filter("atrim", start=f"{float(origin):.9f}").filter("asetpts", "PTS-STARTPTS")
+    else:  # the tracks are the only sound: mixed over silence as long as the video
+        silence = ffmpeg.input(f"anullsrc=r={AUDIO_RATE}:cl=stereo", f="lavfi").audio
+        template = silence.filter("atrim", end=f"{base.duration:.6f}")
     layers = []
     for track, length in zip(tracks, lengths, strict=True):
         stop = _stop(track, length)

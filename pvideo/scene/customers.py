@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 import csv
 import io
+import itertools
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
@@ -17,21 +17,19 @@ import jinja2
 from jinja2 import meta
 
 from pvideo.errors import DataError
+from pvideo.scene.csvfiles import (
+    MIXED,
+    UNDECODED,
+    codec_name,
+    csv_text,
+    json_text,
+    open_table,
+    sniff_delimiter,
+)
 from pvideo.scene.limits import InputLimitError, check_json, find_text_problem
 from pvideo.scene.spec import SceneSpec
 
-# A byte-order mark names the encoding (UTF-32 first: its little-endian mark starts like UTF-16's);
-# without one a table is UTF-8.
-_BOMS = (
-    (codecs.BOM_UTF32_LE, "utf-32"),
-    (codecs.BOM_UTF32_BE, "utf-32"),
-    (codecs.BOM_UTF8, "utf-8-sig"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
-)
-_NOT_TEXT = "not valid UTF-8 text (save the table as UTF-8 CSV, or UTF-16 with a byte-order mark)"
 _NUL = "NUL characters are not allowed (a binary file, or UTF-16 without a byte-order mark?)"
-_CELL = re.compile(r'"(?:[^"]|"")*"?|[^,"\r\n]*')  # one cell of a record, quoted or not
 
 
 @dataclass(frozen=True)
@@ -73,12 +71,24 @@ def customer_id(spec: SceneSpec, data: Mapping[str, Any], number: int) -> str:
 
 
 def check_columns(spec: SceneSpec, columns: Iterable[str], *, source: str) -> None:
-    """A table missing a required column fails as a whole, naming the column."""
-    present = set(columns)
+    """A table missing a required column fails as a whole, naming the column.
+
+    A header read as a single column that holds another separator (``|``, ``:``...)
+    gets a hint: only commas, semicolons and tabs separate columns.
+    """
+    present = list(columns)
     missing = [name for name, f in spec.fields.items() if f.required and name not in present]
     if missing:
+        hint = ""
+        if len(present) == 1 and re.search(r"[^\w\s-]", present[0]):
+            hint = (
+                f"; the header row was read as one column {present[0][:80]!r}:"
+                " separate columns with commas, semicolons or tabs"
+            )
         raise DataError(
-            f"missing column(s) {', '.join(missing)} required by scene {spec.name!r}", field=missing[0], source=source
+            f"missing column(s) {', '.join(missing)} required by scene {spec.name!r}{hint}",
+            field=missing[0],
+            source=source,
         )
 
 
@@ -90,15 +100,22 @@ def parse_csv(text: str, *, source: str = "<csv>") -> tuple[list[str], list[Cust
 def iter_csv(stream: IO[str] | Iterable[str], *, source: str = "<csv>") -> tuple[list[str], Iterator[CustomerRow]]:
     """The header and a lazy iterator of rows: a 100k-row upload is never held in memory.
 
-    A ``DataError`` names the file, the row and the column: text that does not decode,
+    The separator (comma, semicolon or tab) is sniffed from the header line. A problem
+    is a ``DataError`` naming the file, the row and the column: text that does not decode,
     a NUL character, a cell over the CSV field limit, a header naming a column twice.
     """
-    record = _RecordLines(stream)
-    reader = csv.DictReader(record)
+    lines = iter(stream)
+    try:
+        first = next(lines, "")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"not valid {codec_name(exc)} text at or after the header row", source=source) from None
+    delimiter = sniff_delimiter(first)
+    record = _RecordLines(itertools.chain([first], lines))
+    reader = csv.DictReader(record, delimiter=delimiter)
     try:
         header = reader.fieldnames or []
     except (csv.Error, UnicodeDecodeError) as exc:
-        raise _read_error(exc, record, [], source=source, row=None) from None
+        raise _read_error(exc, record, [], delimiter, source=source, row=None) from None
     columns = [c.strip() for c in header]
     if not columns:
         raise DataError("CSV has no header row", source=source)
@@ -113,11 +130,13 @@ def iter_csv(stream: IO[str] | Iterable[str], *, source: str = "<csv>") -> tuple
                 record.lines.clear()
                 data = {k: v for k, v in r.items() if k is not None}
                 for column, value in data.items():
-                    if value and "\x00" in value:
+                    if isinstance(value, str) and "\x00" in value:
                         raise DataError(_NUL, row=number, field=column, source=source)
+                    if isinstance(value, str) and UNDECODED.search(value):
+                        raise DataError(MIXED, row=number, field=column, source=source)
                 yield CustomerRow(number, data)
         except (csv.Error, UnicodeDecodeError) as exc:
-            raise _read_error(exc, record, columns, source=source, row=number + 1) from None
+            raise _read_error(exc, record, columns, delimiter, source=source, row=number + 1) from None
 
     return columns, rows()
 
@@ -127,6 +146,8 @@ def _check_header(columns: list[str], *, source: str) -> None:
     for column in columns:
         if "\x00" in column:
             raise DataError(f"header row: {_NUL}", source=source)
+        if UNDECODED.search(column):
+            raise DataError(f"header row: {MIXED}", source=source)
         if column and column in seen:  # DictReader would keep only the last of them
             raise DataError(f"duplicate column {column!r} in the header row", field=column, source=source)
         seen.add(column)
@@ -150,13 +171,20 @@ class _RecordLines:
 
 
 def _read_error(
-    exc: csv.Error | UnicodeDecodeError, record: _RecordLines, columns: list[str], *, source: str, row: int | None
+    exc: csv.Error | UnicodeDecodeError,
+    record: _RecordLines,
+    columns: list[str],
+    delimiter: str,
+    *,
+    source: str,
+    row: int | None,
 ) -> DataError:
     if isinstance(exc, UnicodeDecodeError):  # text is decoded ahead of the rows: the row is a lower bound
-        return DataError(_NOT_TEXT if row is None else f"{_NOT_TEXT}, at or after row {row}", source=source)
+        where = "at or after the header row" if row is None else f"at or after row {row}"
+        return DataError(f"not valid {codec_name(exc)} text {where}", source=source)
     if "field limit" in str(exc):
         limit = csv.field_size_limit()
-        index = _oversized_cell("".join(record.lines), limit)
+        index = _oversized_cell("".join(record.lines), limit, delimiter)
         field = columns[index] if index is not None and index < len(columns) else None
         what = "a cell" if field or index is None else f"cell {index + 1} (past the header's columns)"
         reason = f"{what} is larger than {limit:,} characters, the CSV cell limit"
@@ -164,32 +192,22 @@ def _read_error(
     return DataError(f"not valid CSV: {exc}", row=row, source=source)
 
 
-def _oversized_cell(text: str, limit: int, max_cells: int = 10_000) -> int | None:
+def _oversized_cell(text: str, limit: int, delimiter: str = ",", max_cells: int = 10_000) -> int | None:
     """Index of the first cell of ``text`` (one record) longer than ``limit`` characters."""
+    cell_pattern = re.compile(rf'"(?:[^"]|"")*"?|[^{re.escape(delimiter)}"\r\n]*')  # quoted or not
     pos = 0
     for index in range(max_cells):
-        match = _CELL.match(text, pos)
+        match = cell_pattern.match(text, pos)
         if match is None:
             return None
         cell = match.group()
         if (len(cell) - 2 if cell.startswith('"') else len(cell)) > limit:
             return index
         pos = match.end()
-        if pos >= len(text) or text[pos] != ",":
+        if pos >= len(text) or text[pos] != delimiter:
             return None
         pos += 1
     return None
-
-
-def csv_text(binary: IO[bytes]) -> io.TextIOWrapper:
-    """A binary table as text, in the encoding its byte-order mark names (UTF-8 without one)."""
-    head = binary.read(4)
-    binary.seek(0)
-    return io.TextIOWrapper(binary, encoding=_encoding(head), newline="")
-
-
-def _encoding(head: bytes) -> str:
-    return next((name for bom, name in _BOMS if head.startswith(bom)), "utf-8")
 
 
 def stream_customers(path: str | Path, spec: SceneSpec) -> Iterator[CustomerRow]:
@@ -198,20 +216,26 @@ def stream_customers(path: str | Path, spec: SceneSpec) -> Iterator[CustomerRow]
     if path.suffix.lower() == ".json":
         yield from read_customers(path, spec)
         return
-    with csv_text(_open(path)) as stream:
+    with csv_text(open_table(path)) as stream:
         columns, rows = iter_csv(stream, source=str(path))
         check_columns(spec, columns, source=str(path))
         yield from rows
 
 
-def parse_json(text: str, *, source: str = "<json>") -> list[CustomerRow]:
+def _load_json(text: str, source: str) -> Any:
     try:
         check_json(text, source)
-        data = json.loads(text)
+        return json.loads(text)
     except InputLimitError as exc:
         raise DataError(str(exc)) from None
     except ValueError as exc:  # JSONDecodeError, or a number Python will not convert
         raise DataError(f"not valid JSON: {exc}", source=source) from None
+    except RecursionError:
+        raise DataError("not valid JSON: nested too deeply", source=source) from None
+
+
+def parse_json(text: str, *, source: str = "<json>") -> list[CustomerRow]:
+    data = _load_json(text, source)
     if isinstance(data, Mapping) and "customers" in data:
         data = data["customers"]
     if not isinstance(data, list):
@@ -224,30 +248,28 @@ def parse_json(text: str, *, source: str = "<json>") -> list[CustomerRow]:
 
 
 def read_customers(path: str | Path, spec: SceneSpec | None = None) -> list[CustomerRow]:
-    """Rows from a ``.csv`` or ``.json`` file; with ``spec``, CSV columns are checked."""
+    """Rows from a ``.csv`` or ``.json`` file (any encoding ``csvfiles.detect_encoding`` knows);
+    with ``spec``, CSV columns are checked."""
     path = Path(path)
     if path.suffix.lower() == ".json":
-        with _open(path) as binary:
-            raw = binary.read()
-        try:
-            text = raw.decode(_encoding(raw[:4]))
-        except UnicodeDecodeError:
-            raise DataError(_NOT_TEXT, source=str(path)) from None
-        return parse_json(text.removeprefix("\ufeff"), source=str(path))
-    with csv_text(_open(path)) as stream:
+        return parse_json(json_text(path), source=str(path))
+    with csv_text(open_table(path)) as stream:
         columns, rows = iter_csv(stream, source=str(path))
         if spec is not None:
             check_columns(spec, columns, source=str(path))
         return list(rows)
 
 
-def _open(path: Path) -> IO[bytes]:
-    try:
-        return path.open("rb")
-    except FileNotFoundError:
-        raise DataError("file not found", source=str(path)) from None
-    except OSError as exc:
-        raise DataError(f"cannot read the file: {exc.strerror or exc}", source=str(path)) from None
+def read_row(path: str | Path) -> dict[str, Any]:
+    """One customer from a JSON file holding an object (``pvideo render --data ROW.json``)."""
+    path = Path(path)
+    data = _load_json(json_text(path), str(path))
+    if not isinstance(data, dict):
+        raise DataError("a customer row must be a JSON object of field: value", source=str(path))
+    problem = find_text_problem(data)
+    if problem:
+        raise DataError(problem[1], field=problem[0] or None, source=str(path))
+    return data
 
 
 def table_columns(path: str | Path) -> list[str]:
@@ -255,7 +277,7 @@ def table_columns(path: str | Path) -> list[str]:
     path = Path(path)
     if path.suffix.lower() == ".json":
         return list(dict.fromkeys(k for row in read_customers(path) if isinstance(row.data, Mapping) for k in row.data))
-    with csv_text(_open(path)) as stream:
+    with csv_text(open_table(path)) as stream:
         return iter_csv(stream, source=str(path))[0]
 
 

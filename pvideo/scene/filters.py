@@ -1,7 +1,8 @@
 """Data filters for scene scripts: money, dates, numbers and plurals, locale-aware via Babel.
 
 Registered in the scene sandbox (``pvideo.scene.sandbox``), so a scene can write
-``{{ price | money('EUR', 'de_DE') }}`` or ``{{ renews | date('d MMMM y') }}``.
+``{{ price | money('EUR', 'de_DE') }}``, ``{{ renews | date('d MMMM y') }}`` or
+``{{ offer_url | safe_url }}``.
 Bad input (an unknown currency, a date that does not parse) raises
 ``ValueError``, which the sandbox reports as that row's data error.
 """
@@ -17,6 +18,8 @@ from babel import UnknownLocaleError
 from babel.dates import format_date
 from babel.numbers import UnknownCurrencyError, format_currency, format_decimal, is_currency
 from jinja2 import Environment
+
+from pvideo.scene.urls import normalize_url
 
 
 def _number(value: Any) -> Decimal:
@@ -83,7 +86,13 @@ def plural(count: Any, one: str = "", other: str = "s") -> str:
     return str(one) if _number(count) == 1 else str(other)
 
 
-FILTERS = {"money": money, "number": number, "date": date, "plural": plural}
+def safe_url(value: Any) -> str:
+    """A whole URL from the data as a valid http(s) link: ``https://example.com/?utm=ä b`` ->
+    ``https://example.com/?utm=%C3%A4%20b`` (see ``pvideo.scene.urls.normalize_url``)."""
+    return normalize_url(str(value))
+
+
+FILTERS = {"money": money, "number": number, "date": date, "plural": plural, "safe_url": safe_url}
 
 
 def with_filters(env: _Env) -> _Env:

@@ -8,21 +8,140 @@ video clips sit in a box for ``[start, end)`` seconds and may move in and out
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Literal, NamedTuple
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic.config import JsonDict
+from pydantic_core import PydanticKnownError
 
 from pvideo.scene.checks import SpecModel, check_color, is_identifier
 from pvideo.scene.conditions import check_condition
 
+_PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
+_PIXELS = re.compile(r"^\s*(\d+)\s*(?:px)?\s*$")
+_PERCENT_SCHEMA: JsonDict = {"type": "string", "pattern": r"^\d+(\.\d+)?%$"}
+OFFSET_SCHEMA: JsonDict = {"anyOf": [{"type": "integer", "minimum": 0}, _PERCENT_SCHEMA]}
+LENGTH_SCHEMA: JsonDict = {"anyOf": [{"type": "integer", "exclusiveMinimum": 0}, _PERCENT_SCHEMA]}
+FONT_SCHEMA: JsonDict = {"anyOf": [{"type": "integer", "exclusiveMinimum": 0, "maximum": 1000}, _PERCENT_SCHEMA]}
+
+Anchor = Literal[
+    "top-left",
+    "top-center",
+    "top-right",
+    "center-left",
+    "center",
+    "center-right",
+    "bottom-left",
+    "bottom-center",
+    "bottom-right",
+]
+
+
+def percent_of(value: int | str) -> float | None:
+    """The percentage a length gives (``"6%"`` -> 6.0), ``None`` for pixels."""
+    if isinstance(value, str) and (match := _PERCENT.match(value)):
+        return float(match.group(1))
+    return None
+
+
+def pixels_of(value: int | str) -> int:
+    """A length known to be in pixels (a percent is resolved for a frame first, see ``pvideo.plan``)."""
+    if isinstance(value, str):
+        raise ValueError(f"{value} is relative to the frame: resolve it for a frame size first")
+    return value
+
+
+def check_length(value: object, *, positive: bool, most: int | None = None) -> int | str:
+    """Pixels (``80``, ``"80px"``) become an int, with pydantic's own messages for bounds;
+    a percent (``"6 %"``) becomes ``"6%"``."""
+    if isinstance(value, str) and (match := _PIXELS.match(value)):
+        value = int(match.group(1))
+    elif isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        if positive and value <= 0:
+            raise PydanticKnownError("greater_than", {"gt": 0})
+        if value < 0:
+            raise PydanticKnownError("greater_than_equal", {"ge": 0})
+        if most is not None and value > most:
+            raise PydanticKnownError("less_than_equal", {"le": most})
+        return value
+    if isinstance(value, str) and (match := _PERCENT.match(value)):
+        percent = float(match.group(1))
+        if (positive and percent == 0) or percent > 100:
+            raise ValueError(f"{value.strip()} is out of range ({'above 0' if positive else '0'} to 100%)")
+        return f"{match.group(1)}%"
+    raise ValueError(f"{value!r} is not a length: give pixels (80) or a percent of the frame (6%)")
+
+
+def _offset(value: object) -> int | str:
+    return check_length(value, positive=False)
+
+
+def _extent(value: object) -> int | str:
+    return check_length(value, positive=True)
+
+
+def _font_size(value: object) -> int | str:
+    return check_length(value, positive=True, most=1000)
+
+
+class Pixels(NamedTuple):
+    x: int
+    y: int
+    w: int
+    h: int
+
 
 class Box(SpecModel):
-    """A rectangle in video pixels; (x, y) is the top-left corner."""
+    """A rectangle in video pixels or in percent of the frame (``x``, ``w``: of its width; ``y``,
+    ``h``: of its height). Without ``anchor``, (x, y) is the top-left corner; with it, the box
+    is pinned to that point of the frame and x, y are margins from it (inward; from the middle
+    for ``center``, moving right and down)."""
 
-    x: int = Field(ge=0)
-    y: int = Field(ge=0)
-    w: int = Field(gt=0)
-    h: int = Field(gt=0)
+    x: int | str = Field(
+        default=0, description="left edge, or margin from the anchor: pixels or N%", json_schema_extra=OFFSET_SCHEMA
+    )
+    y: int | str = Field(
+        default=0, description="top edge, or margin from the anchor: pixels or N%", json_schema_extra=OFFSET_SCHEMA
+    )
+    w: int | str = Field(
+        description="width: pixels or N% of the frame's width (also spelled `width`)", json_schema_extra=LENGTH_SCHEMA
+    )
+    h: int | str = Field(
+        description="height: pixels or N% of the frame's height (also spelled `height`)",
+        json_schema_extra=LENGTH_SCHEMA,
+    )
+    anchor: Anchor | None = Field(default=None, description="the frame point the box is pinned to (default: top-left)")
+
+    _offsets = field_validator("x", "y", mode="before")(_offset)
+    _extents = field_validator("w", "h", mode="before")(_extent)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _spelled_out(cls, data: object) -> object:
+        """``width``/``height`` are accepted for ``w``/``h``."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for long, short in (("width", "w"), ("height", "h")):
+            if long in data:
+                if short in data:
+                    raise ValueError(f"give {short} or {long}, not both")
+                data[short] = data.pop(long)
+        return data
+
+    @property
+    def pixels(self) -> Pixels:
+        """The box as pixels; a relative box is placed for a frame first (``pvideo.plan.geometry``)."""
+        if self.anchor not in (None, "top-left"):
+            raise ValueError(f"the box is anchored {self.anchor}: place it for a frame size first")
+        return Pixels(pixels_of(self.x), pixels_of(self.y), pixels_of(self.w), pixels_of(self.h))
+
+    @property
+    def relative(self) -> bool:
+        """Whether the frame size is needed to place the box (a percent or an anchor)."""
+        return self.anchor is not None or any(isinstance(v, str) for v in (self.x, self.y, self.w, self.h))
 
 
 class Stroke(SpecModel):
@@ -72,19 +191,33 @@ class Animate(SpecModel):
     exit: Motion | None = Field(default=None, alias="out")
 
 
+UNTIL_END_SCHEMA: JsonDict = {"anyOf": [{"type": "number", "exclusiveMinimum": 0}, {"const": "end"}, {"type": "null"}]}
+
+
+def until_end(value: object) -> object:
+    """``end: end`` means what leaving ``end`` out means: until the end of the video (``None``)."""
+    return None if isinstance(value, str) and value.strip().lower() == "end" else value
+
+
 class _TimedLayer(SpecModel):
     id: str | None = None
     start: float = Field(ge=0)
-    end: float = Field(gt=0)
+    end: float | None = Field(
+        default=None,
+        gt=0,
+        description="second the layer is gone (shown while start <= t < end); `end` or left out: the video's end",
+        json_schema_extra=UNTIL_END_SCHEMA,
+    )
     box: Box
     when: str | None = Field(default=None, description="Jinja2 expression over the row; false omits the layer")
     animate: Animate | None = None
 
     _when = field_validator("when")(check_condition)
+    _end = field_validator("end", mode="before")(until_end)
 
     @model_validator(mode="after")
     def _window(self) -> _TimedLayer:
-        if self.end <= self.start:
+        if self.end is not None and self.end <= self.start:
             raise ValueError(f"end ({self.end}) must be after start ({self.start})")
         return self
 
@@ -95,7 +228,7 @@ class _TimedLayer(SpecModel):
             return self
         motions = [m for m in (self.animate.enter, self.animate.exit) if m is not None]
         total = sum(m.duration for m in motions)
-        if total > self.end - self.start + 1e-9:
+        if self.end is not None and total > self.end - self.start + 1e-9:
             raise ValueError(
                 f"animate: in and out last {total:g} s, longer than the layer's {self.end - self.start:g} s window"
             )
@@ -111,8 +244,14 @@ class TextLayer(_TimedLayer):
     text: str
     font: str = "Inter-Bold"
     weight: Literal["regular", "bold"] | None = None
-    size: int = Field(default=48, gt=0, le=1000)
-    min_size: int = Field(default=14, gt=0)
+    size: int | str = Field(
+        default=48, description="font size: pixels or N% of the frame's height", json_schema_extra=FONT_SCHEMA
+    )
+    min_size: int | str = Field(
+        default=14,
+        description="smallest font size before the text is ellipsized: pixels or N%",
+        json_schema_extra=LENGTH_SCHEMA,
+    )
     line_height: float = Field(default=1.0, ge=0.5, le=4.0)
     wrap: bool = True
     color: str = "#ffffff"
@@ -125,6 +264,8 @@ class TextLayer(_TimedLayer):
     shadow: Shadow | None = None
 
     _colors = field_validator("color", "background")(check_color)
+    _size = field_validator("size", mode="before")(_font_size)
+    _min_size = field_validator("min_size", mode="before")(_extent)
 
     @property
     def font_name(self) -> str:
@@ -168,13 +309,16 @@ class CtaLayer(_TimedLayer):
     label: str
     href: str
     font: str = "Inter-Bold"
-    size: int = Field(default=36, gt=0, le=1000)
+    size: int | str = Field(
+        default=36, description="font size: pixels or N% of the frame's height", json_schema_extra=FONT_SCHEMA
+    )
     color: str = "#ffffff"
     background: str = "#e4572e"
     style: Literal["pill", "rounded", "square", "outline"] = "pill"
     border: Stroke | None = None
 
     _colors = field_validator("color", "background")(check_color)
+    _sizes = field_validator("size", mode="before")(_font_size)
 
     @field_validator("id")
     @classmethod
@@ -208,12 +352,18 @@ class AudioLayer(SpecModel):
     id: str | None = None
     src: str
     start: float = Field(default=0.0, ge=0)
-    end: float | None = Field(default=None, gt=0)
+    end: float | None = Field(
+        default=None,
+        gt=0,
+        description="second the track stops; `end` or left out: the video's end",
+        json_schema_extra=UNTIL_END_SCHEMA,
+    )
     volume: float = Field(default=1.0, ge=0, le=4)
     template_volume: float = Field(default=1.0, ge=0, le=4)
     when: str | None = Field(default=None, description="Jinja2 expression over the row; false omits the layer")
 
     _when = field_validator("when")(check_condition)
+    _end = field_validator("end", mode="before")(until_end)
 
     @model_validator(mode="after")
     def _window(self) -> AudioLayer:

@@ -38,7 +38,7 @@ MEANINGS = {
     "start": "second the layer appears (template time)",
     "end": "second the layer is gone: shown while start <= t < end",
     "AudioLayer.end": "second the track stops (default: the end of the video)",
-    "box": "where it is drawn, in video pixels",
+    "box": "where it is drawn: video pixels or percent of the frame, optionally anchored",
     "animate": "in/out motions",
     "src": "a file under assets/; may use Jinja2 over the row",
     "ImageLayer.src": "a file under assets/, `storage:KEY` or an http(s) URL; may use Jinja2 over the row",
@@ -51,7 +51,8 @@ MEANINGS = {
     "CaptionLine.text": "the caption, Jinja2 over the row (escaped; blank lines dropped)",
     "TextLayer.text": "Jinja2 template over the row; `\\n` starts a new line",
     "label": "the button text (Jinja2 over the row)",
-    "href": "the link (Jinja2 over the row); must render to an http(s) URL",
+    "href": "the link (Jinja2 over the row); must render to an http(s) URL. A whole URL from the data: "
+    "`{{ offer_url | safe_url }}` or a field of type `url`",
     "font": "a file stem in assets/fonts/",
     "weight": "replaces the font's -Regular/-Bold suffix",
     "size": "font size in pixels (text shrinks from here to fit)",
@@ -80,7 +81,8 @@ MEANINGS = {
     "CaptionLine.start": "second the line appears (template time)",
     "CaptionLine.end": "second it is gone",
     "ChapterMark.start": "second the chapter starts (template time); it ends where the next starts",
-    "FieldSpec.type": "how CSV text is read",
+    "FieldSpec.type": "how CSV text is read; `url`: a whole link, spaces and non-ASCII percent-encoded, "
+    "the host IDNA-encoded, then it must be http(s)",
     "FieldSpec.required": "a row without it fails (false: the default is used)",
     "FieldSpec.default": "value for rows without it (makes the field optional)",
     "Motion.effect": "the kind of motion",

@@ -10,6 +10,8 @@ column (``spec.model_dump(mode="json")``).
 from __future__ import annotations
 
 import datetime as _dt
+import difflib
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,6 +23,8 @@ from pvideo.scene.checks import SpecModel, is_identifier
 from pvideo.scene.conditions import check_condition
 from pvideo.scene.layers import LAYER_TYPES, CtaLayer, Layer
 from pvideo.scene.limits import InputLimitError, load_yaml
+from pvideo.scene.marks import Marks, did_you_mean, mark_of, yaml_marks
+from pvideo.scene.urls import normalize_url
 
 
 class Section(SpecModel):
@@ -55,13 +59,18 @@ _EXPECTED = {
     "float": "a number",
     "bool": "true or false",
     "date": "a date like 2026-03-31",
+    "url": "an http(s) URL",
 }
 
 
 class FieldSpec(SpecModel):
-    """A customer field the scene uses: its type, and whether it is required or defaulted."""
+    """A customer field the scene uses: its type, and whether it is required or defaulted.
 
-    type: Literal["str", "int", "float", "bool", "date"] = "str"
+    ``url`` holds a whole link: spaces and non-ASCII characters are percent-encoded and the
+    host IDNA-encoded (``pvideo.scene.urls.normalize_url``), then it must be http(s).
+    """
+
+    type: Literal["str", "int", "float", "bool", "date", "url"] = "str"
     required: bool = True
     default: Any = None
 
@@ -85,6 +94,13 @@ class FieldSpec(SpecModel):
             if isinstance(value, (dict, list)):
                 raise bad()
             return str(value)
+        if self.type == "url":
+            if isinstance(value, (dict, list)):
+                raise bad()
+            try:
+                return normalize_url(str(value))
+            except ValueError as exc:
+                raise ValueError(f"expected {_EXPECTED['url']}, got {str(value)[:200]!r}: {exc}") from None
         if self.type == "date":  # kept as ISO text: JSON-safe, sorts and compares as a date
             text = str(value).strip()
             try:
@@ -213,25 +229,29 @@ class SceneSpec(SpecModel):
         return self.model_dump(mode="json")
 
 
-def parse_scene(data: Any, *, source: str = "<scene>") -> SceneSpec:
-    """Validate raw scene data; errors name the source, the layer and the field."""
+def parse_scene(data: Any, *, source: str = "<scene>", marks: Marks | None = None) -> SceneSpec:
+    """Validate raw scene data; errors name the source, the layer and the field (and, with the
+    ``marks`` of the file it came from, the line and column)."""
     try:
         return SceneSpec.model_validate(data)
     except ValidationError as exc:
-        raise SceneError(_describe(exc, data, source)) from None
+        raise SceneError(_describe(exc, data, source, marks or {})) from None
 
 
 def load_scene(path: str | Path, *, source: str | None = None) -> SceneSpec:
-    """The scene in a YAML file; errors name ``source`` (default: the path).
+    """The scene in a YAML file. Errors name ``source`` (default: the file's name, never the
+    folder it is in, so an API answer shows no server path) with the line and column.
 
     Size, nesting and number length are checked before the YAML is built
     (``pvideo.scene.limits``): a file nested thousands deep or holding a
     5,000-digit number is a ``SceneError``, not a ``RecursionError`` or ``ValueError``.
     """
     path = Path(path)
-    where = source or str(path)
+    where = source or path.name
     try:
-        data = load_yaml(path.read_text(encoding="utf-8"), where)
+        text = path.read_text(encoding="utf-8")
+        data = load_yaml(text, where)
+        marks = yaml_marks(text)
     except FileNotFoundError:
         raise SceneError(f"{where}: scene file not found") from None
     except UnicodeDecodeError:
@@ -244,20 +264,39 @@ def load_scene(path: str | Path, *, source: str | None = None) -> SceneSpec:
         raise SceneError(f"{where}: not valid YAML: {exc}") from None
     if not isinstance(data, dict):
         raise SceneError(f"{where}: a scene must be a mapping with name, video and layers")
-    return parse_scene(data, source=where)
+    return parse_scene(data, source=where, marks=marks)
 
 
-def _describe(exc: ValidationError, data: Any, source: str) -> str:
-    lines = []
+def _describe(exc: ValidationError, data: Any, source: str, marks: Marks) -> str:
+    """One line per problem, in the order of the file when its marks are known."""
+    lines: list[tuple[tuple[int, int], str]] = []
     for err in exc.errors():
         loc = list(err["loc"])
         msg = err["msg"].removeprefix("Value error, ")
+        path = _data_path(loc)
         if err["type"] == "union_tag_invalid":
-            msg = f"unknown layer type {err['input'].get('type')!r}; expected one of {', '.join(LAYER_TYPES)}"
-        lines.append(
-            f"{source}: {msg}" if not loc and msg.startswith("layer ") else f"{source}: {_location(loc, data)}: {msg}"
-        )
-    return "\n".join(lines)
+            kind = str(err["input"].get("type"))
+            near = difflib.get_close_matches(kind, LAYER_TYPES, n=1)
+            hint = f"did you mean {near[0]!r}? " if near else ""
+            msg = f"unknown layer type {kind!r}; {hint}expected one of {', '.join(LAYER_TYPES)}"
+            path = [*path, "type"]
+        elif err["type"] == "extra_forbidden":
+            close = did_you_mean(SceneSpec, loc)
+            msg = f"unknown key {loc[-1]!r}" + (f"; did you mean {close!r}?" if close else "")
+        elif not loc and (layer := re.match(r"layer (\d+) ", msg)):  # a check across layers (duplicate id)
+            path = ["layers", int(layer.group(1)) - 1, "id"]
+        mark = mark_of(marks, path)
+        at = f"{source}, line {mark[0]}, column {mark[1]}" if mark else source
+        text = f"{at}: {msg}" if not loc and msg.startswith("layer ") else f"{at}: {_location(loc, data)}: {msg}"
+        lines.append((mark or (0, 0), text))
+    return "\n".join(text for _, text in sorted(lines, key=lambda line: line[0]))
+
+
+def _data_path(loc: list[Any]) -> list[Any]:
+    """pydantic's ``loc`` as a path in the file: without the layer type it puts after a layer's index."""
+    if len(loc) >= 3 and loc[0] == "layers" and isinstance(loc[1], int) and loc[2] in LAYER_TYPES:
+        return [*loc[:2], *loc[3:]]
+    return loc
 
 
 def _location(loc: list[Any], data: Any) -> str:

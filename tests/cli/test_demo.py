@@ -14,7 +14,13 @@ from pvideo.render.probe import probe
 from pvideo.settings import PROJECT_ROOT
 from tests.media import top_level_atoms
 
-TEMPLATES = {"welcome": "welcome.mp4", "bill": "bill.mp4", "renewal": "renewal.mp4"}
+TEMPLATES = {
+    "welcome": "welcome.mp4",
+    "welcome-vertical": "welcome-vertical.mp4",
+    "welcome-square": "welcome-square.mp4",
+    "bill": "bill.mp4",
+    "renewal": "renewal.mp4",
+}
 
 
 def test_demo_renders_every_example_campaign(tmp_path):
@@ -23,9 +29,9 @@ def test_demo_renders_every_example_campaign(tmp_path):
         ["pvideo", "demo", "--no-serve"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    for line in ("6/6 rendered", "3/3 rendered", "2/2 rendered", "11/11 videos in 3 campaigns"):
+    for line in ("6/6 rendered", "3/3 rendered", "2/2 rendered", "23/23 videos in 5 campaigns"):
         assert line in result.stdout
-    assert result.stdout.count("http://127.0.0.1:8000/v/") == 11
+    assert result.stdout.count("http://127.0.0.1:8000/v/") == 23
 
     data = tmp_path / "pvideo-data"
     with sqlite3.connect(data / "pvideo.db") as db:
@@ -39,6 +45,7 @@ def test_demo_renders_every_example_campaign(tmp_path):
         template = probe(PROJECT_ROOT / "assets" / "templates" / TEMPLATES[scene])
         video = storage / video_key
         info = probe(video)
+        assert (info.width, info.height) == (template.width, template.height), scene
         skipped = 3 if customer == "R-3002" else 0  # renews in 45 days: the offer section is cut
         assert abs(info.duration - (template.duration - skipped)) <= template.frame_duration, (scene, customer)
         assert info.frames == template.frames - skipped * 30
@@ -46,7 +53,7 @@ def test_demo_renders_every_example_campaign(tmp_path):
         atoms = top_level_atoms(video)
         assert atoms.index("moov") < atoms.index("mdat")
         with av.open(str(video.with_name("poster.jpg"))) as container:
-            assert next(container.decode(video=0)).width == 1280
+            assert next(container.decode(video=0)).width == template.width
         stored = json.loads(outputs)
         assert set(stored) == {"thumbnail.gif", "thumbnail.webp", "captions.vtt", "track.vtt"}
         for name in ("thumbnail.gif", "thumbnail.webp"):

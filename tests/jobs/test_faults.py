@@ -103,15 +103,20 @@ def test_campaign_completes_through_s3_answering_503(settings, s3_bucket, card_s
 
 
 def test_permanent_error_fails_its_row_only_and_is_not_retried(settings, tmp_path):
-    scene = dict(CARD_SCENE, fields={**CARD_SCENE["fields"], "link": {"type": "str"}})
-    scene["layers"] = [dict(CARD_SCENE["layers"][2], href="{{ link }}")]
+    # a picture chosen by the data that is no picture: only a render finds that out (a bad link
+    # or a missing file is rejected when the campaign is submitted)
+    scene = dict(CARD_SCENE, fields={**CARD_SCENE["fields"], "link": {"type": "str"}, "pic": {"default": " "}})
+    scene["layers"] = [
+        dict(CARD_SCENE["layers"][2], href="{{ link }}"),
+        dict(CARD_SCENE["layers"][1], id="pic", src="{{ pic }}"),
+    ]
     path = tmp_path / "linked.yaml"
     path.write_text(yaml.safe_dump(scene))
     spec = load_scene(path)
     runtime = Runtime.from_settings(settings)
     queue = RenderQueue(runtime)
     rows = [CustomerRow(i, dict(ROW, customer_id=f"p{i}", link=f"https://ok.example/{i}")) for i in range(1, 5)]
-    rows[2] = CustomerRow(3, dict(ROW, customer_id="p3", link="javascript:alert(1)"))
+    rows[2] = CustomerRow(3, dict(ROW, customer_id="p3", link="https://ok.example/3", pic="not-an-image.png"))
     campaign_id, ids = submit(runtime, spec, rows)
     try:
         queue.start()
@@ -124,7 +129,7 @@ def test_permanent_error_fails_its_row_only_and_is_not_retried(settings, tmp_pat
         bad = session.get(Render, ids[2])
         good = [session.get(Render, i) for i in ids if i != ids[2]]
     assert bad.status == "failed" and bad.attempts == 1  # failed at once, never retried
-    assert "row 3" in bad.error and "href" in bad.error and "scheme" in bad.error
+    assert "row 3" in bad.error and "field 'src'" in bad.error and "not-an-image.png" in bad.error
     assert all(r.status == "done" and r.error is None for r in good)
     runtime.db.dispose()
 

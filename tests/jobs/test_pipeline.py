@@ -28,7 +28,7 @@ def test_bad_cta_link_fails_only_that_row(runtime, tmp_path):
     path = tmp_path / "linked.yaml"
     path.write_text(yaml.safe_dump(scene))
     spec = load_scene(path)
-    good, bad = _submit(
+    campaign_id, queued = submit(
         runtime,
         spec,
         [
@@ -36,9 +36,11 @@ def test_bad_cta_link_fails_only_that_row(runtime, tmp_path):
             CustomerRow(2, {"customer_id": "b", "first_name": "B", "price": 1, "link": " JavaScript:alert(1)"}),
         ],
     )
-    status, row = _render(runtime, bad)
-    assert status == "failed" and row.video_key is None
-    assert "row 2" in row.error and "href" in row.error and "whitespace" in row.error
+    [good] = queued  # the bad link is rejected when the campaign is submitted, not queued to fail later
+    with runtime.db.session() as session:
+        bad = session.query(Render).filter_by(campaign_id=campaign_id, row_number=2).one()
+    assert bad.status == "failed" and bad.video_key is None and bad.attempts == 0
+    assert "row 2" in bad.error and "href" in bad.error and "whitespace" in bad.error
     status, row = _render(runtime, good)
     assert status == "done" and row.hotspots[0]["href"] == "https://ok.example/"
 

@@ -49,4 +49,4 @@ def test_bad_values_are_data_errors_naming_the_field(source, row, message):
 
 def test_filters_are_plain_functions():
     assert filters.money(5) == "$5.00" and filters.plural(1, "a", "b") == "a"
-    assert set(filters.FILTERS) == {"money", "number", "date", "plural"}
+    assert set(filters.FILTERS) == {"money", "number", "date", "plural", "safe_url"}

@@ -126,7 +126,7 @@ def test_load_scene_turns_limits_into_scene_errors(tmp_path, text, message):
     with pytest.raises(SceneError) as info:
         load_scene(path)
     assert time.monotonic() - started < 1
-    assert str(info.value).startswith(f"{path}: ") and message in str(info.value)
+    assert str(info.value).startswith("hostile.yaml: ") and message in str(info.value)  # the name, not the path
     with pytest.raises(SceneError) as named:
         load_scene(path, source="scene 'hostile'")
     assert str(named.value).startswith("scene 'hostile': ") and str(tmp_path) not in str(named.value)

@@ -70,7 +70,7 @@ def test_spec_is_frozen(card_spec):
 
 def test_unknown_layer_type_names_file_and_layer(tmp_path):
     path, msg = _scene_error(tmp_path, lambda d: d["layers"][0].update(type="blink"))
-    assert str(path) in msg
+    assert path.name in msg
     assert "layer 1" in msg and "'hello'" in msg
     assert "unknown layer type 'blink'" in msg
     assert "text, image, cta" in msg
@@ -78,7 +78,7 @@ def test_unknown_layer_type_names_file_and_layer(tmp_path):
 
 def test_box_width_zero(tmp_path):
     path, msg = _scene_error(tmp_path, lambda d: d["layers"][1]["box"].update(w=0))
-    assert str(path) in msg
+    assert path.name in msg
     assert "layer 2 (image 'logo')" in msg
     assert "field box.w" in msg
     assert "greater than 0" in msg
@@ -86,7 +86,7 @@ def test_box_width_zero(tmp_path):
 
 def test_bad_color(tmp_path):
     path, msg = _scene_error(tmp_path, lambda d: d["layers"][0].update(color="red"))
-    assert str(path) in msg
+    assert path.name in msg
     assert "layer 1 (text 'hello')" in msg
     assert "field color" in msg
     assert "'red' is not a color" in msg
@@ -94,21 +94,21 @@ def test_bad_color(tmp_path):
 
 def test_bad_cta_background_color(tmp_path):
     path, msg = _scene_error(tmp_path, lambda d: d["layers"][2].update(background="#12345"))
-    assert str(path) in msg
+    assert path.name in msg
     assert "layer 3 (cta 'buy')" in msg and "field background" in msg
 
 
 @pytest.mark.parametrize("end", [1.0, 0.5])
 def test_end_not_after_start(tmp_path, end):
     path, msg = _scene_error(tmp_path, lambda d: d["layers"][0].update(start=1.0, end=end))
-    assert str(path) in msg
+    assert path.name in msg
     assert "layer 1 (text 'hello')" in msg
     assert "end" in msg and "must be after start" in msg
 
 
 def test_duplicate_cta_ids(tmp_path):
     path, msg = _scene_error(tmp_path, lambda d: d["layers"].append(copy.deepcopy(d["layers"][2])))
-    assert str(path) in msg
+    assert path.name in msg
     assert "duplicate CTA id 'buy'" in msg
     assert "layer 4 (cta 'buy')" in msg  # the second one is the culprit
     assert "field id" in msg
@@ -116,31 +116,31 @@ def test_duplicate_cta_ids(tmp_path):
 
 def test_extra_unknown_key_typo(tmp_path):
     path, msg = _scene_error(tmp_path, lambda d: d["layers"][0].update(colour="#ffffff"))
-    assert str(path) in msg
+    assert path.name in msg
     assert "layer 1 (text 'hello')" in msg
     assert "field colour" in msg
-    assert "Extra inputs are not permitted" in msg
+    assert "unknown key 'colour'; did you mean 'color'?" in msg
 
 
 def test_extra_unknown_top_level_key(tmp_path):
     path, msg = _scene_error(tmp_path, lambda d: d.update(vidoe="x.mp4"))
-    assert str(path) in msg and "field vidoe" in msg
+    assert path.name in msg and "field vidoe" in msg
 
 
 def test_missing_video(tmp_path):
     path, msg = _scene_error(tmp_path, lambda d: d.pop("video"))
-    assert str(path) in msg
+    assert path.name in msg
     assert "field video" in msg and "required" in msg.lower()
 
 
 def test_missing_layer_field(tmp_path):
     path, msg = _scene_error(tmp_path, lambda d: d["layers"][1].pop("src"))
-    assert str(path) in msg and "layer 2 (image 'logo'), field src" in msg
+    assert path.name in msg and "layer 2 (image 'logo'), field src" in msg
 
 
 def test_bad_cta_id(tmp_path):
     path, msg = _scene_error(tmp_path, lambda d: d["layers"][2].update(id="buy-now"))
-    assert str(path) in msg and "layer 3 (cta 'buy-now'), field id" in msg
+    assert path.name in msg and "layer 3 (cta 'buy-now'), field id" in msg
 
 
 def test_every_problem_is_reported(tmp_path):
@@ -161,7 +161,7 @@ def test_non_mapping_yaml(tmp_path, content):
     path.write_text(content)
     with pytest.raises(SceneError) as info:
         load_scene(path)
-    assert str(path) in str(info.value)
+    assert path.name in str(info.value)
     assert "must be a mapping" in str(info.value)
 
 
@@ -170,7 +170,7 @@ def test_invalid_yaml(tmp_path):
     path.write_text("name: [unclosed\nvideo: x.mp4\n")
     with pytest.raises(SceneError) as info:
         load_scene(path)
-    assert str(path) in str(info.value)
+    assert path.name in str(info.value)
     assert "not valid YAML" in str(info.value)
 
 
@@ -178,7 +178,7 @@ def test_file_not_found(tmp_path):
     path = tmp_path / "nope.yaml"
     with pytest.raises(SceneError) as info:
         load_scene(path)
-    assert str(path) in str(info.value) and "not found" in str(info.value)
+    assert path.name in str(info.value) and "not found" in str(info.value)
 
 
 def test_parse_scene_names_source():
@@ -191,7 +191,7 @@ def test_parse_scene_names_source():
 
 def test_field_default_must_match_type(tmp_path):
     path, msg = _scene_error(tmp_path, lambda d: d["fields"].update(price={"type": "float", "default": "abc"}))
-    assert str(path) in msg
+    assert path.name in msg
     assert "fields.price" in msg and "default" in msg and "'abc'" in msg
 
 
