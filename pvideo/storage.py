@@ -58,7 +58,7 @@ class Storage(Protocol):
         """
 
     def get_bytes(self, key: str) -> bytes: ...
-    def exists(self, key: str) -> bool: ...
+    def exists(self, key: str, *, retry: bool = True) -> bool: ...
     def delete(self, key: str) -> None: ...
     def url(self, key: str, expires: int = 3600) -> str | None:
         """A URL a browser can fetch directly, or None if the API must serve the bytes."""
@@ -160,7 +160,7 @@ class LocalStorage:
         except OSError as exc:
             raise StorageError(f"cannot read {key!r} under {self.root}: {exc}") from exc
 
-    def exists(self, key: str) -> bool:
+    def exists(self, key: str, *, retry: bool = True) -> bool:
         return self._path(key).is_file()
 
     def delete(self, key: str) -> None:
@@ -304,9 +304,20 @@ class S3Storage:
 
         return self._call("get", key, read)
 
-    def exists(self, key: str) -> bool:
+    def exists(self, key: str, *, retry: bool = True) -> bool:
+        """Whether ``key`` is stored; ``retry=False`` asks once (readiness probes want the answer now)."""
+
+        def head() -> object:
+            return self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+
         try:
-            self._call("head", key, lambda: self.client.head_object(Bucket=self.bucket, Key=self._key(key)))
+            if retry:
+                self._call("head", key, head)
+            else:
+                try:
+                    head()
+                except (BotoCoreError, Boto3Error, ClientError) as exc:
+                    raise self._error("head", f"s3://{self.bucket}/{self._key(key)}", exc) from exc
         except NotFound:
             return False
         return True

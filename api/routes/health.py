@@ -94,7 +94,7 @@ def readyz(
             session.execute(text("SELECT 1"))
 
     def storage() -> None:
-        runtime.storage.exists(f"readyz/{uuid.uuid4().hex}")
+        runtime.storage.exists(f"readyz/{uuid.uuid4().hex}", retry=False)  # the answer now, not after retries
 
     probes: dict[str, Callable[[], None]] = {"database": database, "storage": storage}
     if not queue.embedded:
