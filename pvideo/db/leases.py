@@ -15,7 +15,7 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
@@ -69,24 +69,40 @@ def renewed(db: Database, name: str, holder: str, seconds: float) -> Iterator[No
     is logged and the block goes on: whatever it guards must tolerate a second
     holder (the lease saves duplicate work; correctness never rests on it).
     """
-    stop = threading.Event()
 
     def renew() -> None:
-        while not stop.wait(seconds / 3):
-            try:
-                if not acquire(db, name, holder, seconds):
-                    log.warning("lease %s lapsed and was taken over while %s held it", name, holder)
-            except Exception as exc:  # the database may be down for a while; keep trying
-                log.warning("cannot renew lease %s: %s", name, exc)
+        if not acquire(db, name, holder, seconds):
+            log.warning("lease %s lapsed and was taken over while %s held it", name, holder)
 
-    thread = threading.Thread(target=renew, name=f"lease-{name[:24]}", daemon=True)
+    with renewing(renew, every=seconds / 3, what=f"lease {name}"):
+        yield
+    try:
+        release(db, name, holder)
+    except Exception as exc:  # it lapses on its own
+        log.warning("cannot release lease %s: %s", name, exc)
+
+
+@contextmanager
+def renewing(renew: Callable[[], None], *, every: float, what: str) -> Iterator[None]:
+    """Call ``renew`` every ``every`` seconds in a background thread while the block runs.
+
+    A failing renewal (the database may be down for a while) is logged and tried again
+    at the next tick; the block is never interrupted. Used for named leases and for a
+    render's claim (``pvideo.jobs.claims.keep_lease``).
+    """
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(every):
+            try:
+                renew()
+            except Exception as exc:
+                log.warning("cannot renew %s: %s", what, exc)
+
+    thread = threading.Thread(target=loop, name=f"renew-{what[:24]}", daemon=True)
     thread.start()
     try:
         yield
     finally:
         stop.set()
         thread.join()
-        try:
-            release(db, name, holder)
-        except Exception as exc:  # it lapses on its own
-            log.warning("cannot release lease %s: %s", name, exc)

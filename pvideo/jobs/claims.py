@@ -17,7 +17,6 @@ re-run fan-out batch) never both render a row:
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from typing import Any
 
 from sqlalchemy import and_, exists, or_, true, update
 
+from pvideo.db import leases
 from pvideo.db.engine import Database, rows_changed
 from pvideo.db.models import Campaign, Outputs, Render, RenderStatus, utcnow
 from pvideo.errors import NotFound, RenderBusy
@@ -119,29 +119,19 @@ def spent_reason(attempts: int, last_error: str | None) -> str:
 
 @contextmanager
 def keep_lease(db: Database, render_id: str, lease_seconds: float) -> Iterator[None]:
-    """Renew the lease every third of its length until the block ends."""
-    stop = threading.Event()
+    """Renew the row's lease every third of its length until the block ends."""
 
     def renew() -> None:
-        while not stop.wait(lease_seconds / 3):
-            try:
-                with db.session() as session:
-                    session.execute(
-                        update(Render)
-                        .where(Render.id == render_id, Render.status == RenderStatus.RENDERING)
-                        .values(claimed_until=utcnow() + timedelta(seconds=lease_seconds))
-                        .execution_options(synchronize_session=False)
-                    )
-            except Exception:
-                pass
+        with db.session() as session:
+            session.execute(
+                update(Render)
+                .where(Render.id == render_id, Render.status == RenderStatus.RENDERING)
+                .values(claimed_until=utcnow() + timedelta(seconds=lease_seconds))
+                .execution_options(synchronize_session=False)
+            )
 
-    thread = threading.Thread(target=renew, name=f"lease-{render_id[:8]}", daemon=True)
-    thread.start()
-    try:
+    with leases.renewing(renew, every=lease_seconds / 3, what=f"the claim of render {render_id}"):
         yield
-    finally:
-        stop.set()
-        thread.join()
 
 
 def finish(db: Database, render_id: str, **values: Any) -> bool:
