@@ -18,7 +18,7 @@ from PIL import Image, ImageDraw
 
 from pvideo.settings import PROJECT_ROOT, Settings
 
-pytest_plugins = ["tests.s3server", "tests.services"]
+pytest_plugins = ["tests.chromium", "tests.s3server", "tests.services"]
 
 
 def pytest_addoption(parser):

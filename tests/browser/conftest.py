@@ -1,14 +1,11 @@
-"""Browser fixtures: Debian's Chromium driven by Playwright, and the real app served by uvicorn.
+"""Browser fixtures: the real app served by uvicorn, and where screenshots go.
 
-Never ``playwright install``: the browser is /usr/bin/chromium (``apt-get
-install chromium``; .ci/run does it). Under ``CI=true`` a missing browser or
-Playwright fails these tests instead of skipping them.
+The browser itself (``browser``: Debian's Chromium driven by Playwright) comes from
+the ``tests.chromium`` plugin, shared with the other wings.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
 import socket
 import threading
 import time
@@ -18,34 +15,8 @@ from pathlib import Path
 import pytest
 
 from pvideo.settings import PROJECT_ROOT
-from tests.services import unavailable
 
-CHROMIUM = os.environ.get("PVIDEO_TEST_CHROMIUM", "/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--autoplay-policy=no-user-gesture-required",
-]
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as exc:
-        unavailable("Playwright", exc)
-    path = CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium")
-    if not path:
-        unavailable("Chromium", f"{CHROMIUM} not found (apt-get install chromium)")
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=path, args=ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="session")

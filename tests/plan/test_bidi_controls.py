@@ -5,8 +5,6 @@ string must be pixel for pixel our rendering of those characters in that visual 
 from __future__ import annotations
 
 import io
-import os
-import shutil
 from collections.abc import Iterator
 
 import pytest
@@ -14,8 +12,6 @@ from PIL import Image, ImageChops
 
 from pvideo.plan import fonts, raster
 from pvideo.settings import PROJECT_ROOT
-from tests.browser.conftest import ARGS, CHROMIUM
-from tests.services import unavailable
 
 LRE, RLE, PDF, LRO, RLO, RLI, PDI = "\u202a\u202b\u202c\u202d\u202e\u2067\u2069"
 CONTROLS = {LRE, RLE, PDF, LRO, RLO, RLI, PDI}
@@ -47,20 +43,11 @@ _POSITIONS = """text => {
 
 
 @pytest.fixture(scope="module")
-def page() -> Iterator:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as exc:
-        unavailable("Playwright", exc)
-    path = CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium")
-    if not path:
-        unavailable("Chromium", f"{CHROMIUM} not found (apt-get install chromium)")
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=path, args=ARGS)
-        page = browser.new_page()
-        page.set_content('<div id="t" dir="auto" style="font: 40px sans-serif; white-space: pre"></div>')
-        yield page
-        browser.close()
+def page(browser) -> Iterator:
+    page = browser.new_page()
+    page.set_content('<div id="t" dir="auto" style="font: 40px sans-serif; white-space: pre"></div>')
+    yield page
+    page.close()
 
 
 def chromium_visual(page, text: str) -> str:
