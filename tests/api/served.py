@@ -18,7 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from fastapi.testclient import TestClient
 
+from api.main import create_app
+from pvideo.runtime import Runtime
 from pvideo.settings import PROJECT_ROOT
 from tests.conftest import API_KEY, SECRET
 
@@ -217,3 +220,16 @@ def close_previews(app) -> None:
     sandbox = getattr(app.state, "preview_sandbox", None)
     if sandbox is not None:
         sandbox.close()
+
+
+@contextmanager
+def app_client(settings, **update):
+    """The real app in-process on ``settings`` (with ``update``), lifespan included; its warm
+    preview child and its database pool are closed on the way out."""
+    runtime = Runtime.from_settings(settings.model_copy(update=update))
+    try:
+        with TestClient(create_app(runtime=runtime)) as client:
+            yield client
+    finally:
+        close_previews(client.app)
+        runtime.db.dispose()

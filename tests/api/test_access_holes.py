@@ -4,37 +4,23 @@
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
-from api.main import create_app
 from pvideo.access.apikeys import create_key
 from pvideo.access.revocation import revoke_viewer_token
 from pvideo.db.models import Render
 from pvideo.render import hls
-from pvideo.runtime import Runtime
 from pvideo.settings import Settings
-from tests.api.served import served
+from tests.api.served import app_client, served
 from tests.conftest import API_KEY
 from tests.viewers import done_campaign
 
 MISSING = "0" * 32
 WRONG = "pvk_00000000_wrong"
-
-
-@contextmanager
-def _client(settings, **update):
-    runtime = Runtime.from_settings(settings.model_copy(update=update))
-    try:
-        with TestClient(create_app(runtime=runtime)) as client:
-            yield client
-    finally:
-        runtime.db.dispose()
 
 
 def _key(client, *scopes: str) -> str:
@@ -74,7 +60,7 @@ def test_the_dashboard_shows_personal_links_only_to_keys_that_may_open_them(clie
 @pytest.fixture()
 def s3_client(settings, s3_bucket):
     endpoint, bucket = s3_bucket
-    with _client(settings, storage_url=f"s3://{bucket}/pv", s3_endpoint_url=endpoint) as client:
+    with app_client(settings, storage_url=f"s3://{bucket}/pv", s3_endpoint_url=endpoint) as client:
         yield client
 
 
@@ -137,7 +123,7 @@ def test_presigned_url_lifetime_is_configurable_up_to_5_minutes(settings, s3_buc
     with pytest.raises(ValidationError, match="presigned_url_seconds"):
         Settings(presigned_url_seconds=3600)
     endpoint, bucket = s3_bucket
-    with _client(settings, storage_url=f"s3://{bucket}/pv", s3_endpoint_url=endpoint, presigned_url_seconds=60) as c:
+    with app_client(settings, storage_url=f"s3://{bucket}/pv", s3_endpoint_url=endpoint, presigned_url_seconds=60) as c:
         state = c.app.state.pvideo
         _, (ana, _bo) = done_campaign(state.runtime.db, state.tokens)
         redirect = c.get(f"/v/{ana.token}/video.mp4", follow_redirects=False)
@@ -160,7 +146,7 @@ def test_a_right_key_passes_however_many_wrong_keys_came_from_its_address(client
 
 
 def test_cookie_secure_forces_secure_cookies(settings):
-    with _client(settings, cookie_secure=True) as client:
+    with app_client(settings, cookie_secure=True) as client:
         form = client.get("/dashboard/sign-in")
         assert "secure" in form.headers["set-cookie"].lower()
         signed = client.post(

@@ -12,28 +12,24 @@ import json
 import os
 import subprocess
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
 import yaml
-from fastapi.testclient import TestClient
 from PIL import Image
 
 from api.limits import ROUTE_BODY_LIMITS
-from api.main import create_app
 from api.routes import events
 from pvideo.access.apikeys import create_key
-from pvideo.runtime import Runtime
 from tests.api.served import (
     FrozenListener,
     PeakRss,
     alive,
     answer,
+    app_client,
     children,
-    close_previews,
     post_head,
     raw,
     served,
@@ -58,17 +54,6 @@ def big_assets(assets_dir, tmp_path_factory):
         target = str(assets / f"templates/{name}.mp4")
         subprocess.run([Settings().ffmpeg_exe, "-v", "error", "-y", *source, *encode, target], check=True)
     return assets
-
-
-@contextmanager
-def _client(settings, **update):
-    runtime = Runtime.from_settings(settings.model_copy(update=update))
-    try:
-        with TestClient(create_app(runtime=runtime)) as client:
-            yield client
-    finally:
-        close_previews(client.app)
-        runtime.db.dispose()
 
 
 def _shape(video: str, w: int, h: int) -> dict:
@@ -111,7 +96,7 @@ def test_a_deeply_nested_scene_is_refused_before_it_is_parsed(client):
 
 def test_the_preview_runs_in_a_child_and_the_server_keeps_its_memory(settings, big_assets):
     """A box twice the HD frame takes a few hundred MB to composite: all of it in the child."""
-    with _client(settings, assets_dir=big_assets) as client:
+    with app_client(settings, assets_dir=big_assets) as client:
         _card(client)  # the first preview also starts the next child: not counted below
         time.sleep(1)
         with PeakRss() as rss:
@@ -124,14 +109,14 @@ def test_the_preview_runs_in_a_child_and_the_server_keeps_its_memory(settings, b
 
 
 def test_a_preview_past_its_memory_ceiling_is_refused(settings, big_assets):
-    with _client(settings, assets_dir=big_assets, preview_memory_mb=512) as client:
+    with app_client(settings, assets_dir=big_assets, preview_memory_mb=512) as client:
         response = _preview(client, _shape("uhd.mp4", 7680, 4320))
     assert response.status_code == 422, response.text
     assert response.json()["detail"] == "the preview needs more than 512 MB of memory"
 
 
 def test_a_preview_past_its_cpu_time_is_refused(settings, big_assets):
-    with _client(settings, assets_dir=big_assets, preview_cpu_seconds=1) as client:
+    with app_client(settings, assets_dir=big_assets, preview_cpu_seconds=1) as client:
         start = time.monotonic()
         response = _preview(client, _shape("uhd.mp4", 7680, 4320))
         assert response.status_code == 422, response.text
@@ -142,7 +127,7 @@ def test_a_preview_past_its_cpu_time_is_refused(settings, big_assets):
 
 def test_a_preview_past_its_time_is_killed_with_its_child(settings, big_assets):
     """504 at the deadline, and the work stops then (a thread kept running 16 CPU-s after its 504)."""
-    with _client(settings, assets_dir=big_assets) as client:
+    with app_client(settings, assets_dir=big_assets) as client:
         spare = _card(client)  # the first child starts cold: not under the short deadline below
         assert spare, "no warm preview child"
         client.app.state.pvideo.runtime.settings.preview_timeout_seconds = 1
@@ -250,7 +235,7 @@ def _threads(pid: int) -> int:
 
 def test_readyz_details_need_an_admin_key(settings):
     broken = {"storage_url": "s3://no-such-bucket/x", "s3_endpoint_url": "http://127.0.0.1:1"}
-    with _client(settings, **broken) as client:
+    with app_client(settings, **broken) as client:
         client.app.state.pvideo.runtime.storage._config.retries["max_attempts"] = 1
         with client.app.state.pvideo.runtime.db.session() as session:
             _, analytics = create_key(session, ["analytics"])
