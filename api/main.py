@@ -22,6 +22,8 @@ from api.input_checks import JsonBodyLimits, refuse_unstorable_text
 from api.limits import RequestBodyLimits
 from api.pages import STATIC_DIR
 from api.routes import analytics, campaigns, dashboard, events, health, hls, landing, links, scenes, thumbnails, viewer
+from api.routes.studio import router as studio_router
+from api.routes.studio.signed_in import StudioRedirect
 from api.security import SecurityHeaders
 from api.state import AppState
 from pvideo import __version__
@@ -57,6 +59,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     # events first: the busiest route, matched before the others are tried
     for module in (events, health, campaigns, analytics, links, scenes, viewer, hls, thumbnails, landing, dashboard):
         app.include_router(module.router)
+    app.include_router(studio_router)
     _add_error_handlers(app)
     return app
 
@@ -67,6 +70,10 @@ def _add_error_handlers(app: FastAPI) -> None:
     Every error body is short and names the field, never the input (``api.errors``);
     a database outage is a 503 with ``Retry-After`` on every route.
     """
+
+    @app.exception_handler(StudioRedirect)
+    async def studio_redirect(_: Request, exc: StudioRedirect) -> Response:
+        return exc.response
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> Response:

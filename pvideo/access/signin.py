@@ -1,4 +1,4 @@
-"""Dashboard sign-in: a signed, expiring cookie that names an API key without containing it.
+"""Sign-in cookies: a studio user's session, or one that names an API key without containing it.
 
 The cookie holds a digest of the key, signed with the secret key (itsdangerous);
 it is accepted only while that key is still configured, so removing a key from
@@ -57,6 +57,22 @@ class DashboardSignin:
             return None
         key_id = value.get("key_id") if isinstance(value, dict) else None
         return key_id if isinstance(key_id, str) else None
+
+    def user_cookie(self, user_id: str, generation: int) -> str:
+        """A studio user's session: their id and session generation (bumped to sign out everywhere)."""
+        return self._sessions.dumps({"user": user_id, "gen": generation})
+
+    def user_session(self, cookie: str | None) -> tuple[str, int] | None:
+        if not cookie or len(cookie) > 500:
+            return None
+        try:
+            value = self._sessions.loads(cookie, max_age=SESSION_MAX_AGE)
+        except BadSignature:
+            return None
+        if not isinstance(value, dict):
+            return None
+        user, generation = value.get("user"), value.get("gen")
+        return (user, generation) if isinstance(user, str) and isinstance(generation, int) else None
 
     def new_csrf(self) -> str:
         return self._csrf.dumps(secrets.token_urlsafe(16))

@@ -92,6 +92,8 @@ class Campaign(Base):
     completed_at: Mapped[datetime | None] = mapped_column(nullable=True)
     render_mode: Mapped[str] = mapped_column(String(16), default=RenderMode.EAGER)
     outputs: Mapped[str] = mapped_column(String(8), default=Outputs.BOTH)
+    submitted_by: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    """Who submitted it: a studio user's email, ``api key <prefix>`` or ``cli``; shown in the studio's list."""
 
     renders: Mapped[list[Render]] = relationship(back_populates="campaign", order_by="Render.row_number")
 
@@ -280,3 +282,54 @@ class ApiKey(Base):
     scopes: Mapped[list[Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class User(Base):
+    """A studio user: a role, an Argon2 password hash (none until the invite is accepted).
+
+    ``session_generation`` is part of every session cookie: bumping it signs the user out
+    everywhere. An invite stores only a digest of its one-time token."""
+
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    invite_digest: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
+    invite_expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    session_generation: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    disabled_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    last_sign_in_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class ColumnMapping(Base):
+    """The last column mapping used with a scene in the studio: customer-file column -> scene field."""
+
+    __tablename__ = "column_mappings"
+
+    scene_name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    mapping: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class StudioUpload(Base):
+    """A customer file uploaded in the new-campaign wizard, kept until it is submitted or expires.
+
+    The file itself lives under the data folder (``uploads/<id>``); the row holds the choices
+    made about it in later steps (sheet, column mapping) so every step is a plain form."""
+
+    __tablename__ = "studio_uploads"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    scene_name: Mapped[str] = mapped_column(String(200))
+    filename: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(8))  # csv | xlsx
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    sheet: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    mapping: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    campaign_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

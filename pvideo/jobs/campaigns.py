@@ -75,6 +75,8 @@ class CampaignRequest:
     render_mode: RenderMode = RenderMode.EAGER
     outputs: Outputs = Outputs.BOTH
     idempotency_key: str | None = None
+    submitted_by: str | None = None
+    """Who submits: a studio user's email, ``api key <prefix>`` or ``cli`` (shown in the studio)."""
 
 
 def submit(session: Session, request: CampaignRequest, *, settings: Settings, tokens: ViewerTokens) -> Submission:
@@ -98,6 +100,7 @@ def submit(session: Session, request: CampaignRequest, *, settings: Settings, to
         metadata=request.metadata,
         render_mode=request.render_mode,
         outputs=request.outputs,
+        submitted_by=request.submitted_by,
     )
 
 
@@ -115,6 +118,7 @@ def _store(
     metadata: dict[str, Any] | None = None,
     render_mode: RenderMode = RenderMode.EAGER,
     outputs: Outputs = Outputs.BOTH,
+    submitted_by: str | None = None,
 ) -> Submission:
     """Store the campaign and one render per row, in batches (``submit`` has applied the row limit).
 
@@ -142,6 +146,7 @@ def _store(
         meta=metadata,
         render_mode=render_mode,
         outputs=outputs,
+        submitted_by=submitted_by,
     )
     session.add(campaign)
     try:
