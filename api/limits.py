@@ -3,9 +3,9 @@
 Size: a declared ``Content-Length`` over the route's limit is refused at once,
 before a byte of the body is read; a chunked body is counted as it is read and
 refused the moment it passes the limit. Campaign uploads (``POST
-/api/campaigns``) have their own, larger limit (``PVIDEO_MAX_UPLOAD_MB``); a
-few routes a smaller one (``ROUTE_BODY_LIMITS``, by path); every other route
-``PVIDEO_MAX_BODY_MB``.
+/api/campaigns``, and the studio wizard's ``/studio/campaigns/new/upload``) have
+their own, larger limit (``PVIDEO_MAX_UPLOAD_MB``); a few routes a smaller one
+(``ROUTE_BODY_LIMITS``, by path); every other route ``PVIDEO_MAX_BODY_MB``.
 
 Time: a client that stops sending holds a connection and a task for as long as
 the app waits for it, so every wait for a body chunk is bounded by
@@ -37,7 +37,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 KB = 1024
-UPLOAD_PATHS = ("/api/campaigns",)
+UPLOAD_PATHS = ("/api/campaigns", "/studio/campaigns/new/upload")  # the API and the studio wizard
 ROUTE_BODY_LIMITS = {
     "/api/events": 64 * KB,  # a beacon batch: the events route's own MAX_BODY
     "/api/scenes/preview": 1024 * KB,  # a 100,000-character scene, JSON-escaped, and a row

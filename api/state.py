@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from pvideo.access.ratelimit import RateLimiter
@@ -11,6 +13,27 @@ from pvideo.jobs.ondemand import OnDemand
 from pvideo.runtime import Runtime
 from pvideo.tracking.groupcommit import EventWriter
 from workers.queue import RenderQueue
+
+
+class OnePerUser:
+    """Which users hold a slot now (a sample render in the studio): one at a time each."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._users: set[str] = set()
+
+    @contextmanager
+    def one_for(self, user_id: str) -> Iterator[bool]:
+        """Yields whether the slot was free; it is the caller's until the block ends."""
+        with self._lock:
+            free = user_id not in self._users
+            self._users.add(user_id)
+        try:
+            yield free
+        finally:
+            if free:
+                with self._lock:
+                    self._users.discard(user_id)
 
 
 @dataclass
@@ -23,6 +46,7 @@ class AppState:
     ondemand: OnDemand
     events: EventWriter  # group commit of viewer events
     previews: threading.Semaphore = field(default_factory=lambda: threading.BoundedSemaphore(2))  # at once
+    sample_renders: OnePerUser = field(default_factory=OnePerUser)
 
     @classmethod
     def build(cls, runtime: Runtime) -> AppState:

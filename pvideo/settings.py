@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     # transactions storing viewer events at once per server process (pvideo/tracking/groupcommit.py); one
     # lets the batches that arrive meanwhile join the next group, the lowest p99 on 2 cores
     event_writers: int = Field(default=1, ge=1, le=16)
-    # Wrong API keys (X-API-Key header or dashboard sign-in) per client address: a bucket of
+    # Wrong API keys (X-API-Key header) and failed studio sign-ins per client address: a bucket of
     # ``auth_failure_burst`` refilled at ``auth_failures_per_minute``; an empty bucket answers 429.
     auth_failures_per_minute: float = Field(default=6.0, gt=0)
     auth_failure_burst: int = Field(default=20, ge=1)

@@ -94,7 +94,7 @@ def _scene(state: StateDep, name: str) -> SceneSpec:
     return load_scene(path)  # errors name the file (typo.yaml), never its folder
 
 
-async def _webhook(state: AppState, url: object) -> str | None:
+async def checked_webhook(state: AppState, url: object) -> str | None:
     """An http(s) URL whose host resolves to addresses deliveries may reach (see ``webhooks.deliver``)."""
     if not url:
         return None
@@ -108,7 +108,7 @@ async def _webhook(state: AppState, url: object) -> str | None:
     return url
 
 
-def _metadata(raw: str | None) -> dict[str, Any] | None:
+def parsed_metadata(raw: str | None) -> dict[str, Any] | None:
     """The multipart ``metadata`` field: a JSON object, its depth and numbers checked before parsing."""
     if raw is None or raw == "":
         return None
@@ -154,7 +154,7 @@ async def _read_submission(
         rows=(CustomerRow(i, r) for i, r in enumerate(body.rows, start=1)),
         source="rows",
         name=body.name,
-        webhook_url=await _webhook(state, body.webhook_url),
+        webhook_url=await checked_webhook(state, body.webhook_url),
         metadata=body.metadata,
         render_mode=body.render,
         outputs=body.outputs,
@@ -190,8 +190,8 @@ async def _read_form(form: FormData, state: StateDep, idempotency_key: str | Non
         rows=rows,
         source=source,
         name=fields.name,
-        webhook_url=await _webhook(state, fields.webhook_url),
-        metadata=_metadata(fields.metadata),
+        webhook_url=await checked_webhook(state, fields.webhook_url),
+        metadata=parsed_metadata(fields.metadata),
         render_mode=_choice("render", form.get("render"), RenderMode),
         outputs=_choice("outputs", form.get("outputs"), Outputs),
         idempotency_key=idempotency_key,

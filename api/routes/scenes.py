@@ -54,7 +54,7 @@ def check_scene(scene: str | dict[str, Any]) -> None:
         raise SceneError(f"scene: not valid YAML: {exc}") from None
 
 
-def _sandbox(app: FastAPI) -> PreviewSandbox:
+def preview_sandbox(app: FastAPI) -> PreviewSandbox:
     """The app's preview sandbox (holding one warm child), made at the first preview."""
     sandbox = getattr(app.state, "preview_sandbox", None)
     if sandbox is None:
@@ -76,7 +76,7 @@ def _outcome(running: RunningPreview) -> bytes | PvideoError:
         return exc
 
 
-async def _finish(running: RunningPreview, request: Request, seconds: float) -> bytes:
+async def finish_preview(running: RunningPreview, request: Request, seconds: float) -> bytes:
     """The child's PNG (or its error raised here); ``TimeoutError`` once ``seconds`` pass. The child
     is killed then, or as soon as the client leaves."""
     outcome: list[bytes | PvideoError] = []
@@ -111,9 +111,9 @@ async def preview(body: ScenePreview, request: Request, state: StateDep, _: Camp
     if not slots.acquire(blocking=False):
         raise HTTPException(429, "too many previews running; try again shortly", headers={"Retry-After": "2"})
     try:
-        running = _sandbox(request.app).start(PreviewJob.for_settings(settings, body.scene, body.row, body.at))
+        running = preview_sandbox(request.app).start(PreviewJob.for_settings(settings, body.scene, body.row, body.at))
         try:
-            png = await _finish(running, request, settings.preview_timeout_seconds)
+            png = await finish_preview(running, request, settings.preview_timeout_seconds)
         except PvideoError:
             if running.killed:  # the client went away; nobody reads this answer
                 return Response(status_code=499)

@@ -1,2 +1,2 @@
-"""Who may do what: signed viewer tokens and their revocation, API keys, dashboard sign-in,
+"""Who may do what: signed viewer tokens and their revocation, API keys, studio sign-in,
 rate limits."""

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pvideo.access.passwords import (
+    MAX_LENGTH,
     hash_password,
     needs_rehash,
     password_problem,
@@ -75,6 +76,11 @@ def invite_user(session: Session, email: str, role: str, *, invited_by: str | No
     return user, token
 
 
+def invite_link(base_url: str, token: str) -> str:
+    """The page where an invited user sets their password (``api.routes.studio.auth``)."""
+    return f"{base_url.rstrip('/')}/studio/invite/{token}"
+
+
 def invited_user(session: Session, token: str) -> User | None:
     """The user an unexpired, unused invite token belongs to."""
     if not token or len(token) > 200:
@@ -100,6 +106,20 @@ def accept_invite(session: Session, token: str, password: str) -> User:
     user.invite_expires_at = None
     user.session_generation += 1
     session.flush()
+    return user
+
+
+def change_password(session: Session, user_id: str, current: str, new: str) -> User | str:
+    """Set a new password after checking the current one: the user, or why not (``"wrong"`` for
+    a wrong current password). The user's other sessions end (the generation moves)."""
+    user = session.get(User, user_id)
+    if user is None or not verify_password(user.password_hash, current[: MAX_LENGTH + 1]):
+        return "wrong"
+    problem = password_problem(new, email=user.email)
+    if problem:
+        return problem
+    user.password_hash = hash_password(new)
+    sign_out_everywhere(session, user)
     return user
 
 

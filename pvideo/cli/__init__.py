@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from pvideo.cli import apikey, campaign, db, demo, scene, serve, template
+from pvideo.cli import apikey, campaign, db, demo, scene, serve, template, user
 
 app = typer.Typer(
     help="pvideo: personalized video from scene scripts.", no_args_is_help=True, pretty_exceptions_enable=False
@@ -21,3 +21,4 @@ app.add_typer(campaign.app, name="campaign")
 app.add_typer(db.app, name="db")
 app.add_typer(template.app, name="template")
 app.add_typer(apikey.app, name="apikey")
+app.add_typer(user.app, name="user")

@@ -41,7 +41,7 @@ def apikey_create(
 
 @app.command("revoke")
 def apikey_revoke(key_id: str) -> None:
-    """Revoke a key at once (requests and dashboard sessions made with it stop working)."""
+    """Revoke a key at once (requests made with it stop working)."""
     from pvideo.access.apikeys import revoke_key
 
     try:

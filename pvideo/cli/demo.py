@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 app = typer.Typer()
 
+DEMO_ADMIN = "demo@pvideo.local"
 DEMO_CAMPAIGNS = (
     ("welcome.yaml", "sample_customers.csv", "Northwind welcome"),
     # the same welcome layers (boxes in percent of the frame) on its 9:16 and 1:1 templates
@@ -42,6 +43,18 @@ def _print_links(runtime: Runtime, campaign_id: str) -> list[dict[str, str]]:
             highlight=False,
         )
     return rows
+
+
+def announce_studio(runtime: Runtime) -> None:
+    """The studio's address and a one-time link where the demo admin sets a password and is signed in."""
+    from pvideo.access.users import invite_link
+    from pvideo.cli.user import invite
+
+    base = runtime.settings.public_base_url.rstrip("/")
+    _, token = invite(runtime.db, DEMO_ADMIN, "admin", invited_by="pvideo demo")
+    console.print(f"studio: {base}/studio", soft_wrap=True, highlight=False)
+    link = invite_link(base, token)
+    console.print(f"sign in to the studio as {DEMO_ADMIN} (admin), once: {link}", soft_wrap=True, highlight=False)
 
 
 @app.command()
@@ -87,6 +100,7 @@ def demo(
     if serve:
         console.print(f"serving landing pages on http://{host}:{port} (Ctrl-C to stop)")
         announce_api_key(settings)
+        announce_studio(runtime)
         console.print(
             f"analytics: curl -H 'X-API-Key: ...' {settings.public_base_url}/api/campaigns/{campaigns[0][1]}/analytics",
             soft_wrap=True,

@@ -3,7 +3,7 @@
 One row per customer: id, landing page, video, poster, thumbnails (JPEG, and
 the animated GIF and WebP loops for email), captions, CTA/chapter track,
 status, error. Exported as CSV or JSON and streamed page by page, so a 100k-row
-campaign is never loaded at once.
+campaign is never loaded at once, or as an XLSX workbook written row by row to a file.
 """
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ import csv
 import io
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
+from openpyxl import Workbook
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -116,3 +118,16 @@ def json_chunks(rows: Iterator[dict[str, str]]) -> Iterator[str]:
     for i, row in enumerate(rows):
         yield ("," if i else "") + json.dumps({k: (v or None) if k != "row" else int(v) for k, v in row.items()})
     yield "]"
+
+
+def xlsx_file(rows: Iterator[dict[str, str]], path: Path) -> Path:
+    """The rows as a one-sheet workbook at ``path``, written in openpyxl's write-only mode (one row
+    in memory at a time). A text cell starting with ``=`` would be stored as a formula: every text
+    is spreadsheet-safe, the row number a number."""
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("links")
+    sheet.append(list(COLUMNS))
+    for row in rows:
+        sheet.append([int(row["row"]), *(spreadsheet_safe(row[c]) or None for c in COLUMNS[1:])])
+    workbook.save(path)
+    return path

@@ -16,6 +16,7 @@ table renders each distinct text once, not once per row.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,7 @@ _T = TypeVar("_T")
 _ABSENT = object()  # a name the row does not have (an undefined-name error)
 _MEMO_LIMIT = 50_000
 _PARSER = jinja2.Environment()
+_OUTPUT = re.compile(r"\{\{.*?\}\}", re.DOTALL)
 
 
 class _Outcome(NamedTuple):
@@ -59,6 +61,7 @@ class RowCheck:
     _visible: dict[tuple[bool, ...], tuple[bool, ...]] = field(default_factory=dict, init=False, repr=False)
     _names: dict[str, tuple[str, ...] | None] = field(default_factory=dict, init=False, repr=False)
     _memo: dict[Hashable, _Outcome] = field(default_factory=dict, init=False, repr=False)
+    _outputs: dict[str, tuple[str, ...] | None] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         names = [
@@ -111,19 +114,19 @@ class RowCheck:
             name = f"captions line {number}"
             try:
                 if line.when is None or self._holds(line.when, row, f"{name} when"):
-                    self._render(line.text, row, f"{name} text")
+                    self._check_text(line.text, row, f"{name} text")
             except DataError as exc:
                 reason = exc.reason if exc.reason.startswith(name) else f"{name}: {exc.reason}"
                 raise DataError(reason, field=exc.field) from None
         for number, mark in enumerate(self.spec.chapters, start=1):
-            self._render(mark.title, row, f"chapter {number} title")
+            self._check_text(mark.title, row, f"chapter {number} title")
 
     def _layer(self, layer: AnyLayer, name: str, row: Mapping[str, Any]) -> None:
         match layer:
             case TextLayer():
-                self._render(layer.text, row, f"{name} text")
+                self._check_text(layer.text, row, f"{name} text")
             case CtaLayer():
-                self._render(layer.label, row, f"{name} label")
+                self._check_text(layer.label, row, f"{name} label")
                 href = self._render(layer.href, row, f"{name} href")
                 try:
                     check_link(href)
@@ -143,6 +146,18 @@ class RowCheck:
             return source
         return self._remembered(("text", source, what), source, row, lambda: render_text(source, row, field=what))
 
+    def _check_text(self, source: str, row: Mapping[str, Any], what: str) -> None:
+        """``_render`` for a text whose output is not needed, only whether it renders: a text of plain
+        outputs (``Hi {{ first_name }}, {{ amount | money }}``) one output at a time, each remembered
+        for the values it reads, so an output shared by several texts is rendered once per row."""
+        if not _templated(source):
+            return
+        if source not in self._outputs:
+            self._outputs[source] = _plain_outputs(source)
+        pieces = self._outputs[source]
+        for piece in pieces if pieces is not None else (source,):
+            self._render(piece, row, what)
+
     def _holds(self, expression: str, row: Mapping[str, Any], what: str) -> bool:
         check = lambda: holds(expression, row, field=what)  # noqa: E731
         return self._remembered(("when", expression, what), "{{ (" + expression + ") }}", row, check)
@@ -157,21 +172,23 @@ class RowCheck:
             else:  # every name read, loop variables too: a wider key is only a less shared one
                 self._names[source] = tuple(sorted({n.name for n in tree.find_all(nodes.Name) if n.ctx == "load"}))
         names = self._names[source]
-        # typed: True, 1 and 1.0 are equal keys but may render differently
-        values = None if names is None else (*key, *((v, type(v)) for v in (row.get(n, _ABSENT) for n in names)))
+        # typed: True, 1 and 1.0 are equal keys but may render differently. A text that renders
+        # is remembered for every place it appears in (a title, a caption and a chapter often
+        # share one); an error names its place (``key[2]``), so it is remembered for that place.
+        shared = None if names is None else (*key[:2], *((v, type(v)) for v in (row.get(n, _ABSENT) for n in names)))
         try:
-            outcome = self._memo.get(values) if values is not None else None
+            outcome = self._memo.get(shared) or self._memo.get((*shared, key[2])) if shared is not None else None
         except TypeError:  # a list or object from a JSON row: not hashable
-            values, outcome = None, None
+            shared, outcome = None, None
         if outcome is None:
             try:
                 outcome = _Outcome(run(), None)
             except PermanentError as exc:
                 outcome = _Outcome(None, exc)
-            if values is not None:
+            if shared is not None:
                 if len(self._memo) >= _MEMO_LIMIT:
                     self._memo.clear()
-                self._memo[values] = outcome
+                self._memo[shared if outcome.error is None else (*shared, key[2])] = outcome
         if outcome.error is not None:
             raise outcome.error.with_traceback(None)  # the same error again, its traceback not growing
         return cast(_T, outcome.value)
@@ -188,6 +205,43 @@ class RowCheck:
 def _skipped(start: float, end: float | None, timeline: RenderPlan) -> bool:
     """Whether a window (``end`` None: until the video's end) lies wholly in skipped sections."""
     return timeline.output_time(start) == timeline.output_time(math.inf if end is None else end)
+
+
+def _plain_outputs(source: str) -> tuple[str, ...] | None:
+    """The ``{{ ... }}`` outputs of a text that is nothing else (no ``{% %}``, no comment), each a name
+    or constant with filters of constant arguments: rendered one by one they raise what the
+    whole text raises, in the same order. ``None`` for any other text."""
+    if "{%" in source or "{#" in source:
+        return None
+    try:
+        body = _PARSER.parse(source).body
+        pieces = tuple(_OUTPUT.findall(source))
+        parsed = [_PARSER.parse(piece).body for piece in pieces]
+    except jinja2.TemplateError:
+        return None
+    if len(body) != 1 or not isinstance(body[0], nodes.Output):
+        return None
+    expressions = [n for n in body[0].nodes if not isinstance(n, nodes.TemplateData)]
+    if len(expressions) != len(pieces) or not all(_plain(e) for e in expressions):
+        return None
+    for expression, piece in zip(expressions, parsed, strict=True):
+        if len(piece) != 1 or not isinstance(piece[0], nodes.Output) or piece[0].nodes != [expression]:
+            return None  # e.g. a "}}" inside a string: the pieces are not the outputs
+    return pieces
+
+
+def _plain(node: nodes.Node) -> bool:
+    if isinstance(node, (nodes.Name, nodes.Const)):
+        return True
+    return (
+        isinstance(node, nodes.Filter)
+        and node.node is not None
+        and _plain(node.node)
+        and all(isinstance(a, nodes.Const) for a in node.args)
+        and all(isinstance(k.value, nodes.Const) for k in node.kwargs)
+        and node.dyn_args is None
+        and node.dyn_kwargs is None
+    )
 
 
 def _templated(source: str) -> bool:

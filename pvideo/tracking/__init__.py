@@ -1,2 +1,2 @@
 """What viewers did: events and their group commit, rollups, watched intervals, analytics,
-export, the dashboard's overview and charts, device classes."""
+export, the studio's campaign overview and charts, device classes."""

@@ -1,4 +1,4 @@
-"""Chart geometry for the dashboard's server-rendered SVG (pure; templates draw it).
+"""Chart geometry for the studio's server-rendered SVG (pure; templates draw it).
 
 Numbers only: labels are escaped by the template, and colours are SVG
 presentation attributes there, so a strict CSP (no inline style) holds.

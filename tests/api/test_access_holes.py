@@ -1,5 +1,5 @@
 """Access: personal links only for keys that may open them; a revoked link's media stops within
-5 minutes; wrong keys never lock out a right one; cookies are Secure behind https."""
+5 minutes; wrong keys never lock out a right one; studio cookies are Secure behind https."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from pvideo.render import hls
 from pvideo.settings import Settings
 from tests.api.served import app_client, served
 from tests.conftest import API_KEY
+from tests.studio.conftest import PASSWORD, make_user
 from tests.viewers import done_campaign
 
 MISSING = "0" * 32
@@ -32,29 +33,14 @@ def _csrf(page: str) -> str:
     return re.search(r'name="csrf" value="([^"]+)"', page).group(1)
 
 
-def _sign_in(client, key: str):
-    form = client.get("/dashboard/sign-in")
-    return client.post("/dashboard/sign-in", data={"api_key": key, "csrf": _csrf(form.text)}, follow_redirects=False)
-
-
-def test_the_dashboard_shows_personal_links_only_to_keys_that_may_open_them(client, runtime):
-    """An analytics-only key listed every viewer's link on the dashboard, and got 403 on /renders."""
+def test_personal_links_are_listed_only_to_keys_that_may_open_them(client, runtime):
+    """An analytics-only key once listed every viewer's link (on the old dashboard) yet got 403 on /renders.
+    In the studio, every signed-in role may read links (tests/studio/test_campaign_pages.py)."""
     campaign_id, viewers = done_campaign(runtime.db, client.app.state.pvideo.tokens)
-    page = f"/dashboard/campaigns/{campaign_id}"
-    analytics = _key(client, "analytics")
-    assert client.get(f"/api/campaigns/{campaign_id}/renders", headers={"X-API-Key": analytics}).status_code == 403
-    assert _sign_in(client, analytics).status_code == 303
-    shown = client.get(page)
-    assert shown.status_code == 200 and "c1" in shown.text and "c2" in shown.text  # the renders, not their links
-    assert not any(v.token in shown.text for v in viewers) and "/v/" not in shown.text
-    assert "shown to keys with the campaigns or admin scope" in shown.text
-    for scopes in (("analytics", "campaigns"), ("analytics", "admin")):
-        client.cookies.clear()
-        assert _sign_in(client, _key(client, *scopes)).status_code == 303
-        assert all(f"/v/{v.token}" in client.get(page).text for v in viewers), scopes
-    client.cookies.clear()
-    assert _sign_in(client, API_KEY).status_code == 303  # a configured key holds every scope
-    assert all(f"/v/{v.token}" in client.get(page).text for v in viewers)
+    path = f"/api/campaigns/{campaign_id}/renders"
+    assert client.get(path, headers={"X-API-Key": _key(client, "analytics")}).status_code == 403
+    listed = client.get(path, headers={"X-API-Key": _key(client, "campaigns")})
+    assert listed.status_code == 200 and all(f"/v/{v.token}" in listed.text for v in viewers)
 
 
 @pytest.fixture()
@@ -140,36 +126,28 @@ def test_a_right_key_passes_however_many_wrong_keys_came_from_its_address(client
     assert client.get(path, headers={"X-API-Key": WRONG}).status_code == 429
     for key in (stored, API_KEY):
         assert client.get(path, headers={"X-API-Key": key}).status_code == 404  # past auth: no such campaign
-    assert _sign_in(client, stored).status_code == 303
-    assert client.get("/dashboard", follow_redirects=False).status_code == 200
     assert client.get(path, headers={"X-API-Key": WRONG}).status_code == 429  # still throttled
 
 
 def test_cookie_secure_forces_secure_cookies(settings):
     with app_client(settings, cookie_secure=True) as client:
-        form = client.get("/dashboard/sign-in")
+        make_user(client.app.state.pvideo.runtime, "mia@example.com", "marketing")
+        form = client.get("/studio/sign-in")
         assert "secure" in form.headers["set-cookie"].lower()
         signed = client.post(
-            "/dashboard/sign-in",
-            data={"api_key": API_KEY, "csrf": _csrf(form.text)},
-            headers={"Cookie": f"pvideo_csrf={_csrf(form.text)}"},
+            "/studio/sign-in",
+            data={"email": "mia@example.com", "password": PASSWORD, "csrf": _csrf(form.text)},
+            headers={"Cookie": f"pvideo_studio_csrf={_csrf(form.text)}"},
             follow_redirects=False,
         )
         assert signed.status_code == 303
-        session = next(c for c in signed.headers.get_list("set-cookie") if c.startswith("pvideo_dashboard="))
+        session = next(c for c in signed.headers.get_list("set-cookie") if c.startswith("pvideo_studio="))
         assert "secure" in session.lower().split("; ")
 
 
-def _served_sign_in(url: str, headers: dict[str, str]) -> httpx.Response:
-    """Sign in over plain http as a browser behind an https proxy would (its cookie sent back by hand)."""
-    form = httpx.get(f"{url}/dashboard/sign-in", headers=headers, timeout=10)
-    csrf = _csrf(form.text)
-    return httpx.post(
-        f"{url}/dashboard/sign-in",
-        data={"api_key": API_KEY, "csrf": csrf},
-        headers={**headers, "Cookie": f"pvideo_csrf={csrf}"},
-        timeout=10,
-    )
+def _served_sign_in_form(url: str, headers: dict[str, str]) -> httpx.Response:
+    """The studio's sign-in form over plain http, as a browser behind an https proxy would get it."""
+    return httpx.get(f"{url}/studio/sign-in", headers=headers, timeout=10)
 
 
 def _secure(response: httpx.Response, name: str) -> bool:
@@ -180,10 +158,10 @@ def _secure(response: httpx.Response, name: str) -> bool:
 def test_behind_a_trusted_proxy_cookies_are_secure_and_clients_are_throttled_apart(tmp_path, assets_dir, scenes_dir):
     with served(tmp_path, assets_dir, scenes_dir, trusted_proxies="127.0.0.1", auth_failure_burst=3) as server:
         https = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "198.51.100.20"}
-        signed = _served_sign_in(server.url, https)
-        assert signed.status_code == 303 and _secure(signed, "pvideo_dashboard")
-        plain = _served_sign_in(server.url, {})
-        assert plain.status_code == 303 and not _secure(plain, "pvideo_dashboard")
+        signed = _served_sign_in_form(server.url, https)
+        assert signed.status_code == 200 and _secure(signed, "pvideo_studio_csrf")
+        plain = _served_sign_in_form(server.url, {})
+        assert plain.status_code == 200 and not _secure(plain, "pvideo_studio_csrf")
         path = f"{server.url}/api/campaigns/{MISSING}"
 
         def call(client_address: str, key: str) -> int:
@@ -197,8 +175,8 @@ def test_behind_a_trusted_proxy_cookies_are_secure_and_clients_are_throttled_apa
 
 def test_forwarded_headers_from_an_untrusted_peer_are_ignored(tmp_path, assets_dir, scenes_dir):
     with served(tmp_path, assets_dir, scenes_dir, auth_failure_burst=3) as server:
-        signed = _served_sign_in(server.url, {"X-Forwarded-Proto": "https"})
-        assert signed.status_code == 303 and not _secure(signed, "pvideo_dashboard")
+        signed = _served_sign_in_form(server.url, {"X-Forwarded-Proto": "https"})
+        assert signed.status_code == 200 and not _secure(signed, "pvideo_studio_csrf")
         path = f"{server.url}/api/campaigns/{MISSING}"
         statuses = [
             httpx.get(path, headers={"X-API-Key": WRONG, "X-Forwarded-For": f"203.0.113.{n}"}, timeout=10).status_code

@@ -24,7 +24,7 @@ def small(settings):
     runtime.db.dispose()
 
 
-@pytest.mark.parametrize("path", ["/api/renders/x/revoke-link", "/dashboard/sign-in", "/api/events", "/healthz"])
+@pytest.mark.parametrize("path", ["/api/renders/x/revoke-link", "/studio/sign-in", "/api/events", "/healthz"])
 def test_declared_body_over_the_limit_is_413(small, path):
     response = small.post(path, content=b"x" * (MB + 1), headers=KEY)
     assert response.status_code == 413

@@ -1,5 +1,5 @@
 """End to end in Chromium: play a landing page, see the CTA at its scripted time, click it,
-and find the events stored in order; screenshots of the page (phone, desktop) and the dashboard."""
+and find the events stored in order; screenshots of the page (phone, desktop) and of its campaign in the studio."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from pvideo.db.models import Event
 from tests.conftest import API_KEY
+from tests.studio.conftest import PASSWORD, make_user
 
 ROWS = [{"customer_id": "c1", "first_name": "Ana", "plan": "Pro", "price": "19.99"}]
 IPHONE = (
@@ -111,8 +112,8 @@ def test_keyboard_reaches_the_cta_while_it_is_shown(browser, landing):
     context.close()
 
 
-def test_phone_layout_and_dashboard_screenshots(browser, landing, artifacts):
-    base, _, campaign_id, url = landing
+def test_phone_layout_and_studio_campaign_screenshots(browser, landing, artifacts):
+    base, app, campaign_id, url = landing
     phone = browser.new_context(
         viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True, user_agent=IPHONE
     )
@@ -128,17 +129,23 @@ def test_phone_layout_and_dashboard_screenshots(browser, landing, artifacts):
     page.screenshot(path=str(artifacts / "landing-phone.png"), full_page=True)
     phone.close()
 
+    make_user(app.state.pvideo.runtime, "ann@example.com", "analyst")
     desk = browser.new_context(viewport={"width": 1280, "height": 900})
     page = desk.new_page()
-    page.goto(f"{base}/dashboard")
-    assert page.url.endswith("/dashboard/sign-in")
-    page.fill("#api_key", API_KEY)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{base}/dashboard")  # the old dashboard's address: the studio, after its sign-in
+    assert "/studio/sign-in" in page.url
+    page.fill("#email", "ann@example.com")
+    page.fill("#password", PASSWORD)
     page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/dashboard")
-    page.click(f'a[href="/dashboard/campaigns/{campaign_id}"]')
-    page.wait_for_selector("svg.dash-chart")
+    page.wait_for_url(f"{base}/studio/campaigns")
+    page.click(f'a[href="/studio/campaigns/{campaign_id}"]')
+    page.wait_for_selector("svg.chart")
     assert page.locator("text=Funnel").count() >= 1
-    page.screenshot(path=str(artifacts / "dashboard-campaign.png"), full_page=True)
+    assert page.locator("[data-count=done]").inner_text() == "1"
+    page.screenshot(path=str(artifacts / "studio-campaign.png"), full_page=True)
+    assert not errors, errors
     desk.close()
 
 

@@ -67,3 +67,22 @@ def test_demo_renders_every_example_campaign(tmp_path):
 def test_example_templates_are_small():
     total = sum((PROJECT_ROOT / "assets" / "templates" / name).stat().st_size for name in TEMPLATES.values())
     assert total < 4 * 1024 * 1024
+
+
+def test_demo_prints_the_studio_and_a_sign_in_link_for_its_admin(runtime, client, capsys):
+    """What ``pvideo demo`` prints before serving (``announce_studio``): the link sets a password and signs in."""
+    import re
+    from urllib.parse import urlsplit
+
+    from pvideo.cli.demo import announce_studio
+
+    announce_studio(runtime)
+    out = capsys.readouterr().out
+    assert "studio: http://testserver/studio\n" in out
+    link = re.search(r"as demo@pvideo\.local \(admin\), once: (\S+)", out).group(1)
+    page = client.get(urlsplit(link).path)
+    assert page.status_code == 200 and "demo@pvideo.local" in page.text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    form = {"password": "plum orchard seventy kites", "password_again": "plum orchard seventy kites", "csrf": csrf}
+    assert client.post(urlsplit(link).path, data=form, follow_redirects=False).status_code == 303
+    assert client.get("/studio/users", follow_redirects=False).status_code == 200  # an admin

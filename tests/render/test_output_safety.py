@@ -18,6 +18,7 @@ import pytest
 from pvideo.db.models import Campaign, Render, RenderStatus
 from pvideo.scene.urls import check_link
 from tests.conftest import API_KEY
+from tests.studio.conftest import sign_in_as
 
 CORPORA = Path(__file__).parents[1] / "corpora"
 
@@ -35,7 +36,10 @@ XSS = _lines("xss.txt")
 URLS = [_decode(u) for u in _lines("urls.txt")]
 GOOD_URL = "https://shop.example/buy?c=1"
 FORMULA = ("=", "+", "-", "@")
-OUR_SCRIPTS = {("id", "pvideo-config"), ("src", "/static/player.js"), ("src", "/static/tracker.js")}
+OUR_SCRIPTS = {("id", "pvideo-config")} | {
+    ("src", f"/static/{name}")
+    for name in ("player.js", "tracker.js", "vendor/htmx.min.js", "studio/studio.js", "studio/live.js")
+}
 
 
 class _Elements(HTMLParser):
@@ -153,10 +157,8 @@ def test_payload_is_escaped_everywhere(client, payload):
     assert renders.headers["content-type"].startswith("application/json")
     assert renders.json()[0]["customer_id"] == payload
 
-    form = client.get("/dashboard/sign-in")
-    csrf = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
-    client.post("/dashboard/sign-in", data={"api_key": API_KEY, "csrf": csrf})
-    for path in ("/dashboard", f"/dashboard/campaigns/{campaign_id}"):
+    sign_in_as(client, client.app.state.pvideo.runtime, "ann@example.com", "analyst")
+    for path in ("/studio/campaigns", "/studio/campaigns/rows", f"/studio/campaigns/{campaign_id}"):
         dash = client.get(path)
         assert dash.status_code == 200, path
         assert "script-src 'self'" in dash.headers["content-security-policy"]
