@@ -24,7 +24,6 @@ def test_a_million_random_tokens_never_verify():
     tokens = ViewerTokens(SECRET)
     real = tokens.issue("0" * 32)
     payload, stamp, _ = real.rsplit(".", 2)
-    started = time.perf_counter()
     valid = 0
     for i in range(GUESSES):
         kind = i % 4
@@ -37,8 +36,7 @@ def test_a_million_random_tokens_never_verify():
         else:  # random shapes
             guess = f"{_b64(i % 40 + 1)}.{_b64(3)}"
         valid += tokens.verify(guess) is not None
-    assert valid == 0
-    assert time.perf_counter() - started < 60
+    assert valid == 0  # how fast they are refused is a benchmark's question, never a timed test's
 
 
 def _render(client) -> tuple[str, str]:
