@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Iterable, Iterator
 from enum import StrEnum
 from typing import Annotated, Any, TypeVar
@@ -19,7 +18,6 @@ from api.deps import CampaignsKeyDep, SessionDep, StateDep
 from api.errors import validation_errors
 from api.schemas import (
     MAX_METADATA_CHARS,
-    SCENE_NAME_PATTERN,
     CampaignCreate,
     CampaignForm,
     CampaignPublic,
@@ -33,18 +31,18 @@ from pvideo.errors import DataError
 from pvideo.jobs import campaigns
 from pvideo.jobs.campaigns import CampaignRequest
 from pvideo.jobs.manifest import csv_chunks, iter_manifest, json_chunks, render_links
+from pvideo.jobs.scenelibrary import CurrentScene, current_scene
 from pvideo.plan import fetch
 from pvideo.scene.csvfiles import csv_text
 from pvideo.scene.customers import CustomerRow, check_columns, check_row_count, iter_csv, unused_columns
 from pvideo.scene.limits import check_json, check_text
-from pvideo.scene.spec import SceneSpec, load_scene
+from pvideo.scene.spec import SceneSpec
 from pvideo.scene.urls import check_link
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/campaigns", tags=["campaigns"])
 _Choice = TypeVar("_Choice", bound=StrEnum)
 
-_SCENE_NAME = re.compile(SCENE_NAME_PATTERN)
 MAX_ROW_NUMBER = 2**31 - 1  # renders.row_number is a 32-bit integer
 _SUBMIT_BODY = {
     "parameters": [
@@ -84,14 +82,11 @@ _SUBMIT_BODY = {
 }
 
 
-def _scene(state: StateDep, name: str) -> SceneSpec:
-    """The named scene of scenes/; its errors name the scene, never the server's path."""
-    if not _SCENE_NAME.fullmatch(name):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "unknown scene (a name is letters, digits, - and _)")
-    path = state.runtime.settings.scenes_dir / f"{name}.yaml"
-    if not path.is_file():
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown scene {name!r}")
-    return load_scene(path)  # errors name the file (typo.yaml), never its folder
+def _scene(state: StateDep, name: str) -> CurrentScene:
+    """The named scene: its latest version in the library, else ``scenes/NAME.yaml`` (404 for
+    neither, or an archived scene); its errors name the scene, never the server's path."""
+    with state.runtime.db.session() as session:
+        return current_scene(session, state.runtime.settings.scenes_dir, name)
 
 
 async def checked_webhook(state: AppState, url: object) -> str | None:
@@ -145,7 +140,8 @@ async def _read_submission(
         body = CampaignCreate.model_validate_json(raw)
     except ValidationError as exc:
         raise HTTPException(422, validation_errors(exc)) from None
-    spec = _scene(state, body.scene)
+    scene = await run_in_threadpool(_scene, state, body.scene)
+    spec = scene.spec
     if len(body.rows) > state.runtime.settings.max_rows:
         raise HTTPException(422, f"rows: more than {state.runtime.settings.max_rows} rows (PVIDEO_MAX_ROWS)")
     warnings = _column_warnings(spec, (key for row in body.rows for key in row))
@@ -159,6 +155,7 @@ async def _read_submission(
         render_mode=body.render,
         outputs=body.outputs,
         idempotency_key=idempotency_key,
+        scene_version_id=scene.version_id,
     )
     return submission, warnings
 
@@ -178,7 +175,8 @@ async def _read_form(form: FormData, state: StateDep, idempotency_key: str | Non
     if upload.size is not None and upload.size > limit:
         raise HTTPException(413, f"CSV larger than {state.runtime.settings.max_upload_mb} MB")
     source = _upload_name(upload.filename)
-    spec = _scene(state, fields.scene)
+    scene = await run_in_threadpool(_scene, state, fields.scene)
+    spec = scene.spec
     try:
         await run_in_threadpool(check_row_count, upload.file, state.runtime.settings.max_rows, source=source)
     except DataError as exc:
@@ -195,6 +193,7 @@ async def _read_form(form: FormData, state: StateDep, idempotency_key: str | Non
         render_mode=_choice("render", form.get("render"), RenderMode),
         outputs=_choice("outputs", form.get("outputs"), Outputs),
         idempotency_key=idempotency_key,
+        scene_version_id=scene.version_id,
     )
     return submission, _column_warnings(spec, columns)
 

@@ -15,6 +15,7 @@ app = typer.Typer(
     help="pvideo: personalized video from scene scripts.", no_args_is_help=True, pretty_exceptions_enable=False
 )
 app.add_typer(scene.app)  # schema, validate, render, preview
+app.add_typer(scene.library, name="scene")  # push, pull, versions
 app.add_typer(demo.app)
 app.add_typer(serve.app)  # serve, worker
 app.add_typer(campaign.app, name="campaign")

@@ -45,6 +45,24 @@ def _print_links(runtime: Runtime, campaign_id: str) -> list[dict[str, str]]:
     return rows
 
 
+def seed_scenes(runtime: Runtime) -> dict[str, str]:
+    """Every bundled example scene (``scenes/*.yaml``) as a version in the scene library, unless
+    one of its versions already holds the file's text (a second run adds none); name -> version id."""
+    from pvideo.jobs.scenelibrary import SCENE_NAME, seed_version
+
+    pinned: dict[str, str] = {}
+    with runtime.db.session() as session:
+        for path in sorted(runtime.settings.scenes_dir.glob("*.yaml")):
+            if not SCENE_NAME.fullmatch(path.stem):
+                continue
+            text = path.read_bytes().decode("utf-8")
+            saved = seed_version(session, path.stem, text, author="pvideo demo", note=f"example scenes/{path.name}")
+            pinned[path.stem] = saved.version.id
+            if saved.created:
+                console.print(f"scene library: {path.stem} v{saved.version.number}", highlight=False)
+    return pinned
+
+
 def announce_studio(runtime: Runtime) -> None:
     """The studio's address and a one-time link where the demo admin sets a password and is signed in."""
     from pvideo.access.users import invite_link
@@ -77,10 +95,13 @@ def demo(
     campaigns: list[tuple[str, str]] = []
     total = 0
     try:
+        versions = seed_scenes(runtime)
         for scene_file, customers_file, name in DEMO_CAMPAIGNS:
             scene, customers = settings.scenes_dir / scene_file, settings.assets_dir / customers_file
             console.print(f"pvideo demo: {scene.name} x {customers.name} -> {settings.resolved_storage_url}")
-            campaign_id, rows = submit_file(runtime, queue, scene, customers, name=name)
+            campaign_id, rows = submit_file(
+                runtime, queue, scene, customers, name=name, scene_version_id=versions.get(scene.stem)
+            )
             campaigns.append((name, campaign_id))
             total += rows
         if queue.embedded:

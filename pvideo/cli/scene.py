@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import json
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from pvideo.cli.console import console, err, fail, load_settings
+from pvideo.cli.console import console, database, err, fail, load_settings
 from pvideo.errors import PvideoError
 
 if TYPE_CHECKING:
@@ -187,3 +188,91 @@ def preview(
     out.parent.mkdir(parents=True, exist_ok=True)
     frame.save(out, format="PNG")
     console.print(f"wrote {out} ({frame.width}x{frame.height}, t={at:g} s)")
+
+
+library = typer.Typer(
+    help="The scene library: push a file as a new version, pull a version out, list versions.", no_args_is_help=True
+)
+
+
+@library.command("push")
+def push(
+    file: Path,
+    name: Annotated[str | None, typer.Option(help="the scene's name (default: the file's name without .yaml)")] = None,
+    note: Annotated[str | None, typer.Option(help="what changed, shown with the version")] = None,
+    author: Annotated[str, typer.Option(help="who made the version")] = "cli",
+) -> None:
+    """Save FILE as the scene's next version (the same text as the latest version makes none).
+
+    The text is checked as any scene file is; an invalid one is refused with its error."""
+    from pvideo.jobs.scenelibrary import save_version
+
+    settings = load_settings()
+    db = database(settings)
+    db.create_schema()
+    try:
+        text = file.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise fail(f"{file}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise fail(f"{file}: not UTF-8 text") from None
+    scene = name or file.stem
+    try:
+        with db.session() as session:
+            saved = save_version(session, scene, text, author=author, note=note)
+            number = saved.version.number
+    except PvideoError as exc:
+        raise fail(str(exc)) from None
+    console.print(f"{scene} v{number}" + ("" if saved.created else " (unchanged)"), highlight=False)
+
+
+@library.command("pull")
+def pull(
+    name: str,
+    version: Annotated[int | None, typer.Option(min=1, help="the version's number (default: the latest)")] = None,
+    out: Annotated[Path | None, typer.Option("-o", "--out", help="write here (default: standard output)")] = None,
+) -> None:
+    """Write a version's text exactly as it was pushed (comments and line ends kept)."""
+    from pvideo.jobs.scenelibrary import get_version
+
+    settings = load_settings()
+    db = database(settings)
+    db.create_schema()
+    try:
+        with db.session() as session:
+            found = get_version(session, name, version)
+            data, number = found.yaml_text.encode("utf-8"), found.number
+    except PvideoError as exc:
+        raise fail(str(exc)) from None
+    if out is None:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(data)
+    err.print(f"wrote {out} ({name} v{number})", highlight=False, markup=False)
+
+
+@library.command("versions")
+def versions(name: str) -> None:
+    """Every version of a scene, newest first: number, time, author, hash, campaigns pinned, note."""
+    from pvideo.jobs.scenelibrary import campaign_counts, versions_of
+
+    settings = load_settings()
+    db = database(settings)
+    db.create_schema()
+    try:
+        with db.session() as session:
+            found = versions_of(session, name)
+            used = campaign_counts(session, found)
+    except PvideoError as exc:
+        raise fail(str(exc)) from None
+    for v in found:
+        console.print(
+            f"v{v.number:<4} {v.created_at:%Y-%m-%d %H:%M}  {v.author:<24} {v.sha256[:12]}  "
+            f"{used.get(v.id, 0):>3} campaign(s)  {v.note or ''}",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )

@@ -33,6 +33,7 @@ def submit_file(
     idempotency_key: str | None = None,
     webhook_url: str | None = None,
     metadata: dict[str, Any] | None = None,
+    scene_version_id: str | None = None,
 ) -> tuple[str, int]:
     """Submit a campaign (streaming the file) and fan it out; returns its id and row count."""
     from pvideo.access.tokens import ViewerTokens
@@ -50,6 +51,7 @@ def submit_file(
         webhook_url=webhook_url,
         metadata=metadata,
         idempotency_key=idempotency_key,
+        scene_version_id=scene_version_id,
     )
     with runtime.db.session() as session:
         submission = submit(session, request, settings=settings, tokens=ViewerTokens(settings.signing_key))

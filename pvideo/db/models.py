@@ -94,6 +94,8 @@ class Campaign(Base):
     outputs: Mapped[str] = mapped_column(String(8), default=Outputs.BOTH)
     submitted_by: Mapped[str | None] = mapped_column(String(320), nullable=True)
     """Who submitted it: a studio user's email, ``api key <prefix>`` or ``cli``; shown in the studio's list."""
+    scene_version_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    """The ``SceneVersion`` it was submitted with (``None``: a scene file, or before versions existed)."""
 
     renders: Mapped[list[Render]] = relationship(back_populates="campaign", order_by="Render.row_number")
 
@@ -333,3 +335,34 @@ class StudioUpload(Base):
     mapping: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     campaign_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    scene_version_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    """The scene version picked (its latest when the file came): the campaign pins it."""
+
+
+class Scene(Base):
+    """A named scene of the library; its text lives in immutable ``SceneVersion`` rows
+    (``pvideo.jobs.scenelibrary``). An archived scene is offered for no new campaign."""
+
+    __tablename__ = "scenes"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    archived_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class SceneVersion(Base):
+    """One saved text of a scene, byte for byte, numbered 1, 2, ... per scene; never changed."""
+
+    __tablename__ = "scene_versions"
+    __table_args__ = (UniqueConstraint("scene_id", "number", name="uq_scene_versions_scene_number"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    scene_id: Mapped[str] = mapped_column(ForeignKey("scenes.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    yaml_text: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    author: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    note: Mapped[str | None] = mapped_column(String(500), nullable=True)

@@ -77,6 +77,8 @@ class CampaignRequest:
     idempotency_key: str | None = None
     submitted_by: str | None = None
     """Who submits: a studio user's email, ``api key <prefix>`` or ``cli`` (shown in the studio)."""
+    scene_version_id: str | None = None
+    """The scene library's version ``spec`` was read from (``None``: a scene file), pinned on the campaign."""
 
 
 def submit(session: Session, request: CampaignRequest, *, settings: Settings, tokens: ViewerTokens) -> Submission:
@@ -101,6 +103,7 @@ def submit(session: Session, request: CampaignRequest, *, settings: Settings, to
         render_mode=request.render_mode,
         outputs=request.outputs,
         submitted_by=request.submitted_by,
+        scene_version_id=request.scene_version_id,
     )
 
 
@@ -119,6 +122,7 @@ def _store(
     render_mode: RenderMode = RenderMode.EAGER,
     outputs: Outputs = Outputs.BOTH,
     submitted_by: str | None = None,
+    scene_version_id: str | None = None,
 ) -> Submission:
     """Store the campaign and one render per row, in batches (``submit`` has applied the row limit).
 
@@ -147,6 +151,7 @@ def _store(
         render_mode=render_mode,
         outputs=outputs,
         submitted_by=submitted_by,
+        scene_version_id=scene_version_id,
     )
     session.add(campaign)
     try:

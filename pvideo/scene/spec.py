@@ -250,21 +250,28 @@ def load_scene(path: str | Path, *, source: str | None = None) -> SceneSpec:
     where = source or path.name
     try:
         text = path.read_text(encoding="utf-8")
-        data = load_yaml(text, where)
-        marks = yaml_marks(text)
     except FileNotFoundError:
         raise SceneError(f"{where}: scene file not found") from None
     except UnicodeDecodeError:
         raise SceneError(f"{where}: not UTF-8 text") from None
+    return scene_from_text(text, source=where)
+
+
+def scene_from_text(text: str, *, source: str = "<scene>") -> SceneSpec:
+    """The scene in YAML ``text`` (a stored scene version), under the same limits and with the
+    same errors as a file: ``source`` names it with the line and column."""
+    try:
+        data = load_yaml(text, source)
+        marks = yaml_marks(text)
     except InputLimitError as exc:
         raise SceneError(str(exc)) from None
     except yaml.YAMLError as exc:
-        raise SceneError(f"{where}: not valid YAML: {exc}") from None
+        raise SceneError(f"{source}: not valid YAML: {exc}") from None
     except ValueError as exc:  # a scalar YAML cannot build, e.g. the date 2026-02-30
-        raise SceneError(f"{where}: not valid YAML: {exc}") from None
+        raise SceneError(f"{source}: not valid YAML: {exc}") from None
     if not isinstance(data, dict):
-        raise SceneError(f"{where}: a scene must be a mapping with name, video and layers")
-    return parse_scene(data, source=where, marks=marks)
+        raise SceneError(f"{source}: a scene must be a mapping with name, video and layers")
+    return parse_scene(data, source=source, marks=marks)
 
 
 def _describe(exc: ValidationError, data: Any, source: str, marks: Marks) -> str:

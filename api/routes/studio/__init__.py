@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.routes.studio import auth, campaigns, keys, users, wizard
+from api.routes.studio import auth, campaigns, keys, library, users, wizard
 
 router = APIRouter(prefix="/studio", include_in_schema=False)
 router.add_api_route("", auth.studio_home, methods=["GET"])  # a sub-router may not hold the bare prefix
 for module in (
     wizard,  # before campaigns: its /campaigns/new would otherwise be taken for /campaigns/{id}
     campaigns,
+    library,
     auth,
     users,
     keys,

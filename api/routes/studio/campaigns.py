@@ -21,6 +21,7 @@ from api.deps import SessionDep, StateDep
 from api.routes.studio import campaign_live
 from api.routes.studio.signed_in import CsrfChecked, SubmitterUser, ViewerUser, page
 from api.state import AppState
+from pvideo.db.models import SceneVersion
 from pvideo.jobs import campaigns
 from pvideo.jobs.live import FAILURES_PER_UPDATE, live_update
 from pvideo.jobs.manifest import render_links
@@ -150,6 +151,7 @@ def campaign_page(
         "nav": "campaigns",
         "flash": NOTICES.get(notice or ""),
         "campaign": campaign,
+        "version": session.get(SceneVersion, campaign.scene_version_id) if campaign.scene_version_id else None,
         "status": shown_status(campaign.status, campaign.completed_at),
         "live": live,
         "renders": [(r, render_links(r, settings.public_base_url)) for r in renders[:LINKS_PER_PAGE]],

@@ -18,25 +18,25 @@ from starlette.datastructures import UploadFile
 
 from api.deps import StateDep
 from api.routes.studio import wizard_check, wizard_options, wizard_preview
+from api.routes.studio.library import library_cards
 from api.routes.studio.signed_in import CsrfChecked, SubmitterUser
 from api.routes.studio.wizard_steps import (
     Upload,
+    current,
     field_rows,
     load_upload,
-    scene_path,
     scene_spec,
     wizard_page,
 )
 from api.state import AppState
 from pvideo.db.models import StudioUpload, User
-from pvideo.errors import DataError, PvideoError
+from pvideo.errors import DataError
 from pvideo.jobs.mappings import remember_mapping, remembered_mapping
+from pvideo.jobs.scenelibrary import CurrentScene
 from pvideo.jobs.uploads import discard_upload, store_upload, table_path
-from pvideo.plan.assets import resolve_asset
-from pvideo.render.probe import probe
 from pvideo.scene.customers import limit_rows
 from pvideo.scene.mapping import auto_mapping, mapping_problems
-from pvideo.scene.spec import SceneSpec, load_scene
+from pvideo.scene.spec import SceneSpec
 from pvideo.scene.tables import read_table, sheet_names
 from pvideo.settings import Settings
 
@@ -44,31 +44,11 @@ router = APIRouter()
 NOT_IN_FILE = ""  # the select's value for "— not in the file —"
 
 
-def _scene_card(settings: Settings, name: str) -> dict[str, Any]:
-    """What the scene list shows of one scene file: its facts, or the error that makes it unusable."""
-    path = settings.scenes_dir / f"{name}.yaml"
-    try:
-        spec = load_scene(path)
-        template = probe(resolve_asset(settings.assets_dir, spec.video), count_frames=False)
-    except PvideoError as exc:
-        return {"name": name, "error": str(exc)}
-    return {
-        "name": name,
-        "title": spec.name,
-        "duration": template.duration,
-        "width": template.width,
-        "height": template.height,
-        "fields": field_rows(spec),
-        "poster_at": spec.poster_at,
-    }
-
-
 @router.get("/campaigns/new")
 def pick_scene(request: Request, state: StateDep, user: SubmitterUser) -> Response:
-    """Step 1: every scene of scenes/ as a card (a broken one shows its error instead)."""
-    settings = state.runtime.settings
-    names = sorted(p.stem for p in settings.scenes_dir.glob("*.yaml") if scene_path(settings, p.stem))
-    cards = [_scene_card(settings, name) for name in names]
+    """Step 1: every scene offered for campaigns as a card (its latest version, else its file in
+    scenes/; archived scenes are left out); a broken one shows its error instead."""
+    cards = library_cards(state, archived=False)
     return wizard_page(request, "studio/wizard_scenes.html", {"cards": cards}, user=user, step=1)
 
 
@@ -82,7 +62,7 @@ def _upload_page(
 @router.get("/campaigns/new/upload")
 def upload_form(request: Request, state: StateDep, user: SubmitterUser, scene: str = Query("")) -> Response:
     """Step 2: the file input in a drop zone (``upload.js`` adds drag and drop and a progress bar)."""
-    spec = scene_spec(request, state.runtime.settings, user, scene)
+    spec = scene_spec(request, state, user, scene)
     return _upload_page(request, user, spec, scene)
 
 
@@ -94,14 +74,16 @@ def _read_through(settings: Settings, upload: StudioUpload, sheet: str | None) -
         pass
 
 
-def _accept(state: AppState, user: User, scene: str, file: UploadFile) -> tuple[str, bool]:
+def _accept(state: AppState, user: User, scene: CurrentScene, file: UploadFile) -> tuple[str, bool]:
     """Store the file and read it through (a workbook of several sheets: once one is picked);
-    the upload's id, and whether a sheet is to be picked. Any ``DataError`` keeps nothing."""
+    the upload's id, and whether a sheet is to be picked. Any ``DataError`` keeps nothing.
+    The upload pins the scene's version: later steps and the campaign use that one."""
     runtime = state.runtime
     with runtime.db.session() as session:
         upload = store_upload(
-            session, runtime.settings, file.file, user_id=user.id, scene_name=scene, filename=file.filename or ""
+            session, runtime.settings, file.file, user_id=user.id, scene_name=scene.name, filename=file.filename or ""
         )
+        upload.scene_version_id = scene.version_id
         try:
             path = table_path(runtime.settings, upload)
             sheets = sheet_names(path)
@@ -118,13 +100,14 @@ def _accept(state: AppState, user: User, scene: str, file: UploadFile) -> tuple[
 @router.post("/campaigns/new/upload", dependencies=[CsrfChecked])
 async def upload_file(request: Request, state: StateDep, user: SubmitterUser, scene: str = Query("")) -> Response:
     """Store the file (streamed to disk); its kind, encoding, header and cells are checked at once."""
-    spec = scene_spec(request, state.runtime.settings, user, scene)
+    chosen = await run_in_threadpool(current, request, state, user, scene)
+    spec = chosen.spec
     form = await request.form(max_files=1, max_fields=5)  # parts past 1 MB spool to disk
     file = form.get("file")
     if not isinstance(file, UploadFile) or not file.filename:
         return _upload_page(request, user, spec, scene, error="Choose a CSV or XLSX file.", status_code=422)
     try:
-        upload_id, pick_sheet = await run_in_threadpool(_accept, state, user, scene, file)
+        upload_id, pick_sheet = await run_in_threadpool(_accept, state, user, chosen, file)
     except DataError as exc:
         return _upload_page(request, user, spec, scene, error=str(exc), status_code=422)
     finally:

@@ -123,6 +123,7 @@ async def _request(state: AppState, user: User, upload: Upload, values: dict[str
         outputs=outputs,
         idempotency_key=_key_for(user, values["key"]),
         submitted_by=user.email,
+        scene_version_id=upload.row.scene_version_id,
     )
 
 

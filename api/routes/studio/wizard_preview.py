@@ -78,10 +78,18 @@ async def _still(request: Request, state: AppState, spec: SceneSpec, row: dict[s
 
 
 @router.get("/scenes/{name}/poster.png")
-async def poster(request: Request, state: StateDep, user: SubmitterUser, name: str) -> Response:
-    """A scene card's poster: its frame at ``poster_at`` with sample values, made once per scene version."""
+async def poster(
+    request: Request, state: StateDep, user: SubmitterUser, name: str, version: int | None = Query(None, ge=1)
+) -> Response:
+    """A scene card's poster: its frame at ``poster_at`` with sample values, made once per scene version
+    (``version``: that version of the library's scene, else the scene a new campaign would use)."""
+    spec = await run_in_threadpool(scene_spec, request, state, user, name, version)
+    return await poster_of(request, state, spec)
+
+
+async def poster_of(request: Request, state: AppState, spec: SceneSpec) -> Response:
+    """The poster of ``spec``, from the cache of posters or made now in the preview sandbox."""
     settings = state.runtime.settings
-    spec = scene_spec(request, settings, user, name)
     try:
         template = resolve_asset(settings.assets_dir, spec.video).stat()
     except (PvideoError, OSError):

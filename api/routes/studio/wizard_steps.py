@@ -8,7 +8,6 @@ JavaScript. An upload is its sender's only: another user's id is a 404 page.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,19 +17,17 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from api.routes.studio.signed_in import StudioRedirect, page
-from api.schemas import SCENE_NAME_PATTERN
 from api.state import AppState
-from pvideo.db.models import StudioUpload, User
+from pvideo.db.models import SceneVersion, StudioUpload, User
 from pvideo.errors import NotFound, PvideoError
+from pvideo.jobs.scenelibrary import CurrentScene, SceneArchived, current_scene, get_version, version_spec
 from pvideo.jobs.uploads import get_upload, table_path
 from pvideo.scene.customers import CustomerRow
 from pvideo.scene.mapping import mapped_rows
-from pvideo.scene.spec import SceneSpec, load_scene
+from pvideo.scene.spec import SceneSpec
 from pvideo.scene.tables import read_table
-from pvideo.settings import Settings
 
 STEPS = ("Scene", "File", "Columns", "Check", "Preview", "Options")
-_SCENE_NAME = re.compile(SCENE_NAME_PATTERN)
 
 
 @dataclass
@@ -78,27 +75,47 @@ def missing(request: Request, user: User, message: str) -> StudioRedirect:
     )
 
 
-def scene_path(settings: Settings, name: str) -> Path | None:
-    """The scene file ``name`` names in scenes/, or ``None`` for a name that names none."""
-    if not _SCENE_NAME.fullmatch(name):
-        return None
-    path = settings.scenes_dir / f"{name}.yaml"
-    return path if path.is_file() else None
-
-
-def scene_spec(request: Request, settings: Settings, user: User, name: str) -> SceneSpec:
-    """The scene ``name`` of scenes/, else the 404 page; a broken scene's page names its error."""
-    path = scene_path(settings, name)
-    if path is None:
-        raise missing(request, user, f"There is no scene {name[:100]!r}. Pick one from the list.")
+def current(request: Request, state: AppState, user: User, name: str) -> CurrentScene:
+    """The scene ``name`` stands for now (its latest version, else its file in scenes/), else
+    the 404 page (an archived scene too); a broken scene's page names its error."""
+    runtime = state.runtime
     try:
-        return load_scene(path)
+        with runtime.db.session() as session:
+            return current_scene(session, runtime.settings.scenes_dir, name)
+    except NotFound as exc:
+        message = f"There is no scene {name[:100]!r}. Pick one from the list."
+        raise missing(request, user, str(exc) if isinstance(exc, SceneArchived) else message) from None
     except PvideoError as exc:
         raise missing(request, user, f"Scene {name!r} cannot be used: {exc}") from None
 
 
+def scene_spec(request: Request, state: AppState, user: User, name: str, version: int | None = None) -> SceneSpec:
+    """The spec of ``current``; with ``version``, that version of the library's scene (archived too)."""
+    if version is None:
+        return current(request, state, user, name).spec
+    try:
+        with state.runtime.db.session() as session:
+            return version_spec(name, get_version(session, name, version))
+    except PvideoError as exc:
+        raise missing(request, user, str(exc)) from None
+
+
+def _pinned_spec(request: Request, state: AppState, user: User, row: StudioUpload) -> SceneSpec:
+    """The scene version the upload pinned (a scene file's upload pins none: the file now)."""
+    if row.scene_version_id is None:
+        return scene_spec(request, state, user, row.scene_name)
+    with state.runtime.db.session() as session:
+        version = session.get(SceneVersion, row.scene_version_id)
+    if version is None:
+        raise missing(request, user, f"The version of scene {row.scene_name!r} this upload used is gone.")
+    try:
+        return version_spec(row.scene_name, version)
+    except PvideoError as exc:
+        raise missing(request, user, f"Scene {row.scene_name!r} cannot be used: {exc}") from None
+
+
 def load_upload(request: Request, state: AppState, user: User, upload_id: str) -> Upload:
-    """The signed-in user's upload ``upload_id`` with its scene, else the 404 page."""
+    """The signed-in user's upload ``upload_id`` with the scene version it pinned, else the 404 page."""
     runtime = state.runtime
     with runtime.db.session() as session:
         try:
@@ -109,7 +126,7 @@ def load_upload(request: Request, state: AppState, user: User, upload_id: str) -
     path = table_path(runtime.settings, row)
     if not path.is_file():
         raise missing(request, user, "This upload has expired (files are kept for a day). Upload it again.")
-    return Upload(row, scene_spec(request, runtime.settings, user, row.scene_name), path)
+    return Upload(row, _pinned_spec(request, state, user, row), path)
 
 
 def field_rows(spec: SceneSpec) -> list[dict[str, Any]]:
