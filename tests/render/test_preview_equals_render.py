@@ -25,6 +25,7 @@ from pvideo.settings import PROJECT_ROOT, Settings
 from pvideo.storage import LocalStorage
 from tests.media import luma_psnr
 
+pytestmark = pytest.mark.slow  # renders every bundled scene (about 90 s); in CI once the engine matches (#16)
 BUNDLED = sorted((PROJECT_ROOT / "scenes").glob("*.yaml"))
 TIMES = 5
 
