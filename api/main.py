@@ -18,6 +18,7 @@ from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.errors import DATABASE_DOWN, DATABASE_RETRY_SECONDS, is_database_outage, short_detail, validation_errors
+from api.event_intake import EventIntake
 from api.input_checks import JsonBodyLimits, refuse_unstorable_text
 from api.limits import RequestBodyLimits
 from api.pages import STATIC_DIR
@@ -43,6 +44,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         state.queue.start()
         yield
         state.queue.close()
+        state.events.close()
 
     app = FastAPI(
         title="pvideo",
@@ -52,6 +54,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         dependencies=[Depends(refuse_unstorable_text)],
     )
     app.state.pvideo = AppState.build(runtime)
+    app.add_middleware(EventIntake, state=app.state.pvideo)  # innermost: the limits and headers apply to it
     app.add_middleware(SecurityHeaders)
     app.add_middleware(JsonBodyLimits)
     app.add_middleware(RequestBodyLimits, settings=runtime.settings)

@@ -2,8 +2,10 @@
 
 ``ingest``: the real server (``pvideo serve --workers N``) on a fresh schema; one asyncio
 process runs ``clients`` closed loops, each on a keep-alive connection, POSTing pre-serialized
-batches as ``api/static/tracker.js`` sends them (visits to random viewer links: ~1.2 events
-per request; ``--batch N`` regroups them) for ``seconds``. Reports events/s and requests/s,
+batches as ``api/static/tracker.js`` sends them (visits to random viewer links, grouped by the
+batching constants read from tracker.js; ``--batching previous`` replays the tracker before it
+batched like analytics.js, ~1.16 events per request; ``--batch N`` regroups each visit into
+requests of N) for ``seconds``. Reports events/s and requests/s,
 latency percentiles, the CPU seconds of the server and of the load generator, and checks that
 every acknowledged event is stored exactly once (lost = acknowledged but missing).
 
@@ -34,23 +36,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from bench.tracker import CTA, PREVIOUS_TRACKER, TRACKER, Batching, tracker_batches
 from pvideo.access.tokens import ViewerTokens
 from pvideo.db.engine import Database, normalize_url
 from pvideo.db.models import Campaign, Render, RenderStatus, new_id
 from pvideo.tracking.rollups import rebuild_campaign
 
 SECRET = "bench-" + "x" * 40
-CTA = {
-    "id": "buy",
-    "label": "Buy",
-    "href": "https://shop.example/buy",
-    "x": 10,
-    "y": 10,
-    "w": 100,
-    "h": 40,
-    "start": 5.0,
-    "end": 15.0,
-}
 
 
 def _schema(url: str) -> tuple[str, str]:
@@ -104,53 +96,8 @@ def _port() -> int:
         return s.getsockname()[1]
 
 
-def tracker_batches(rng: random.Random, now: datetime, duration: float = 60.0) -> list[list[dict]]:
-    """One viewer's visit as ``api/static/tracker.js`` sends it: the events of a visit (page_view,
-    ready, play, the CTA impression, percent_progress every 10 %, ping every 10 s, then end or
-    pause), each batch flushed 1 s after its first event, at once from 10 queued events, and by
-    sendBeacon when the video ends or the page goes away."""
-    sid = uuid.uuid4().hex
-    timeline: list[tuple[float, str, dict]] = [(0.0, "page_view", {}), (0.3, "ready", {"position": 0.0})]
-    if rng.random() >= 0.2:  # a fifth leave without playing
-        start = 0.3 + rng.uniform(0.5, 5)
-        stop = duration if rng.random() < 0.5 else rng.uniform(3, duration)
-        timeline.append((start, "play", {"position": 0.0}))
-        marks = [(CTA["start"], "cta_impression", {"cta_id": CTA["id"]})]
-        marks += [(duration * p / 100, "percent_progress", {"percent": p}) for p in range(10, 100, 10)]
-        marks += [(float(s), "ping", {}) for s in range(10, int(duration), 10)]
-        for at, kind, extra in sorted(marks, key=lambda m: m[0]):
-            if at <= stop:
-                timeline.append((start + at, kind, {"position": at, **extra}))
-        timeline.append((start + stop, "end" if stop >= duration else "pause", {"position": stop}))
-    batches: list[list[dict]] = []
-    queue: list[dict] = []
-    due = None
-    for seq, (t, kind, extra) in enumerate(timeline, start=1):
-        if due is not None and t >= due:
-            batches.append(queue)
-            queue, due = [], None
-        queue.append(
-            {
-                "event_id": uuid.uuid4().hex,
-                "type": kind,
-                "session_id": sid,
-                "seq": seq,
-                "duration": duration,
-                "client_ts": (now + timedelta(seconds=t)).isoformat(),
-                **extra,
-            }
-        )
-        due = t + 1.0 if due is None else due
-        if len(queue) >= 10 or kind == "end":
-            batches.append(queue)
-            queue, due = [], None
-    if queue:
-        batches.append(queue)  # pagehide
-    return batches
-
-
 def _bodies(
-    links: list[tuple[str, str]], rng: random.Random, visits: int, batch: int = 0
+    links: list[tuple[str, str]], rng: random.Random, visits: int, batch: int = 0, batching: Batching = TRACKER
 ) -> list[tuple[bytes, list[str]]]:
     """Pre-serialized request bodies of ``visits`` tracker visits to random links, with their event ids;
     ``batch`` > 0 regroups each visit's events into requests of that many (a tracker batching more)."""
@@ -158,7 +105,7 @@ def _bodies(
     out = []
     for _ in range(visits):
         _, token = rng.choice(links)
-        batches = tracker_batches(rng, now)
+        batches = tracker_batches(rng, now, batching=batching)
         if batch:
             events = [e for b in batches for e in b]
             batches = [events[i : i + batch] for i in range(0, len(events), batch)]
@@ -270,6 +217,7 @@ def bench_ingest(
     access_log: bool = False,
     batch: int = 0,
     rate: float = 0,
+    batching: Batching = TRACKER,
 ) -> dict:
     import httpx
 
@@ -279,7 +227,7 @@ def bench_ingest(
     _, links = _campaign(db, renders)
     rng = random.Random(6)
     # enough pre-serialized requests for 6,000 events/s: building them is not part of the run
-    pool = _bodies(links, rng, visits=max(clients, int(seconds * 6000 / 14)), batch=batch)
+    pool = _bodies(links, rng, visits=max(clients, int(seconds * 6000 / 14)), batch=batch, batching=batching)
     bodies = [pool[n::clients] for n in range(clients)]
     port = _port()
     server = _server(schema_url, port, workers, access_log)
@@ -321,6 +269,7 @@ def bench_ingest(
         "offered_events_per_second": rate or "closed loop",
         "server_workers": workers,
         "access_log": access_log,
+        "batching": f"{batch} events per request" if batch else _describe(batching),
         "requests": len(latencies),
         "requests_per_second": round(len(latencies) / elapsed),
         "events_per_request": round(len(acked) / max(1, run["statuses"].get(200, 0)), 2),
@@ -339,6 +288,11 @@ def bench_ingest(
         "load_generator_cpu_seconds": round(load_cpu, 1),
         "load_average_1m": round(os.getloadavg()[0], 1),
     }
+
+
+def _describe(batching: Batching) -> str:
+    end = ", at the end of the video" if batching.on_end else ""
+    return f"at {batching.flush_at} events or {batching.interval:g} s after the first{end}, the rest on pagehide"
 
 
 def _session_rows(campaign_id: str, render_id: str, rng: random.Random, t0: datetime, duration: float):
@@ -474,7 +428,13 @@ def main(argv: list[str] | None = None) -> None:
         help="offered events/s in all, on a fixed schedule (default 0: closed loop, as fast as answered)",
     )
     parser.add_argument(
-        "--batch", type=int, default=0, help="events per request (default 0: as the tracker batches, about 1.2)"
+        "--batch", type=int, default=0, help="events per request (default 0: as tracker.js batches them)"
+    )
+    parser.add_argument(
+        "--batching",
+        choices=("tracker", "previous"),
+        default="tracker",
+        help="whose batching to replay: tracker.js's (default), or the previous tracker's (1 s, 10 events)",
     )
     parser.add_argument("--access-log", action="store_true", help="pvideo serve --access-log (default: off)")
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -490,6 +450,7 @@ def main(argv: list[str] | None = None) -> None:
             access_log=args.access_log,
             batch=args.batch,
             rate=args.rate,
+            batching=TRACKER if args.batching == "tracker" else PREVIOUS_TRACKER,
         )
     else:
         result = bench_analytics(args.database_url, events=args.events)

@@ -1,18 +1,24 @@
 """``python -m bench.render``: the render approaches side by side, in one run, as ratios.
 
-The reference workload is built here: a 30 s 1280x720 30 fps template with
-moving content and AAC audio, three 3 s text overlays and one CTA (30% of the
-frames personalized), x264 veryfast CRF 23 for every approach. For each
-customer, in turn, each approach renders in a fresh child process so CPU time
-and peak memory belong to that render alone:
+Two workloads (``bench.workloads``, ``--workloads reference,welcome``): the
+reference one (a 30 s 1280x720 30 fps template with moving content and AAC
+audio, three 3 s text overlays and one CTA on whole seconds, 30% of the frames
+personalized) and the bundled welcome template and scene with windows off whole
+seconds; x264 veryfast CRF 23 for every approach. For each customer, in turn,
+each approach renders in a fresh child process so CPU time and peak memory
+belong to that render alone (the child first compiles another row, as a worker
+that has rendered before would have: imports and font tables loaded):
 
 (a) moviepy ``CompositeVideoClip`` of the same overlay PNGs;
 (b) ``full``: one ffmpeg filter graph re-encoding the whole video;
 (c) ``segments``: pvideo's default engine;
-(d) on demand: from request to the first personalized segment stored.
+(d) on demand: from request to the first personalized segment stored;
+(e) the physical limit: one ffmpeg process decoding, drawing and encoding only the
+    personalized frames (``bench.limit``; beside it, x264 alone fed them composited);
+    (c) / (e) in CPU seconds is the engine's distance from it.
 
-Run it from the repository root: ``python -m bench.render [--customers 8] [--approaches abcd]
-[--slow-customers N] [--workdir DIR] [--json]``.
+Run it from the repository root: ``python -m bench.render [--customers 8] [--approaches abcde]
+[--workloads reference,welcome] [--slow-customers N] [--workdir DIR] [--json]``.
 """
 
 from __future__ import annotations
@@ -30,135 +36,42 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import yaml
 from rich.console import Console
 from rich.table import Table
 
+from bench.workloads import NAMES, SCENE, WORKLOADS, build_workload, prepare, workload
 from pvideo.settings import PROJECT_ROOT, Settings
+
+__all__ = ["NAMES", "SCENE", "build_workload", "main", "run_bench", "summarize"]
 
 APPROACHES = {
     "a": "moviepy CompositeVideoClip",
     "b": "ffmpeg full re-encode",
     "c": "pvideo segments (default)",
     "d": "on demand: first segment",
+    "e": "physical limit: only the personal frames",
 }
-NAMES = [
-    "Ana",
-    "Bartholomew",
-    "Chiara",
-    "Dmitri",
-    "Eun-ji",
-    "Fatima",
-    "Gustavo",
-    "Hiroko",
-    "Ingrid",
-    "Jamal",
-    "Kofi",
-    "Lucía",
-]
-SCENE = {
-    "name": "bench",
-    "video": "bench/template.mp4",
-    "poster_at": 3,
-    "fields": {"customer_id": {"type": "str"}, "name": {"type": "str"}, "plan": {"type": "str"}},
-    "layers": [
-        {
-            "type": "text",
-            "id": "hello",
-            "text": "Hello, {{ name }}!",
-            "start": 2,
-            "end": 5,
-            "box": {"x": 80, "y": 80, "w": 700, "h": 110},
-            "size": 72,
-            "background": "#00000099",
-        },
-        {
-            "type": "text",
-            "id": "plan",
-            "text": "Your {{ plan }} plan is ready",
-            "start": 12,
-            "end": 15,
-            "box": {"x": 80, "y": 520, "w": 800, "h": 90},
-            "size": 56,
-            "background": "#1f2a44cc",
-        },
-        {
-            "type": "text",
-            "id": "offer",
-            "text": "{{ name }}, this offer is yours",
-            "start": 22,
-            "end": 25,
-            "box": {"x": 80, "y": 80, "w": 900, "h": 100},
-            "size": 60,
-            "background": "#00000099",
-        },
-        {
-            "type": "cta",
-            "id": "claim",
-            "label": "Claim it, {{ name }}",
-            "href": "https://example.com/o?c={{ customer_id | urlencode }}",
-            "start": 22,
-            "end": 25,
-            "box": {"x": 80, "y": 560, "w": 420, "h": 90},
-        },
-    ],
-}
-
-
-def build_workload(root: Path, settings: Settings) -> Path:
-    """Template + scene under ``root`` (reused when present). Returns the scene path."""
-    assets = root / "assets"
-    template = assets / "bench" / "template.mp4"
-    if not template.exists():
-        template.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            [
-                settings.ffmpeg_exe,
-                "-hide_banner",
-                "-loglevel",
-                "error",
-                "-y",
-                "-f",
-                "lavfi",
-                "-i",
-                "testsrc2=size=1280x720:rate=30:duration=30",
-                "-f",
-                "lavfi",
-                "-i",
-                "sine=frequency=220:beep_factor=4:sample_rate=48000:duration=30",
-                "-c:v",
-                "libx264",
-                "-preset",
-                "veryfast",
-                "-crf",
-                "23",
-                "-pix_fmt",
-                "yuv420p",
-                "-c:a",
-                "aac",
-                "-b:a",
-                "128k",
-                "-movflags",
-                "+faststart",
-                str(template),
-            ],
-            check=True,
-        )
-    fonts = assets / "fonts"
-    if not fonts.exists():
-        fonts.symlink_to(settings.assets_dir.resolve() / "fonts", target_is_directory=True)
-    scene = root / "bench.yaml"
-    scene.write_text(yaml.safe_dump(SCENE, sort_keys=False))
-    return scene
 
 
 def _usage() -> tuple[float, int]:
+    """CPU seconds of this process and its children, and the peak RSS (KiB) of either."""
     me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime, max(me.ru_maxrss, kids.ru_maxrss)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime, max(_own_peak(me.ru_maxrss), kids.ru_maxrss)
 
 
-def run_one(approach: str, root: Path, index: int, out: Path) -> dict[str, Any]:
-    """One render of one approach, in this (child) process; returns its measurements."""
+def _own_peak(maxrss: int) -> int:
+    """This process's own peak RSS: ``VmHWM``. Linux carries ``ru_maxrss`` across ``exec``, so a child
+    started by a parent that once held more would report the parent's peak."""
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return maxrss
+    line = next((x for x in status.splitlines() if x.startswith("VmHWM:")), None)
+    return int(line.split()[1]) if line else maxrss
+
+
+def run_one(approach: str, root: Path, index: int, out: Path, name: str = "reference") -> dict[str, Any]:
+    """One render of one approach of workload ``name``, in this (child) process; returns its measurements."""
     from pvideo.plan.compiler import compile_plan
     from pvideo.render import hls
     from pvideo.render.versions import render_on_template, template_version
@@ -166,12 +79,15 @@ def run_one(approach: str, root: Path, index: int, out: Path) -> dict[str, Any]:
     from pvideo.scene.spec import load_scene
     from pvideo.storage import LocalStorage
 
+    load = workload(name, root)
     settings = Settings(
-        data_dir=root / "data", assets_dir=root / "assets", engine="full" if approach == "b" else "segments"
+        data_dir=root / "data", assets_dir=load.assets_dir, engine="full" if approach == "b" else "segments"
     )
     storage = LocalStorage(root / "data" / "storage")
-    spec = load_scene(root / "bench.yaml")
-    row = {"customer_id": f"c{index}", "name": NAMES[index % len(NAMES)], "plan": ["Basic", "Plus", "Pro"][index % 3]}
+    spec = load_scene(load.scene)
+    row = load.row(index)
+    # the child stands for a worker that has rendered before: its font tables are loaded (~0.1 CPU s once)
+    compile_plan(spec, coerce_row(spec, load.row(index + 1)), assets_dir=settings.assets_dir)
     cpu0, _ = _usage()
     started = time.perf_counter()
     first: list[float] = []
@@ -179,6 +95,14 @@ def run_one(approach: str, root: Path, index: int, out: Path) -> dict[str, Any]:
     result: dict[str, Any] = {}
     if approach == "a":
         result["bytes"] = _moviepy(plan, out)
+    elif approach == "e":
+        from bench.limit import one_process
+        from pvideo.render.ingest import segment_files
+        from pvideo.render.versions import cache_dir
+
+        version = template_version(plan, storage, settings)
+        paths = segment_files(version, storage, cache_dir(settings))
+        return one_process(plan, version, paths, out.parent / f"work-e-{index}", ffmpeg_exe=settings.ffmpeg_exe)
     else:
         version = template_version(plan, storage, settings)
         outputs = render_on_template(
@@ -217,7 +141,8 @@ def _moviepy(plan, out: Path) -> int:
     layers = [base]
     for o in plan.overlays:
         rgba = np.array(Image.open(io.BytesIO(o.png)).convert("RGBA"))
-        layers.append(ImageClip(rgba).with_start(o.start).with_duration(o.end - o.start).with_position((o.x, o.y)))
+        end = min(o.end, base.duration)
+        layers.append(ImageClip(rgba).with_start(o.start).with_duration(end - o.start).with_position((o.x, o.y)))
     clip = CompositeVideoClip(layers, size=base.size).with_duration(base.duration)
     clip.write_videofile(
         str(out),
@@ -232,10 +157,10 @@ def _moviepy(plan, out: Path) -> int:
     return out.stat().st_size
 
 
-def _child(approach: str, root: Path, index: int, out: Path) -> dict[str, Any]:
+def _child(approach: str, root: Path, index: int, out: Path, name: str = "reference") -> dict[str, Any]:
     """``run_one`` in a fresh ``python -m bench.render --child ...``; its last stdout line is the JSON result."""
     proc = subprocess.run(
-        [sys.executable, "-m", "bench.render", "--child", approach, str(root), str(index), str(out)],
+        [sys.executable, "-m", "bench.render", "--child", approach, str(root), str(index), str(out), name],
         capture_output=True,
         text=True,
         cwd=PROJECT_ROOT,  # where ``bench`` is importable from (it is not installed)
@@ -247,16 +172,17 @@ def _child(approach: str, root: Path, index: int, out: Path) -> dict[str, Any]:
 
 
 def psnr_c_vs_b(seg: Path, full: Path, personal_frames: set[int]) -> dict[str, float]:
+    """PSNR of ``seg`` against ``full`` on ``personal_frames``, two frames in memory at a time (a parent
+    holding hundreds would pass its peak RSS on to every child it starts: Linux keeps it across exec)."""
     import av
     import numpy as np
 
-    def frames(path: Path):
-        with av.open(str(path)) as c:
-            return [f.to_ndarray(format="rgb24") for i, f in enumerate(c.decode(video=0)) if i in personal_frames]
-
-    mse = [
-        float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)) for a, b in zip(frames(seg), frames(full))
-    ]
+    mse = []
+    with av.open(str(seg)) as a, av.open(str(full)) as b:
+        for i, (x, y) in enumerate(zip(a.decode(video=0), b.decode(video=0))):
+            if i in personal_frames:
+                diff = x.to_ndarray(format="rgb24").astype(np.float64) - y.to_ndarray(format="rgb24")
+                mse.append(float(np.mean(diff**2)))
     to_db = lambda m: 99.0 if m == 0 else float(10 * np.log10(255**2 / m))  # noqa: E731
     return {"sequence_db": round(to_db(float(np.mean(mse))), 2), "worst_frame_db": round(min(map(to_db, mse)), 2)}
 
@@ -268,14 +194,16 @@ def run_bench(
     workdir: Path | None = None,
     progress: Callable[[str, int], None] | None = None,
     settings: Settings | None = None,
+    name: str = "reference",
 ) -> dict[str, Any]:
-    """Every approach for each of ``customers``, interleaved; ``progress(approach, index)`` after each render."""
+    """Every approach for each of ``customers`` of workload ``name``, interleaved; ``progress(approach,
+    index)`` after each render."""
     settings = settings or Settings()
     root = Path(workdir or settings.data_dir / "bench").resolve()
     root.mkdir(parents=True, exist_ok=True)
-    build_workload(root, settings)
+    load = prepare(name, root, settings)
     ingest_started = time.perf_counter()
-    _child("c", root, 0, root / "warmup.mp4")  # ingest (once per template version) is not per-customer work
+    _child("c", root, 0, root / "warmup.mp4", name)  # ingest (once per template version) is not per-customer work
     ingest_seconds = time.perf_counter() - ingest_started
     slow = customers if slow_customers is None else min(slow_customers, customers)
     results: dict[str, list[dict[str, Any]]] = {a: [] for a in approaches}
@@ -285,16 +213,30 @@ def run_bench(
                 if approach == "a" and index >= slow:
                     continue
                 out = Path(tmp) / f"{approach}-{index}.mp4"
-                results[approach].append(_child(approach, root, index, out))
+                results[approach].append(_child(approach, root, index, out, name))
                 if progress:
                     progress(approach, index)
-        personalized = {k for layer in SCENE["layers"] for k in range(layer["start"] * 30, layer["end"] * 30)}
         quality = (
-            psnr_c_vs_b(Path(tmp) / "c-0.mp4", Path(tmp) / "b-0.mp4", personalized)
+            psnr_c_vs_b(Path(tmp) / "c-0.mp4", Path(tmp) / "b-0.mp4", _personalized(load))
             if "b" in approaches and "c" in approaches
             else None
         )
-    return summarize(results, customers, ingest_seconds, quality)
+    report = summarize(results, customers, ingest_seconds, quality)
+    return {"workload": name, **report}
+
+
+def _personalized(load: Any) -> set[int]:
+    """Frames of customer 0's personal layers (both workloads run at 30 fps)."""
+    from fractions import Fraction
+
+    from pvideo.plan.compiler import compile_plan
+    from pvideo.render.overlays import frame_window
+    from pvideo.scene.customers import coerce_row
+    from pvideo.scene.spec import load_scene
+
+    spec = load_scene(load.scene)
+    plan = compile_plan(spec, coerce_row(spec, load.row(0)), assets_dir=load.assets_dir)
+    return {k for o in plan.personal_overlays for k in range(*frame_window(o.start, o.end, Fraction(30)))}
 
 
 def summarize(
@@ -328,6 +270,11 @@ def summarize(
         for other in ("a", "b"):
             if other in a:
                 ratios[f"{other}/c"] = round(a[other]["median_wall_s"] / a["c"]["median_wall_s"], 2)
+        if "e" in a and a["e"]["median_cpu_s"]:
+            ratios["c/e cpu"] = round(a["c"]["median_cpu_s"] / a["e"]["median_cpu_s"], 3)
+            floor = [r["encode_only_cpu"] for r in results["e"] if "encode_only_cpu" in r]
+            if floor:  # the stricter floor: x264 fed the composited frames, nothing decoded or drawn
+                ratios["c/encode-only cpu"] = round(a["c"]["median_cpu_s"] / statistics.median(floor), 3)
         if a["c"]["hls_bytes_per_customer"] and a["c"]["mp4_bytes"]:
             ratios["hls/mp4 bytes"] = round(a["c"]["hls_bytes_per_customer"] / a["c"]["mp4_bytes"], 3)
     report["ratios"] = ratios
@@ -380,29 +327,37 @@ def _at_least_one(text: str) -> int:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m bench.render",
-        description="Render the reference workload with each approach, interleaved, and compare them as ratios.",
+        description="Render the workloads with each approach, interleaved, and compare them as ratios.",
     )
     parser.add_argument("--customers", type=_at_least_one, default=8, help="customers per approach (default: 8)")
     parser.add_argument(
         "--approaches",
-        default="abcd",
-        help="subset of abcd: a moviepy, b full, c segments, d on demand (default: abcd)",
+        default="abcde",
+        help="subset of abcde: a moviepy, b full, c segments, d on demand, e physical limit (default: abcde)",
+    )
+    parser.add_argument(
+        "--workloads",
+        default=",".join(WORKLOADS),
+        help=f"comma-separated, of {', '.join(WORKLOADS)} (default: all, in one run)",
     )
     parser.add_argument("--slow-customers", type=int, default=None, help="cap moviepy (a) runs, which take ~1 min each")
     parser.add_argument("--workdir", type=Path, default=None, help="where the workload and outputs go")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument(  # the per-render child process run_bench starts
-        "--child", nargs=4, metavar=("APPROACH", "ROOT", "INDEX", "OUT"), help=argparse.SUPPRESS
+        "--child", nargs=5, metavar=("APPROACH", "ROOT", "INDEX", "OUT", "WORKLOAD"), help=argparse.SUPPRESS
     )
     args = parser.parse_args(argv)
     if args.child:
-        approach, root, index, out = args.child
-        print(json.dumps(run_one(approach, Path(root), int(index), Path(out))))
+        approach, root, index, out, name = args.child
+        print(json.dumps(run_one(approach, Path(root), int(index), Path(out), name)))
         return
     if set(args.approaches) - set(APPROACHES) or not args.approaches:
         parser.error(f"--approaches takes letters from {''.join(APPROACHES)}")
+    names = [n.strip() for n in args.workloads.split(",") if n.strip()]
+    if not names or set(names) - set(WORKLOADS):
+        parser.error(f"--workloads takes names from {', '.join(WORKLOADS)}")
     console, err = Console(), Console(stderr=True)
-    done, total = 0, args.customers * len(args.approaches)
+    done, total = 0, args.customers * len(args.approaches) * len(names)
 
     def tick(approach: str, index: int) -> None:
         nonlocal done
@@ -410,18 +365,29 @@ def main(argv: list[str] | None = None) -> None:
         if not args.json:
             err.print(f"  [{done}/{total}] {APPROACHES[approach]} #{index + 1}", highlight=False)
 
-    report = run_bench(
-        customers=args.customers,
-        approaches=args.approaches,
-        slow_customers=args.slow_customers,
-        workdir=args.workdir,
-        progress=tick,
-        settings=Settings(),
-    )
+    reports = {
+        name: run_bench(
+            customers=args.customers,
+            approaches=args.approaches,
+            slow_customers=args.slow_customers,
+            workdir=args.workdir,
+            progress=tick,
+            settings=Settings(),
+            name=name,
+        )
+        for name in names
+    }
     if args.json:
-        print(json.dumps(report, indent=2))
-    else:
+        print(json.dumps({"load_average": os.getloadavg(), "workloads": reports}, indent=2))
+        return
+    for name, report in reports.items():
+        console.print(f"[bold]workload {name}[/bold]")
         print_report(report, console)
+    targets = [
+        f"{n}: (c)/(e) CPU = {r['ratios'].get('c/e cpu', '-')}, a/c = {r['ratios'].get('a/c', '-')}"
+        for n, r in reports.items()
+    ]
+    console.print("; ".join(targets) + f"; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

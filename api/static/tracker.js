@@ -12,21 +12,32 @@
  * - CTA clicks go through the server's redirect (the link's own href), which
  *   records the click; the tracker only adds its event id, session, seq and
  *   position to that URL.
- * - Batches: POST {"token", "sent_at", "events": [...]} to config.events_url
- *   (fetch keepalive); on pagehide/hidden, navigator.sendBeacon with a
- *   text/plain body. Every event stays in a localStorage retry queue until a
- *   2xx acknowledges it, and is re-sent on the next visit otherwise (the
- *   server dedupes by event_id, so re-sending is safe).
+ * - Batches, the way Segment's analytics.js and Snowplow send them: events wait
+ *   in a queue and go as one POST {"token", "sent_at", "events": [...]} to
+ *   config.events_url when FLUSH_AT of them are waiting, or FLUSH_INTERVAL_MS
+ *   after the first of them was queued (fetch, keepalive, text/plain: a simple
+ *   request, no CORS preflight); and at once, by navigator.sendBeacon, when
+ *   the page may be going away: pagehide, visibilitychange to hidden, a CTA
+ *   click. A video's events thus go a few per request instead of one.
+ * - Nothing is lost: every event stays in a localStorage queue until a 2xx
+ *   acknowledges it. A failed send is retried (backing off, after Retry-After)
+ *   with the same event ids, and the server dedupes by event_id, so sending
+ *   again is always safe. A beacon is not acknowledged: what it carried is not
+ *   sent again while the page lives, but stays stored and goes once more with
+ *   the next visit's first batch, in case the beacon never arrived.
+ * - bench/events.py replays this batching; it reads FLUSH_AT,
+ *   FLUSH_INTERVAL_MS and MAX_BATCH from this file.
  *
- * Globals: window.pvideoTracker = {flush, queue, sessionId}. CSP-safe.
+ * Globals: window.pvideoTracker = {flush, flushNow, queue, sessionId, flushAt,
+ * flushIntervalMs}. CSP-safe.
  */
 (function () {
   'use strict';
 
-  var DEBOUNCE_MS = 1000;     // flush this long after the first queued event
-  var FLUSH_AT = 10;          // ...or as soon as this many are queued
-  var MAX_BATCH = 50;         // events per request (server limit 100 / 64 KB)
-  var MAX_QUEUE = 500;        // oldest events are dropped beyond this
+  var FLUSH_AT = 20;             // send as soon as this many events wait
+  var FLUSH_INTERVAL_MS = 5000;  // ...or this long after the first of them was queued
+  var MAX_BATCH = 50;            // events per request (server limit 100 / 64 KB)
+  var MAX_QUEUE = 500;           // oldest events are dropped beyond this
   var MAX_AGE_MS = 7 * 24 * 3600 * 1000;
   var RETRY_MIN_MS = 2000;
   var RETRY_MAX_MS = 60000;
@@ -158,10 +169,11 @@
     return ev;
   }
 
-  // ---- the retry queue -------------------------------------------------
+  // ---- the queue -------------------------------------------------------
 
   var queue = [];             // not yet acknowledged; mutated in place
   var inflightIds = {};       // event_id -> true while a fetch carries it
+  var beaconedIds = {};       // event_id -> true once a beacon took it (this page's life)
 
   (function restore() {
     var saved = readJson(local, QUEUE_KEY, []);
@@ -209,10 +221,22 @@
     return JSON.stringify({ token: token, sent_at: new Date().toISOString(), events: events });
   }
 
+  // Events no request carries now and no beacon took, oldest first (all of them, or up to `limit`).
+  function waiting(limit) {
+    var out = [];
+    for (var i = 0; i < queue.length && (!limit || out.length < limit); i++) {
+      var id = queue[i].event_id;
+      if (!inflightIds[id] && !beaconedIds[id]) {
+        out.push(queue[i]);
+      }
+    }
+    return out;
+  }
+
   // ---- sending ---------------------------------------------------------
 
   var timer = null;
-  var retryDelay = 0;
+  var retryDelay = 0;         // > 0 while backing off after a failed send
 
   function schedule(delay) {
     if (timer === null) {
@@ -230,25 +254,20 @@
     }
   }
 
-  function pending() {
-    var out = [];
-    for (var i = 0; i < queue.length && out.length < MAX_BATCH; i++) {
-      if (!inflightIds[queue[i].event_id]) {
-        out.push(queue[i]);
-      }
-    }
-    return out;
-  }
-
   function retryAfter(res) {
     var s = Number(res.headers && res.headers.get('Retry-After'));
     return isFinite(s) && s > 0 ? s * 1000 : 0;
   }
 
-  // POST the oldest unsent events. Resolves (never rejects) when done.
+  function backOff(wait) {
+    retryDelay = Math.max(wait, retryDelay ? Math.min(retryDelay * 2, RETRY_MAX_MS) : RETRY_MIN_MS);
+    schedule(retryDelay);
+  }
+
+  // POST the oldest waiting events (fetch, keepalive). Resolves (never rejects) when answered.
   function flush() {
     cancelTimer();
-    var batch = pending();
+    var batch = waiting(MAX_BATCH);
     if (!eventsUrl || !token || batch.length === 0 || typeof window.fetch !== 'function') {
       return Promise.resolve();
     }
@@ -259,7 +278,7 @@
     try {
       request = window.fetch(eventsUrl, {
         method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
+        headers: { 'Content-Type': 'text/plain' },  // a simple request: no CORS preflight
         body: body(batch),
         keepalive: true,
         credentials: 'omit',
@@ -273,44 +292,46 @@
         // stored (bad events are kept server-side as failed), or refused for good
         acknowledge(batch);
         retryDelay = 0;
-        if (pending().length) {
-          schedule(queue.length >= FLUSH_AT ? 0 : DEBOUNCE_MS);
+        var left = waiting(0).length;
+        if (left >= FLUSH_AT) {
+          flush();
+        } else if (left) {
+          schedule(FLUSH_INTERVAL_MS);
         }
         return;
       }
       release(batch);
-      retryDelay = Math.max(retryAfter(res),
-        retryDelay ? Math.min(retryDelay * 2, RETRY_MAX_MS) : RETRY_MIN_MS);
-      schedule(retryDelay);
+      backOff(retryAfter(res));
     }, function () {
       release(batch);
-      retryDelay = retryDelay ? Math.min(retryDelay * 2, RETRY_MAX_MS) : RETRY_MIN_MS;
-      schedule(retryDelay);
+      backOff(0);
     });
   }
 
-  // The page is going away: hand everything unacknowledged to sendBeacon.
-  // It stays in localStorage, so the next visit re-sends what got lost.
-  function beaconFlush() {
+  // The page may be going away: hand every waiting event to sendBeacon at once. A beacon
+  // the browser refuses (too large, over its quota) leaves the rest to fetch (keepalive).
+  function flushNow() {
     cancelTimer();
-    if (!eventsUrl || !token || queue.length === 0) {
+    var events = waiting(0);
+    if (!eventsUrl || !token || events.length === 0) {
       return;
     }
     persist();
-    if (!navigator.sendBeacon) {
-      flush();
-      return;
-    }
-    for (var i = 0; i < queue.length; i += MAX_BATCH) {
+    for (var i = 0; i < events.length; i += MAX_BATCH) {
+      var chunk = events.slice(i, i + MAX_BATCH);
       var ok = false;
       try {
-        ok = navigator.sendBeacon(eventsUrl, new Blob([body(queue.slice(i, i + MAX_BATCH))],
-          { type: 'text/plain' }));
+        ok = !!navigator.sendBeacon &&
+          navigator.sendBeacon(eventsUrl, new Blob([body(chunk)], { type: 'text/plain' }));
       } catch (err) {
         ok = false;
       }
       if (!ok) {
-        break;
+        flush();
+        return;
+      }
+      for (var j = 0; j < chunk.length; j++) {
+        beaconedIds[chunk[j].event_id] = true;
       }
     }
   }
@@ -318,10 +339,11 @@
   function track(type, extra) {
     queue.push(makeEvent(type, extra));
     persist();
-    if (queue.length >= FLUSH_AT && retryDelay === 0) {
+    if (retryDelay === 0 && waiting(0).length >= FLUSH_AT) {
       flush();
     } else {
-      schedule(retryDelay || DEBOUNCE_MS);
+      // a no-op while a timer runs: the first waiting event's, or the retry's when backing off
+      schedule(retryDelay || FLUSH_INTERVAL_MS);
     }
   }
 
@@ -407,7 +429,7 @@
     // The redirect records the click; these say which session, when, and where in the video.
     link.setAttribute('href', base + '?e=' + encodeURIComponent(uuid()) +
       '&s=' + encodeURIComponent(session.id) + '&q=' + nextSeq() + '&t=' + position());
-    beaconFlush();
+    flushNow();
   }
 
   // ---- media events ----------------------------------------------------
@@ -496,7 +518,6 @@
       stopLoop();
       onTime();
       track('end', { position: mediaDuration() || position() });
-      beaconFlush();
     });
     video.addEventListener('seeking', function () {
       updateCtas();
@@ -532,15 +553,13 @@
 
   document.addEventListener('visibilitychange', function () {
     if (document.visibilityState === 'hidden') {
-      beaconFlush();
-    } else if (queue.length > 0) {
-      schedule(DEBOUNCE_MS);
+      flushNow();
     }
   });
-  window.addEventListener('pagehide', beaconFlush);
+  window.addEventListener('pagehide', flushNow);
   window.addEventListener('online', function () {
     retryDelay = 0;
-    if (queue.length > 0) {
+    if (waiting(0).length > 0) {
       cancelTimer();
       flush();
     }
@@ -558,5 +577,12 @@
     startLoop();
   }
 
-  window.pvideoTracker = { flush: flush, queue: queue, sessionId: session.id };
+  window.pvideoTracker = {
+    flush: flush,
+    flushNow: flushNow,
+    queue: queue,
+    sessionId: session.id,
+    flushAt: FLUSH_AT,
+    flushIntervalMs: FLUSH_INTERVAL_MS
+  };
 })();

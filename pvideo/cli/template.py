@@ -31,7 +31,10 @@ def template_ingest(
     started = time.perf_counter()
     try:
         if scene is not None:
+            from dataclasses import replace
+
             from pvideo.plan.compiler import compile_plan
+            from pvideo.plan.windows import keyframe_times
             from pvideo.scene.samples import sample_row
             from pvideo.scene.spec import load_scene
 
@@ -42,13 +45,11 @@ def template_ingest(
                 for layer in spec.layers
                 if layer.type not in ("video", "audio") and not (layer.type == "image" and "{" in layer.src)
             ]
-            version = base_version(
-                compile_plan(
-                    spec.model_copy(update={"layers": shared}), sample_row(spec), assets_dir=settings.assets_dir
-                ),
-                storage,
-                settings,
+            plan = compile_plan(
+                spec.model_copy(update={"layers": shared}), sample_row(spec), assets_dir=settings.assets_dir
             )
+            # cut at every personal window of the whole scene, as its renders do
+            version = base_version(replace(plan, keyframes=keyframe_times(spec)), storage, settings)
         elif video is not None:
             version = ingest(
                 video,

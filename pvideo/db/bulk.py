@@ -35,10 +35,16 @@ def one_of(conn: Connection, column: Any, values: Iterable[Any]) -> Any:
     (an IN list is expanded, with a type cast per value, at every execution)."""
     values = list(values)
     if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import ARRAY
-
-        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
+        return column == any_(bindparam(None, values, type_=_array_of(column.type)))
     return column.in_(values)
+
+
+@lru_cache(maxsize=64)
+def _array_of(item: Any) -> Any:
+    """``ARRAY(item)``, made once per column type: the statement cache keys on it at every execution."""
+    from sqlalchemy.dialects.postgresql import ARRAY
+
+    return ARRAY(item)
 
 
 def insert_rows(

@@ -20,6 +20,7 @@ from pvideo.plan.assets import file_hash, resolve_asset, resolve_font
 from pvideo.plan.geometry import Frame, frame_size, needs_frame, resolved
 from pvideo.plan.model import AudioTrack, Hotspot, Overlay, PlanSection, RenderPlan, VideoClip
 from pvideo.plan.pictures import is_bundled, load_picture
+from pvideo.plan.windows import keyframe_times
 from pvideo.scene.conditions import condition_uses_data, holds
 from pvideo.scene.layers import (
     AnyLayer,
@@ -155,6 +156,7 @@ def compile_plan(
         clips=tuple(clips),
         audio=tuple(audio),
         sections=sections,
+        keyframes=keyframe_times(spec),
     )
 
 

@@ -105,6 +105,9 @@ class RenderPlan:
     clips: tuple[VideoClip, ...] = ()
     audio: tuple[AudioTrack, ...] = ()
     sections: tuple[PlanSection, ...] = ()
+    # where the scene's personal windows start and end (template seconds, the same for every row):
+    # the template version places keyframes and cuts segments there
+    keyframes: tuple[float, ...] = ()
 
     @property
     def personal_overlays(self) -> tuple[Overlay, ...]:
@@ -120,8 +123,9 @@ class RenderPlan:
 
     @property
     def cuts(self) -> tuple[float, ...]:
-        """Every section boundary (kept or not): the template version cuts segments there."""
-        return tuple(sorted({t for s in self.sections for t in (s.start, s.end)}))
+        """Every section boundary (kept or not) and personal window bound: the template version
+        cuts segments there."""
+        return tuple(sorted({*(t for s in self.sections for t in (s.start, s.end)), *self.keyframes}))
 
     def output_time(self, t: float) -> float:
         """Template second ``t`` on the customer's timeline (skipped sections removed before it)."""

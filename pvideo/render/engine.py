@@ -97,8 +97,13 @@ def retiming(version: TemplateVersion, skip: frozenset[int], origin: Fraction) -
     return out
 
 
-def _encoder(version: TemplateVersion) -> dict[str, str]:
-    args = x264_args(version.options.preset, version.options.crf, version.segment_frames)
+def _encoder(version: TemplateVersion, span: Sequence[Segment] = ()) -> dict[str, str]:
+    """The mezzanine's encoder settings; for a part (``span``), IDR frames at its segments' starts."""
+    if span:
+        starts = [s.first_frame - span[0].first_frame for s in span]
+        args = x264_args(version.options.preset, version.options.crf, version.segment_frames, starts, grid=False)
+    else:
+        args = x264_args(version.options.preset, version.options.crf, version.segment_frames)
     return {k.lstrip("-"): v for k, v in zip(args[::2], args[1::2])}
 
 
@@ -129,7 +134,7 @@ def part_args(
         video,
         *([base.audio] if version.audio else []),
         str(out),
-        **_encoder(version),
+        **_encoder(version, span),
         **{"enc_time_base:v": "1/90000", "c:a": "copy", "copyts": None, "f": "mpegts", "muxdelay": 0, "muxpreload": 0},
     )
     return ffmpeg_args(stream, ffmpeg_exe)

@@ -1,7 +1,9 @@
 """Template ingest: normalize a base video once into reusable segments.
 
 The mezzanine is H.264 High yuv420p at a constant frame rate, no B-frames and
-an IDR frame every ``segment_frames`` frames (closed GOPs), with 48 kHz stereo
+an IDR frame every ``segment_frames`` frames and at every cut (section
+boundaries, personal windows' first frames and the frames just after their
+last: ``IngestOptions.cuts``, part of the version hash) (closed GOPs), with 48 kHz stereo
 AAC (no audio track when the source has none), cut into MPEG-TS segments that
 each start on that IDR and keep continuous timestamps. Any segment can then be
 re-encoded alone with the same encoder settings and spliced back by plain
@@ -60,7 +62,8 @@ class IngestOptions:
     preset: str = "veryfast"
     crf: int = 23
     audio_bitrate: str = "128k"
-    cuts: tuple[float, ...] = ()  # extra segment cuts (template seconds): section boundaries
+    # extra segment cuts (template seconds): section boundaries and personal windows' bounds
+    cuts: tuple[float, ...] = ()
 
     def cut_frames(self, rate: Fraction, frames: int) -> list[int]:
         """Frames that start a segment (after frame 0): the fixed grid plus every ``cut``."""
@@ -140,16 +143,20 @@ def version_hash(source_hash: str, options: IngestOptions, baked: Sequence[Overl
         for o in baked
     ]
     settings = asdict(options)
-    if not options.cuts:  # versions without sections keep the hash they had before cuts existed
+    if not options.cuts:  # versions without cuts keep the hash they had before cuts existed
         del settings["cuts"]
     payload = json.dumps([INGEST_VERSION, source_hash, settings, layers], sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:24]
 
 
-def x264_args(preset: str, crf: int, gop: int, keyframes: Sequence[int] = ()) -> list[str]:
-    """The encoder settings every mezzanine and personalized segment shares; ``keyframes``
-    forces IDR frames off the grid too (section boundaries)."""
-    forced = "".join(f"+eq(n,{k})" for k in keyframes if k % gop)
+def x264_args(preset: str, crf: int, gop: int, keyframes: Sequence[int] = (), *, grid: bool = True) -> list[str]:
+    """The encoder settings every mezzanine and personalized segment shares: an IDR frame every
+    ``gop`` frames and at every ``keyframes`` frame (section and personal window cuts); with
+    ``grid`` False, at the first frame and the ``keyframes`` only (a part's segment starts)."""
+    if grid:
+        forced = f"eq(mod(n,{gop}),0)" + "".join(f"+eq(n,{k})" for k in keyframes if k % gop)
+    else:
+        forced = "+".join(f"eq(n,{k})" for k in sorted({0, *keyframes}))
     return [
         "-c:v",
         "libx264",
@@ -170,7 +177,7 @@ def x264_args(preset: str, crf: int, gop: int, keyframes: Sequence[int] = ()) ->
         "-sc_threshold",
         "0",
         "-force_key_frames",
-        f"expr:eq(mod(n,{gop}),0){forced}",
+        f"expr:{forced}",
     ]
 
 
@@ -289,7 +296,7 @@ def describe(source_name: str, vhash: str, out: Path, options: IngestOptions) ->
     if uneven or len(segments) != len(starts):
         raise RenderError(
             f"{source_name}: ingest cut segments {uneven} off the {gop}-frame grid"
-            f"{' and section cuts' if options.cuts else ''}"
+            f"{' and the section and window cuts' if options.cuts else ''}"
         )
     return TemplateVersion(
         hash=vhash,

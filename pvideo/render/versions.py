@@ -1,8 +1,10 @@
 """The template version a plan renders on: ingested on first use, then reused.
 
 A version bakes in the plan's static overlays (the same for every customer)
-and cuts segments at the scene's section boundaries; a plan with background
-tracks renders on an audio variant of it (``pvideo.render.variants``), shared by every
+and cuts segments, each starting on an IDR frame, at the scene's section
+boundaries and at the bounds of its personal windows (``RenderPlan.cuts``, part
+of the version hash: scenes with other windows get another version); a plan
+with background tracks renders on an audio variant of it (``pvideo.render.variants``), shared by every
 customer with the same tracks. So the per-customer engines only ever touch
 personalized video. Ingest runs at most once per host at a time (a file lock
 in the cache folder) and, given the database, once across machines: the
@@ -73,7 +75,8 @@ def base_version(
     plan: RenderPlan, storage: Storage, settings: Settings, *, db: Database | None = None
 ) -> TemplateVersion:
     """Ingest ``plan.template`` with its static overlays baked in and segments cut at its
-    sections' boundaries, unless already stored (under the ingest lease in ``db``, if given)."""
+    sections' boundaries and personal windows' bounds, unless already stored (under the
+    ingest lease in ``db``, if given)."""
     options = replace(ingest_options(settings), cuts=plan.cuts)
     vhash = version_hash(file_hash(plan.template), options, plan.static_overlays)
     return _once(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 DEVICES = ("mobile", "tablet", "desktop", "bot", "unknown")
 
@@ -11,6 +12,7 @@ _TABLET = re.compile(r"ipad|tablet|kindle|silk|playbook|(android(?!.*mobile))", 
 _MOBILE = re.compile(r"mobi|iphone|ipod|android.*mobile|windows phone|blackberry|opera mini", re.I)
 
 
+@lru_cache(maxsize=4096)  # a few browsers' strings make most of the traffic
 def device_class(user_agent: str | None) -> str:
     """``mobile``, ``tablet``, ``desktop``, ``bot`` (crawlers, link previewers, headless
     browsers) or ``unknown`` (no header, or not a browser: every browser's starts "Mozilla/")."""

@@ -36,7 +36,16 @@ def test_ingest_defaults_and_table(calls, capsys):
         (
             "ingest",
             "postgresql://x/y",
-            {"seconds": 60, "clients": 50, "renders": 2000, "workers": 2, "access_log": False, "batch": 0, "rate": 0},
+            {
+                "seconds": 60,
+                "clients": 50,
+                "renders": 2000,
+                "workers": 2,
+                "access_log": False,
+                "batch": 0,
+                "rate": 0,
+                "batching": events.TRACKER,
+            },
         )
     ]
     out = capsys.readouterr().out

@@ -26,9 +26,10 @@ def test_template_ingest_for_a_scene_then_render_reuses_it(settings):
     )
     assert result.exit_code == 0, result.output
     prefix = result.output.split(":")[0].strip()
-    assert prefix.startswith("templates/") and f"{FPS * SECONDS} frames in {SECONDS} segments" in result.output
+    # the 1 s grid and a cut where the CTA's window starts (2.5 s): keyframes where the personalization is
+    assert prefix.startswith("templates/") and f"{FPS * SECONDS} frames in {SECONDS + 1} segments" in result.output
     stored = settings.data_dir / "storage" / prefix
-    assert (stored / "manifest.json").is_file() and len(list(stored.glob("seg_*.ts"))) == SECONDS
+    assert (stored / "manifest.json").is_file() and len(list(stored.glob("seg_*.ts"))) == SECONDS + 1
     before = {p: p.stat().st_mtime_ns for p in stored.iterdir()}
     out = settings.data_dir / "one.mp4"
     result = runner.invoke(

@@ -120,14 +120,16 @@ def test_spec_rejects_overlapping_and_twice_named_sections():
 
 def test_plan_maps_template_time_to_output_time(settings):
     plan = _plan(settings, days_left=90)
-    assert [s.name for s in plan.skipped] == ["offer"] and plan.cuts == SECTION
+    # cuts: the section's bounds and every personal window's, "deal" too (the scene's, not the row's)
+    assert plan.keyframes == (0.5, 1.0, 1.6, 2.4, 2.5, 3.0)
+    assert [s.name for s in plan.skipped] == ["offer"] and plan.cuts == (0.5, 1.0, 1.5, 1.6, 2.4, 2.5, 3.0)
     assert plan.kept(SECONDS) == [(0.0, 1.5), (2.5, 4.0)]
     assert [plan.output_time(t) for t in (1.0, 2.0, 2.5, 3.5)] == [1.0, 1.5, 1.5, 2.5]
     assert {o.layer.split("'")[1] for o in plan.overlays} == {"hello", "renew"}  # "deal" lies inside the section
     (renew,) = plan.hotspots
     assert (renew.start, renew.end) == (1.5, 2.0)
     kept = _plan(settings, days_left=10)
-    assert not kept.skipped and kept.cuts == SECTION and kept.hotspots[0].start == 2.5
+    assert not kept.skipped and kept.cuts == plan.cuts and kept.hotspots[0].start == 2.5
     assert {o.layer.split("'")[1] for o in kept.overlays} == {"hello", "deal", "renew"}
 
 
@@ -142,15 +144,16 @@ def test_section_condition_errors_name_the_row_and_section(settings):
 def test_ingest_cuts_segments_at_section_boundaries(skipped, settings):
     plan, version, paths, _, _ = skipped
     starts = [s.first_frame for s in version.segments]
-    assert starts == [0, 30, 45, 60, 75, 90]
-    assert [s.frames for s in version.segments] == [30, 15, 15, 15, 15, 30]
+    # the grid, the section (45, 75) and the personal windows (hello 15-30, deal 48-72, renew 75-90)
+    assert starts == [0, 15, 30, 45, 48, 60, 72, 75, 90]
+    assert [s.frames for s in version.segments] == [15, 15, 15, 3, 12, 12, 3, 15, 30]
     for path in paths:
         with av.open(str(path)) as container:
             assert next(container.decode(video=0)).key_frame
-    assert skipped_segments(plan, version) == {2, 3}
+    assert skipped_segments(plan, version) == {3, 4, 5, 6}
     source = file_hash(plan.template)
     options = IngestOptions(preset=settings.x264_preset, crf=settings.x264_crf)
-    assert version.hash == version_hash(source, replace(options, cuts=SECTION), plan.static_overlays)
+    assert version.hash == version_hash(source, replace(options, cuts=plan.cuts), plan.static_overlays)
     assert version_hash(source, options) != version_hash(source, replace(options, cuts=SECTION))
 
 
@@ -168,7 +171,7 @@ def _packets(path) -> dict[str, list[tuple[float, bytes]]]:
 def test_audio_after_the_section_keeps_its_place_against_the_video(skipped, engine):
     """The first kept segment's audio packets sit as far from its first frame as in the mezzanine."""
     _, _, paths, _, out = skipped
-    source = _packets(paths[4])
+    source = _packets(paths[7])  # the first kept segment after the section (template frame 75)
     start, first_audio = source["video"][0][0], source["audio"][0][0]
     run = [data[7:] for _, data in source["audio"]]  # MP4 keeps AAC without the ADTS header
     output = _packets(out[engine].video)
@@ -207,8 +210,8 @@ def test_frames_after_the_section_are_the_mezzanines(skipped, tmp_path, settings
     mezzanine.write_bytes(b"".join(p.read_bytes() for p in paths))
     base = frames_rgb(mezzanine)
     personal = frames_rgb(out["segments"].video)
-    assert [(p.first, p.count) for p in out["segments"].parts] == [(0, 1), (4, 1)]  # hello, renew
-    untouched = [*range(30, 45), *range(60, KEPT_FRAMES)]  # template segments 1 and 5
+    assert [(p.first, p.count) for p in out["segments"].parts] == [(1, 1), (7, 1)]  # hello, renew
+    untouched = [*range(0, 15), *range(30, 45), *range(60, KEPT_FRAMES)]  # all but hello's and renew's frames
     for k in untouched:
         source = k if k < 45 else k + FPS
         assert np.array_equal(personal[k], base[source]), f"output frame {k}"
@@ -239,7 +242,7 @@ def test_hls_playlist_skips_the_section_behind_a_discontinuity(skipped, tmp_path
     lines = text.splitlines()
     assert lines.count("#EXT-X-DISCONTINUITY") == 1
     after = lines[lines.index("#EXT-X-DISCONTINUITY") + 2]
-    assert after == version.segments[4].key or after.endswith("part_00004.ts")
+    assert after == version.segments[7].key or after.endswith("part_00007.ts")
     durations = [float(line[8:].rstrip(",")) for line in lines if line.startswith("#EXTINF:")]
     assert abs(sum(durations) - KEPT_FRAMES / FPS) < 1e-3
     local = tmp_path / "play.m3u8"

@@ -91,7 +91,9 @@ def test_engines_agree_inside_the_box(looped):
 
 def test_only_segments_under_the_clip_are_reencoded(looped):
     _, _version, _, out = looped
-    assert [(p.first, p.count) for p in out["segments"].parts] == [(0, 1), (1, 3)]
+    # the clip's window (frames 15-105) is cut out of the 1 s grid: segments 1-4, no frame more
+    assert [s.first_frame for s in _version.segments] == [0, 15, 30, 60, 90, 105]
+    assert [(p.first, p.count) for p in out["segments"].parts] == [(1, 1), (2, 3)]
 
 
 def test_contain_letterboxes_inside_the_box(looped):
@@ -134,14 +136,15 @@ def test_fit_geometry():
 
 
 def test_a_part_starting_mid_clip_takes_the_clip_from_its_offset(looped, tmp_path):
-    """The part over segments 1-3 starts 15 frames into the clip: trim from clip frame 15."""
+    """The part over segments 2-4 (template frames 30-105) starts 15 frames into the clip: trim from
+    clip frame 15."""
     _, version, paths, _ = looped
     clip = PlacedClip(tmp_path / "c.mp4", 200, 90, 320, 180, (320, 180), 15, 105, True)
     args = " ".join(
         part_args(
             version,
-            version.segments[1:4],
-            paths[1:4],
+            version.segments[2:5],
+            paths[2:5],
             [],
             tmp_path / "p.ts",
             ffmpeg_exe="ffmpeg",

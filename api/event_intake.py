@@ -1,0 +1,155 @@
+"""``POST /api/events`` on a short path: the busiest request, answered without the framework's routing.
+
+Viewer events are most of a server's requests (a landing page sends a batch every few seconds
+while the video plays), and FastAPI's routing, dependency solving and exception layers cost more
+CPU than the batch itself. ``EventIntake`` is a plain ASGI layer just inside the app's own
+middleware (body limits and timeouts, the JSON scan, security headers: they apply unchanged). It
+answers an ordinary batch itself: reads the body, checks it exactly as the route does
+(``pvideo.scene.limits.check_json``, ``EventBatch``), verifies the token, spends the link's rate
+limit, hands the batch to the group commit (``pvideo.tracking.groupcommit``) and answers 200 with
+the route's body and headers once the batch is committed.
+
+Anything else goes to the app as it came, its body replayed: another method or path, a query
+string, a body that is not complete and within ``MAX_BODY`` in what was read, or a batch that
+will be refused (bad JSON, a bad token, over the rate). So every refusal is the route's own
+(``api.routes.events.post_events``), with its status, detail and headers. Only the refusals that
+come after the batch was handed to the writer are answered here, in the same shape as the app's
+error handler: 503 when the database is down, 404 when the token no longer opens the render.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse
+
+from api.errors import DATABASE_DOWN, DATABASE_RETRY_SECONDS, is_database_outage, short_detail
+from api.schemas import EventsAccepted
+from api.state import AppState
+from pvideo.scene.limits import InputLimitError, check_json
+from pvideo.tracking.devices import device_class
+from pvideo.tracking.events import EventBatch, Ingested
+from pvideo.tracking.groupcommit import Pending
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+PATH = "/api/events"
+MAX_BODY = 64 * 1024  # the route's limit (api.routes.events.MAX_BODY)
+CORS = {"Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": "Retry-After"}
+_CORS_RAW = [(k.lower().encode(), v.encode()) for k, v in CORS.items()]
+
+
+class EventIntake:
+    def __init__(self, app: ASGIApp, *, state: AppState) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope.get("method") != "POST"
+            or scope.get("path") != PATH
+            or scope.get("query_string")
+        ):
+            await self.app(scope, receive, send)
+            return
+        read: list[Message] = []
+        refusal: HTTPException | None = None
+        size, complete = 0, False
+        try:
+            while size <= MAX_BODY:
+                message = await receive()
+                read.append(message)
+                if message["type"] != "http.request":
+                    break
+                size += len(message.get("body", b""))
+                if not message.get("more_body", False):
+                    complete = True
+                    break
+        except HTTPException as exc:  # the JSON scan refused the body as it came in
+            refusal = exc
+        if complete and size <= MAX_BODY and refusal is None:
+            body = read[0]["body"] if len(read) == 1 else b"".join(m.get("body", b"") for m in read)
+            if await self._store(scope, body, send):
+                return
+        await self.app(scope, _replay(read, refusal, receive), send)
+
+    async def _store(self, scope: Scope, body: bytes, send: Send) -> bool:
+        """Store and answer an acceptable batch (True); False, having sent nothing, for one the route refuses."""
+        try:
+            check_json(body, "body")
+            batch = EventBatch.model_validate_json(body)
+        except (InputLimitError, ValidationError):
+            return False
+        state = self.state
+        render_id = state.tokens.verify(batch.token)
+        if render_id is None or state.event_limiter.take(render_id, len(batch.events)) > 0:
+            return False
+        agent = None
+        for key, value in scope["headers"]:
+            if key == b"user-agent":
+                agent = value.decode("latin-1")
+                break
+        try:
+            result = await state.events.submit(
+                Pending(batch.token, render_id, batch.events, batch.sent_at, device_class(agent))
+            )
+        except Exception as exc:
+            if not is_database_outage(exc):
+                raise
+            # the tracker keeps the batch queued and sends it again after Retry-After
+            await _refuse(scope, send, 503, DATABASE_DOWN, {"Retry-After": str(DATABASE_RETRY_SECONDS)})
+            return True
+        if result is None:
+            await _refuse(scope, send, 404, "unknown viewer token")
+            return True
+        content = _accepted(result)
+        headers = [
+            (b"content-length", str(len(content)).encode()),
+            (b"content-type", b"application/json"),
+            *_CORS_RAW,
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": content})
+        return True
+
+
+def _accepted(result: Ingested) -> bytes:
+    """The route's ``EventsAccepted`` body."""
+    if not result.failed:
+        return b'{"stored":%d,"duplicates":%d,"failed":0,"errors":[]}' % (result.stored, result.duplicates)
+    errors = [{"index": i, "reason": r} for i, r in result.failed]
+    accepted = EventsAccepted(stored=result.stored, duplicates=result.duplicates, failed=len(errors), errors=errors)
+    return accepted.model_dump_json().encode()
+
+
+async def _refuse(scope: Scope, send: Send, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
+    """What the app's ``HTTPException`` handler answers for the route's ``_reject``."""
+
+    async def nothing() -> Message:
+        return {"type": "http.disconnect"}
+
+    response = JSONResponse({"detail": short_detail(detail)}, status_code=status, headers={**CORS, **(headers or {})})
+    await response(scope, nothing, send)
+
+
+def _replay(read: list[Message], refusal: HTTPException | None, receive: Receive) -> Receive:
+    """``receive`` as if nothing had been read: the messages read, then the refusal raised while
+    reading (if any), then whatever the client sends next."""
+    pending = list(read)
+
+    async def replayed() -> Message:
+        if pending:
+            return pending.pop(0)
+        if refusal is not None:
+            raise refusal
+        return await receive()
+
+    return replayed
