@@ -27,6 +27,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 
 from api.errors import DATABASE_DOWN, DATABASE_RETRY_SECONDS, is_database_outage, short_detail
+from api.routes.events import CORS, MAX_BODY
 from api.schemas import EventsAccepted
 from api.state import AppState
 from pvideo.scene.limits import InputLimitError, check_json
@@ -41,8 +42,6 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 PATH = "/api/events"
-MAX_BODY = 64 * 1024  # the route's limit (api.routes.events.MAX_BODY)
-CORS = {"Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": "Retry-After"}
 _CORS_RAW = [(k.lower().encode(), v.encode()) for k, v in CORS.items()]
 
 
