@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import boto3
 import httpx
 from fastapi.testclient import TestClient
@@ -44,9 +46,10 @@ def test_campaign_renders_to_s3_and_plays_back(settings, s3_bucket, tmp_path):
     assert named <= set(outputs)
     assert all(name.startswith(("part_", "track-")) for name in set(outputs) - named)
     templates = [k for k in keys if k.startswith("pv/templates/")]
-    assert len([k for k in templates if k.endswith(".ts")]) == SECONDS and any(
-        k.endswith("manifest.json") for k in templates
-    )
+    manifest_key = next(k for k in templates if k.endswith("manifest.json"))
+    segments = json.loads(raw.get_object(Bucket=bucket, Key=manifest_key)["Body"].read())["segments"]
+    # one a second, and one more cut where the CTA's window starts (2.5 s): keyframes where the personalization is
+    assert len([k for k in templates if k.endswith(".ts")]) == len(segments) == SECONDS + 1
     video_key = next(k for k in keys if k.endswith("/video.mp4"))
     assert raw.get_object(Bucket=bucket, Key=video_key)["Body"].read() == video.content
     runtime.db.dispose()
