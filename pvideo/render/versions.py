@@ -161,14 +161,15 @@ def _leased(
         if taken:
             with leases.renewed(db, name, holder, settings.ingest_lease_seconds):
                 return make()
-        if time.monotonic() + pause > deadline:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:  # the whole wait, not a guess that the next pause would overrun it
             raise RenderError(
                 f"template version {vhash} is still being made by another worker after "
                 f"{settings.ingest_wait_seconds:g} s"
             )
         if pause == 0.2:
             log.info("template version %s is being made by another worker: waiting for it", vhash)
-        time.sleep(pause)
+        time.sleep(min(pause, remaining))
         pause = min(pause * 1.5, 2.0)
     return stored
 
