@@ -54,3 +54,23 @@ def live_app(runtime) -> Iterator:
     yield base, app
     server.should_exit = True
     thread.join(timeout=15)
+
+
+ROWS = [{"customer_id": "c1", "first_name": "Ana", "plan": "Pro", "price": "19.99"}]
+
+
+@pytest.fixture()
+def landing(live_app):
+    """One customer of the test scene rendered and served: (base URL, app, campaign id, landing URL)."""
+    import httpx
+
+    from tests.conftest import API_KEY
+
+    base, app = live_app
+    with httpx.Client(base_url=base, headers={"X-API-Key": API_KEY}, timeout=30) as api:
+        created = api.post("/api/campaigns", json={"scene": "card", "rows": ROWS})
+        assert created.status_code == 201, created.text
+        app.state.pvideo.queue.join(timeout_ms=120_000)
+        renders = api.get(f"/api/campaigns/{created.json()['id']}/renders").json()
+    assert renders[0]["status"] == "done", renders
+    return base, app, created.json()["id"], renders[0]["landing_url"]

@@ -5,31 +5,15 @@ from __future__ import annotations
 
 import time
 
-import httpx
-import pytest
 from sqlalchemy import select
 
 from pvideo.db.models import Event
-from tests.conftest import API_KEY
 from tests.studio.conftest import PASSWORD, make_user
 
-ROWS = [{"customer_id": "c1", "first_name": "Ana", "plan": "Pro", "price": "19.99"}]
 IPHONE = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
     "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1"
 )
-
-
-@pytest.fixture()
-def landing(live_app):
-    base, app = live_app
-    with httpx.Client(base_url=base, headers={"X-API-Key": API_KEY}, timeout=30) as api:
-        created = api.post("/api/campaigns", json={"scene": "card", "rows": ROWS})
-        assert created.status_code == 201, created.text
-        app.state.pvideo.queue.join(timeout_ms=120_000)
-        renders = api.get(f"/api/campaigns/{created.json()['id']}/renders").json()
-    assert renders[0]["status"] == "done", renders
-    return base, app, created.json()["id"], renders[0]["landing_url"]
 
 
 def _stored(app, campaign_id, until: set[str], timeout: float = 15.0) -> list[Event]:

@@ -8,32 +8,16 @@ import json
 import time
 from datetime import datetime
 
-import httpx
-import pytest
 from sqlalchemy import select
 
 from bench.tracker import TRACKER, group
 from pvideo.db.models import Event
-from tests.conftest import API_KEY
 
-ROWS = [{"customer_id": "c1", "first_name": "Ana", "plan": "Pro", "price": "19.99"}]
 READY = "() => window.pvideoTracker && document.getElementById('pvideo-video').readyState >= 1"
 HIDE = """() => {
   Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'hidden' });
   document.dispatchEvent(new Event('visibilitychange'));
 }"""
-
-
-@pytest.fixture()
-def landing(live_app):
-    base, app = live_app
-    with httpx.Client(base_url=base, headers={"X-API-Key": API_KEY}, timeout=30) as api:
-        created = api.post("/api/campaigns", json={"scene": "card", "rows": ROWS})
-        assert created.status_code == 201, created.text
-        app.state.pvideo.queue.join(timeout_ms=120_000)
-        renders = api.get(f"/api/campaigns/{created.json()['id']}/renders").json()
-    assert renders[0]["status"] == "done", renders
-    return app, created.json()["id"], renders[0]["landing_url"]
 
 
 class Sent:
@@ -74,7 +58,7 @@ def _ts(event: dict) -> float:
 
 
 def test_events_go_in_batches_and_hidden_or_leaving_pages_flush_at_once(browser, landing):
-    app, campaign_id, url = landing
+    _base, app, campaign_id, url = landing
     context = browser.new_context()
     page = context.new_page()
     sent = Sent(page)
@@ -125,7 +109,7 @@ def test_events_go_in_batches_and_hidden_or_leaving_pages_flush_at_once(browser,
 
 
 def test_a_failed_send_is_retried_with_the_same_event_ids(browser, landing):
-    app, campaign_id, url = landing
+    _base, app, campaign_id, url = landing
     context = browser.new_context()
     bodies: list[dict] = []
 
