@@ -195,7 +195,14 @@ def test_studio_pages_have_no_serious_accessibility_violation(browser, live_app,
     _sign_in(page, base, "ada@example.com")
     for width in (1280, 390):
         page.set_viewport_size({"width": width, "height": 800})
-        for path in ("/studio/campaigns", "/studio/users", "/studio/keys", "/studio/account"):
+        for path in (
+            "/studio/campaigns",
+            "/studio/users",
+            "/studio/keys",
+            "/studio/account",
+            "/studio/scenes",
+            "/studio/scenes/card",
+        ):
             page.goto(base + path)
             assert serious_violations(page) == [], (path, width)
             assert page.evaluate("document.documentElement.scrollWidth") <= width, (path, width)
