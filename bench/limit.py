@@ -110,6 +110,14 @@ def one_process_args(
     return ffmpeg_args(ffmpeg.output(video, str(out), f="mpegts", fps_mode="passthrough", **options), ffmpeg_exe)
 
 
+def _waited(pid: int, started: float) -> tuple[int, dict[str, float]]:
+    """Wait for child ``pid``: its exit code, and its own CPU seconds, wall seconds and peak RSS."""
+    _, status, usage = os.wait4(pid, 0)
+    wall = time.perf_counter() - started
+    figures = {"cpu": usage.ru_utime + usage.ru_stime, "wall": wall, "rss_mb": usage.ru_maxrss / 1024}
+    return os.waitstatus_to_exitcode(status), figures
+
+
 def one_process(
     plan: RenderPlan, version: TemplateVersion, paths: list[Path], workdir: Path, *, ffmpeg_exe: str
 ) -> dict[str, Any]:
@@ -121,15 +129,12 @@ def one_process(
     proc = subprocess.Popen(
         one_process_args(plan, version, paths, frames, out, workdir, ffmpeg_exe=ffmpeg_exe), stdin=subprocess.DEVNULL
     )
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) != 0:
+    code, figures = _waited(proc.pid, started)
+    if code != 0:
         raise RuntimeError("(e) failed")
     floor = encode_only(plan, version, paths, workdir, ffmpeg_exe=ffmpeg_exe)
     return {
-        "cpu": usage.ru_utime + usage.ru_stime,
-        "wall": wall,
-        "rss_mb": usage.ru_maxrss / 1024,
+        **figures,
         "frames": len(frames),
         "limit_bytes": out.stat().st_size,
         "encode_only_cpu": floor["cpu"],
@@ -139,7 +144,8 @@ def one_process(
 def encode_only(
     plan: RenderPlan, version: TemplateVersion, paths: list[Path], workdir: Path, *, ffmpeg_exe: str
 ) -> dict[str, Any]:
-    """Run (e) for ``plan``: the encoder's CPU seconds, wall seconds, peak RSS and output bytes."""
+    """The stricter floor for ``plan``: x264 alone fed the finished personalized frames (its CPU seconds,
+    wall seconds, peak RSS and output bytes; the frames are prepared by another process, not counted)."""
     workdir.mkdir(parents=True, exist_ok=True)
     frames = personal_frames(plan, version)
     out = workdir / "limit.ts"
@@ -150,15 +156,11 @@ def encode_only(
     enc = subprocess.Popen(limit_args(version, frames, out, ffmpeg_exe=ffmpeg_exe), stdin=prep.stdout)
     assert prep.stdout is not None
     prep.stdout.close()  # the encoder holds the read end
-    _, status, usage = os.wait4(enc.pid, 0)
-    wall = time.perf_counter() - started
-    enc.returncode = os.waitstatus_to_exitcode(status)
+    enc.returncode, figures = _waited(enc.pid, started)
     if prep.wait() != 0 or enc.returncode != 0:
         raise RuntimeError(f"(e) failed: preparer {prep.returncode}, encoder {enc.returncode}")
     return {
-        "cpu": usage.ru_utime + usage.ru_stime,
-        "wall": wall,
-        "rss_mb": usage.ru_maxrss / 1024,
+        **figures,
         "frames": len(frames),
         "limit_bytes": out.stat().st_size,
     }
