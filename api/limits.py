@@ -3,7 +3,8 @@
 Size: a declared ``Content-Length`` over the route's limit is refused at once,
 before a byte of the body is read; a chunked body is counted as it is read and
 refused the moment it passes the limit. Campaign uploads (``POST
-/api/campaigns``, and the studio wizard's ``/studio/campaigns/new/upload``) have
+/api/campaigns``, the studio wizard's ``/studio/campaigns/new/upload``) and the
+studio's asset uploads (``/studio/assets``) have
 their own, larger limit (``PVIDEO_MAX_UPLOAD_MB``); a few routes a smaller one
 (``ROUTE_BODY_LIMITS``, by path); every other route ``PVIDEO_MAX_BODY_MB``.
 
@@ -37,7 +38,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 KB = 1024
-UPLOAD_PATHS = ("/api/campaigns", "/studio/campaigns/new/upload")  # the API and the studio wizard
+UPLOAD_PATHS = ("/api/campaigns", "/studio/campaigns/new/upload", "/studio/assets")  # API, wizard, assets
 ROUTE_BODY_LIMITS = {
     "/api/events": 64 * KB,  # a beacon batch: the events route's own MAX_BODY
     "/api/scenes/preview": 1024 * KB,  # a 100,000-character scene, JSON-escaped, and a row

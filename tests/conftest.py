@@ -18,7 +18,15 @@ from PIL import Image, ImageDraw
 
 from pvideo.settings import PROJECT_ROOT, Settings
 
-pytest_plugins = ["tests.chromium", "tests.s3server", "tests.services"]
+pytest_plugins = ["tests.services", "tests.chromium", "tests.s3server"]  # services first: chromium imports it
+
+
+MAX_WORKERS = 4  # tests/services.py gives each worker a Redis database of its own: 7 to 10
+
+
+def pytest_xdist_auto_num_workers(config):
+    """``-n auto``: one worker per core, at most ``MAX_WORKERS``."""
+    return max(1, min(MAX_WORKERS, os.cpu_count() or 1))
 
 
 def pytest_addoption(parser):

@@ -16,6 +16,7 @@ def cli_env(tmp_path: Path, assets_dir: Path, scenes_dir: Path) -> dict[str, str
         "PVIDEO_ASSETS_DIR": str(assets_dir),
         "PVIDEO_SCENES_DIR": str(scenes_dir),
         "PVIDEO_DATA_DIR": str(tmp_path / "data"),
+        "PVIDEO_X264_PRESET": "ultrafast",  # as the ``settings`` fixture: the same template versions
         "COLUMNS": "2000",
         "NO_COLOR": "1",
     }

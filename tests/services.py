@@ -14,7 +14,16 @@ from collections.abc import Iterator
 import pytest
 
 PG_URL = os.environ.get("PVIDEO_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("PVIDEO_TEST_REDIS_URL", "redis://127.0.0.1:6379/7")
+
+
+def _redis_db() -> int:
+    """Database 7, or one per pytest-xdist worker (gw0: 7, gw1: 8, ...; 13 is the fuzz suite's own)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    db = 7 + int(worker) if worker.isdigit() else 7
+    return db + 1 if db >= 13 else db
+
+
+REDIS_URL = os.environ.get("PVIDEO_TEST_REDIS_URL", f"redis://127.0.0.1:6379/{_redis_db()}")
 
 
 def in_ci() -> bool:

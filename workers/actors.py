@@ -3,6 +3,7 @@
 * ``render_customer(render_id)`` on ``renders``: one customer's video.
 * ``fan_out_campaign(campaign_id)`` on ``campaigns``: enqueue a campaign's rows in batches.
 * ``deliver_webhook(url, payload)`` on ``webhooks``: one signed POST, retried with backoff.
+* ``ingest_asset(sha256)`` on ``campaigns``: ingest a video uploaded in the studio.
 
 A render's attempts are counted in the database (``pvideo.jobs.claims``), not
 in its message: the message's own retries only carry the row to its next
@@ -25,7 +26,7 @@ from dramatiq.middleware import Middleware, Retries
 
 from pvideo.db.engine import database_errors
 from pvideo.errors import PermanentError, RenderBusy
-from pvideo.jobs import claims, fanout, notifications, pipeline, webhooks
+from pvideo.jobs import assetlibrary, claims, fanout, notifications, pipeline, webhooks
 from pvideo.logs import log_context
 from pvideo.runtime import Runtime
 from pvideo.settings import Settings
@@ -47,6 +48,7 @@ class Actors:
     render: dramatiq.Actor[[str], None]
     fan_out: dramatiq.Actor[[str], None]
     webhook: dramatiq.Actor[[str, dict[str, Any]], None]
+    ingest: dramatiq.Actor[[str], None]
 
     def send_renders(self, render_ids: Sequence[str], *, first: bool = False) -> None:
         """One message per render, in one round trip; ``first`` puts them at the front of the queue."""
@@ -145,6 +147,11 @@ def declare_actors(
                 allow_private=rt.settings.webhook_allow_private,
             )
 
+    def ingest_asset(sha256: str) -> None:
+        rt = runtime()
+        with log_context(asset=sha256[:16]), database_errors():
+            assetlibrary.ingest_asset(rt.db, rt.storage, rt.settings, sha256)
+
     broker.add_middleware(DeadLetters(on_dead), before=Retries)
     actors = Actors(
         render=dramatiq.actor(
@@ -177,6 +184,16 @@ def declare_actors(
             throws=(PermanentError,),
             time_limit=120 * 1000,
         )(deliver_webhook),
+        ingest=dramatiq.actor(
+            broker=broker,
+            actor_name="ingest_asset",
+            queue_name=CAMPAIGN_QUEUE,  # with fan-outs: never behind a campaign's renders
+            max_retries=5,
+            min_backoff=2_000,
+            max_backoff=60_000,
+            throws=(PermanentError,),
+            time_limit=60 * 60 * 1000,
+        )(ingest_asset),
     )
     return actors
 

@@ -48,6 +48,10 @@ class RenderQueue:
         """Send a campaign's fan-out directly (tests, benchmarks); submissions go through ``dispatch``."""
         self.actors.send_fan_out(campaign_id)
 
+    def ingest_asset(self, sha256: str) -> None:
+        """Send an uploaded video's template ingest to a worker (in-process when embedded)."""
+        self.actors.ingest.send(sha256)
+
     def enqueue(self, render_ids: Sequence[str]) -> int:
         """Enqueue renders in pipelined batches (one Redis round trip per batch) and stamp them sent.
 

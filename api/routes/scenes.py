@@ -3,7 +3,7 @@
 Previews are bounded. Here, before anything is parsed: the scene and row are
 size-limited and YAML text is checked for depth, aliases and over-long numbers
 (``pvideo.scene.limits``). The work itself runs in a child process
-(``pvideo.render.sandboxed``) with a pixel budget, a memory ceiling and a
+(``pvideo.render.sandboxed``, forked by a warm fork server) with a pixel budget, a memory ceiling and a
 CPU-time limit; at most ``AppState.previews`` run at once (else 429), and a
 child is killed when it takes longer than ``preview_timeout_seconds`` (504) or
 its client goes away. The server's own memory never holds a preview's pixels.
@@ -55,7 +55,7 @@ def check_scene(scene: str | dict[str, Any]) -> None:
 
 
 def preview_sandbox(app: FastAPI) -> PreviewSandbox:
-    """The app's preview sandbox (holding one warm child), made at the first preview."""
+    """The app's preview sandbox (its warm fork server), made at the first preview."""
     sandbox = getattr(app.state, "preview_sandbox", None)
     if sandbox is None:
         sandbox = app.state.preview_sandbox = PreviewSandbox()
@@ -104,7 +104,7 @@ async def finish_preview(running: RunningPreview, request: Request, seconds: flo
     },
 )
 async def preview(body: ScenePreview, request: Request, state: StateDep, _: CampaignsKeyDep) -> Response:
-    """The frame at ``at`` seconds of ``scene`` for ``row``, composited by moviepy (no video is encoded)."""
+    """The frame at ``at`` seconds of ``scene`` for ``row``, drawn by the engine's own filters (no video is encoded)."""
     check_scene(body.scene)
     settings = state.runtime.settings
     slots = state.previews

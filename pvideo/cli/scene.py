@@ -106,6 +106,7 @@ def _column_warnings(scene: Path, data: Path) -> list[str]:
 def _compile_row(scene: Path, data: Path | None, row: list[str] | None, settings: Settings) -> RenderPlan:
     """The plan for one customer given as ``--data ROW.json`` and/or ``--row key=value``."""
     from pvideo.plan import compiler as plan
+    from pvideo.plan.uploads import asset_root
     from pvideo.scene import customers
     from pvideo.scene.spec import load_scene
     from pvideo.storage import storage_from_settings
@@ -120,11 +121,12 @@ def _compile_row(scene: Path, data: Path | None, row: list[str] | None, settings
         values[key] = value
     spec = load_scene(scene)
     coerced = customers.coerce_row(spec, values, source=str(data or "--row"))
+    storage = storage_from_settings(settings)
     return plan.compile_plan(
         spec,
         coerced,
-        assets_dir=settings.assets_dir,
-        storage=storage_from_settings(settings),
+        assets_dir=asset_root(settings, storage),
+        storage=storage,
         allow_private_fetch=settings.fetch_allow_private,
     )
 
@@ -177,12 +179,13 @@ def preview(
     data: Annotated[Path | None, typer.Option(help="one customer row as a JSON object")] = None,
     row: Annotated[list[str] | None, typer.Option(help="a field as key=value (repeatable)")] = None,
 ) -> None:
-    """Render one frame as a PNG with moviepy (no video is encoded)."""
-    from pvideo.render.preview import preview_frame
+    """Render one frame as a PNG with the engine's own code, as the studio previews it (no video is encoded)."""
+    from pvideo.render.still import still_frame
+    from pvideo.storage import storage_from_settings
 
     settings = load_settings()
     try:
-        frame = preview_frame(_compile_row(scene, data, row, settings), at)
+        frame = still_frame(_compile_row(scene, data, row, settings), at, storage_from_settings(settings), settings)
     except (PvideoError, json.JSONDecodeError) as exc:
         raise fail(str(exc)) from None
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -34,6 +34,7 @@ def template_ingest(
             from dataclasses import replace
 
             from pvideo.plan.compiler import compile_plan
+            from pvideo.plan.uploads import asset_root
             from pvideo.plan.windows import keyframe_times
             from pvideo.scene.samples import sample_row
             from pvideo.scene.spec import load_scene
@@ -46,7 +47,7 @@ def template_ingest(
                 if layer.type not in ("video", "audio") and not (layer.type == "image" and "{" in layer.src)
             ]
             plan = compile_plan(
-                spec.model_copy(update={"layers": shared}), sample_row(spec), assets_dir=settings.assets_dir
+                spec.model_copy(update={"layers": shared}), sample_row(spec), assets_dir=asset_root(settings, storage)
             )
             # cut at every personal window of the whole scene, as its renders do
             version = base_version(replace(plan, keyframes=keyframe_times(spec)), storage, settings)

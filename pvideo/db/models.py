@@ -366,3 +366,34 @@ class SceneVersion(Base):
     author: Mapped[str] = mapped_column(String(320))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     note: Mapped[str | None] = mapped_column(String(500), nullable=True)
+
+
+class AssetKind(StrEnum):
+    """What an uploaded asset is: the check it passed (``pvideo.jobs.assetchecks``)."""
+
+    VIDEO, IMAGE, AUDIO, FONT = "video", "image", "audio", "font"
+
+
+class IngestState(StrEnum):
+    """Where an uploaded video's template ingest is (other kinds stay ``NONE``)."""
+
+    NONE, QUEUED, INGESTING, READY, FAILED = "none", "queued", "ingesting", "ready", "failed"
+
+
+class Asset(Base):
+    """A file uploaded in the studio, stored as ``assets/<sha256><ext>``, named ``uploads/<sha256>/<name>`` in scenes."""
+
+    __tablename__ = "assets"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(8))  # AssetKind
+    size: Mapped[int] = mapped_column(BigInteger)
+    width: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    height: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    duration: Mapped[float | None] = mapped_column(Float, nullable=True)
+    uploaded_by: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ingest_state: Mapped[str] = mapped_column(String(12), default=IngestState.NONE)
+    ingest_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    template_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)

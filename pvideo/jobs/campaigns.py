@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import and_, func, insert, literal, or_, select, update
@@ -32,10 +31,13 @@ from pvideo.db.models import (
 from pvideo.errors import NotFound
 from pvideo.jobs import outbox
 from pvideo.jobs.rowcheck import RowCheck
+from pvideo.plan.assets import AssetsDir
 from pvideo.plan.compiler import check_assets
+from pvideo.plan.uploads import asset_root
 from pvideo.scene.customers import CustomerRow, customer_id, iter_valid, limit_rows
 from pvideo.scene.spec import SceneSpec
 from pvideo.settings import Settings
+from pvideo.storage import storage_from_settings
 
 INSERT_BATCH = 2000
 REPORTED_REJECTIONS = 1000
@@ -93,7 +95,7 @@ def submit(session: Session, request: CampaignRequest, *, settings: Settings, to
         session,
         request.spec,
         limit_rows(request.rows, settings.max_rows, source=request.source),
-        assets_dir=settings.assets_dir,
+        assets_dir=asset_root(settings, storage_from_settings(settings)),
         tokens=tokens,
         name=request.name,
         source=request.source,
@@ -112,7 +114,7 @@ def _store(
     spec: SceneSpec,
     rows: Iterable[CustomerRow],
     *,
-    assets_dir: Path,
+    assets_dir: AssetsDir,
     tokens: ViewerTokens,
     name: str | None = None,
     source: str = "customers",

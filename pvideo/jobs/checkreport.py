@@ -11,11 +11,11 @@ import csv
 import io
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from pvideo.jobs.manifest import spreadsheet_safe
 from pvideo.jobs.rowcheck import RowCheck
+from pvideo.plan.assets import AssetsDir
 from pvideo.plan.compiler import check_assets
 from pvideo.scene.customers import CustomerRow, iter_valid, limit_rows
 from pvideo.scene.spec import SceneSpec
@@ -49,7 +49,7 @@ def check_rows(
     spec: SceneSpec,
     rows: Iterable[CustomerRow],
     *,
-    assets_dir: Path,
+    assets_dir: AssetsDir,
     source: str,
     sample_size: int = 10,
     max_problems: int = 10_000,

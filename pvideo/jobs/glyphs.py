@@ -7,18 +7,17 @@ render, so they are warnings: the row still validates and still renders.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
 from pvideo.errors import PvideoError
-from pvideo.plan.assets import resolve_font
+from pvideo.plan.assets import AssetsDir, resolve_font
 from pvideo.plan.fonts import missing_glyphs
 from pvideo.scene.layers import CtaLayer, TextLayer
 from pvideo.scene.sandbox import render_text
 from pvideo.scene.spec import SceneSpec
 
 
-def glyph_warnings(spec: SceneSpec, row: Mapping[str, Any], assets_dir: Path) -> list[str]:
+def glyph_warnings(spec: SceneSpec, row: Mapping[str, Any], assets_dir: AssetsDir) -> list[str]:
     """One line per text or CTA layer of ``row`` with characters drawn as boxes."""
     warnings = []
     for number, layer, kind, source, font in _texts(spec):

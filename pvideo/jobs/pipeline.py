@@ -20,8 +20,10 @@ from pvideo.db.models import Outputs, RenderStatus
 from pvideo.errors import PermanentError, PvideoError, TransientError
 from pvideo.jobs import claims
 from pvideo.logs import log_context
+from pvideo.plan.assets import AssetsDir
 from pvideo.plan.compiler import compile_plan
 from pvideo.plan.model import RenderPlan
+from pvideo.plan.uploads import asset_root
 from pvideo.render import captions, hls, thumbnails
 from pvideo.render.engine import EngineOutputs, splice_args
 from pvideo.render.ffmpeg_run import run_ffmpeg
@@ -94,7 +96,7 @@ def _run(db: Database, storage: Storage, settings: Settings, job: claims.Job, *,
             plan = compile_plan(
                 spec,
                 data,
-                assets_dir=settings.assets_dir,
+                assets_dir=asset_root(settings, storage),
                 customer_id=customer,
                 row_number=number,
                 storage=storage,
@@ -109,7 +111,9 @@ def _run(db: Database, storage: Storage, settings: Settings, job: claims.Job, *,
             video_key, poster_key = f"outputs/{digest}/video.mp4", f"outputs/{digest}/poster.jpg"
             thumbnail_key = f"outputs/{digest}/thumbnail.jpg"
             animated = {name: f"outputs/{digest}/{name}" for name in ANIMATED}
-            tracks = store_tracks(spec, data, plan, version, storage, digest, settings.assets_dir, row_number=number)
+            tracks = store_tracks(
+                spec, data, plan, version, storage, digest, asset_root(settings, storage), row_number=number
+            )
             finished = [
                 k
                 for k in (
@@ -214,7 +218,7 @@ def store_tracks(
     version: TemplateVersion,
     storage: Storage,
     digest: str,
-    assets_dir: Path,
+    assets_dir: AssetsDir,
     *,
     row_number: int | None = None,
 ) -> dict[str, str]:

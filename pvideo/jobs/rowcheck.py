@@ -26,7 +26,7 @@ import jinja2
 from jinja2 import nodes
 
 from pvideo.errors import AssetError, DataError, PermanentError
-from pvideo.plan.assets import resolve_asset
+from pvideo.plan.assets import AssetsDir, resolve_asset
 from pvideo.plan.model import PlanSection, RenderPlan
 from pvideo.plan.pictures import is_bundled
 from pvideo.scene.conditions import holds
@@ -56,7 +56,7 @@ class RowCheck:
     """
 
     spec: SceneSpec
-    assets_dir: Path
+    assets_dir: AssetsDir
     _layer_names: list[str] = field(init=False, repr=False)
     _visible: dict[tuple[bool, ...], tuple[bool, ...]] = field(default_factory=dict, init=False, repr=False)
     _names: dict[str, tuple[str, ...] | None] = field(default_factory=dict, init=False, repr=False)

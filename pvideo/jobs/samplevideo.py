@@ -18,6 +18,7 @@ from typing import Any
 from pvideo.db.engine import Database
 from pvideo.errors import RenderError
 from pvideo.plan.compiler import compile_plan
+from pvideo.plan.uploads import asset_root
 from pvideo.render.probe import VideoInfo, probe
 from pvideo.render.versions import render_on_template, template_version
 from pvideo.scene.customers import coerce_row, customer_id
@@ -42,7 +43,7 @@ def render_sample(
     plan = compile_plan(
         spec,
         data,
-        assets_dir=settings.assets_dir,
+        assets_dir=asset_root(settings, storage),
         customer_id=customer_id(spec, data, number),
         row_number=number,
         storage=storage,

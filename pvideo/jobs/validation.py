@@ -18,8 +18,10 @@ from typing import Any
 
 from pvideo.errors import DataError, PvideoError
 from pvideo.jobs.glyphs import glyph_warnings
+from pvideo.plan.assets import AssetsDir
 from pvideo.plan.compiler import asset_problems, compile_plan
 from pvideo.plan.model import RenderPlan
+from pvideo.plan.uploads import asset_root
 from pvideo.render import captions
 from pvideo.scene.customers import coerce_row, read_customers
 from pvideo.scene.samples import sample_row, with_sample_links
@@ -42,15 +44,16 @@ def validate_scene(
         spec = load_scene(scene, source=str(scene))
     except PvideoError as exc:
         return [str(exc)]
-    problems = [f"{scene}: {p}" for p in scene_problems(spec, settings.assets_dir)]
+    assets = asset_root(settings, storage_from_settings(settings))
+    problems = [f"{scene}: {p}" for p in scene_problems(spec, assets)]
     compiler = _compiler(settings)
     if customers is None:
         if problems:
             return problems
         sample = sample_row(spec)  # hrefs only real data can check are left to --data (see samples)
         checked = with_sample_links(spec, sample)
-        warnings += [f"{scene}: {w}" for w in glyph_warnings(spec, sample, settings.assets_dir)]
-        return [f"{scene}: {p}" for p in row_problems(checked, sample, settings.assets_dir, compiler)]
+        warnings += [f"{scene}: {w}" for w in glyph_warnings(spec, sample, assets)]
+        return [f"{scene}: {p}" for p in row_problems(checked, sample, assets, compiler)]
     try:
         rows = read_customers(customers, spec)
     except PvideoError as exc:
@@ -59,8 +62,8 @@ def validate_scene(
     for row in rows:
         errors: list[PvideoError] = list(field_problems(spec, row.data))
         if not errors and not scene_wide:  # a scene-wide problem would repeat on every row
-            errors = row_problems(spec, coerce_row(spec, row.data), settings.assets_dir, compiler)
-            glyphs = glyph_warnings(spec, coerce_row(spec, row.data), settings.assets_dir)
+            errors = row_problems(spec, coerce_row(spec, row.data), assets, compiler)
+            glyphs = glyph_warnings(spec, coerce_row(spec, row.data), assets)
             warnings += [f"{source}, row {row.number}: {w}" for w in glyphs]
         for error in errors:
             if isinstance(error, DataError):
@@ -70,7 +73,7 @@ def validate_scene(
     return problems
 
 
-def scene_problems(spec: SceneSpec, assets_dir: Path) -> list[PvideoError]:
+def scene_problems(spec: SceneSpec, assets_dir: AssetsDir) -> list[PvideoError]:
     """Files every row needs: the template, fonts, untemplated media, the captions file."""
     problems: list[PvideoError] = list(asset_problems(spec, assets_dir))  # a missing captions file too
     src = spec.captions.src if spec.captions is not None else None
@@ -97,7 +100,7 @@ def _compiler(settings: Settings) -> Callable[..., RenderPlan]:
 
 
 def row_problems(
-    spec: SceneSpec, row: Mapping[str, Any], assets_dir: Path, compiler: Callable[..., RenderPlan] = compile_plan
+    spec: SceneSpec, row: Mapping[str, Any], assets_dir: AssetsDir, compiler: Callable[..., RenderPlan] = compile_plan
 ) -> list[PvideoError]:
     """Everything that fails when this (valid) row is compiled: sections, each layer, captions, chapters."""
     errors: list[PvideoError] = []

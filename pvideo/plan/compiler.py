@@ -16,7 +16,7 @@ from typing import Any
 from pvideo.errors import AssetError, DataError, PvideoError
 from pvideo.plan import raster
 from pvideo.plan.animation import Animation, Motion, background_rgba, reveal_ranks
-from pvideo.plan.assets import file_hash, resolve_asset, resolve_font
+from pvideo.plan.assets import AssetsDir, file_hash, resolve_asset, resolve_font
 from pvideo.plan.geometry import Frame, frame_size, needs_frame, resolved
 from pvideo.plan.model import AudioTrack, Hotspot, Overlay, PlanSection, RenderPlan, VideoClip
 from pvideo.plan.pictures import is_bundled, load_picture
@@ -44,14 +44,14 @@ def _describe(index: int, layer: AnyLayer) -> str:
     return f"layer {index} ({layer.type}{ident})"
 
 
-def check_assets(spec: SceneSpec, assets_dir: Path) -> None:
+def check_assets(spec: SceneSpec, assets_dir: AssetsDir) -> None:
     """Fail fast (``AssetError`` naming the layer) if any file the scene needs is missing."""
     problems = asset_problems(spec, assets_dir)
     if problems:
         raise problems[0]
 
 
-def asset_problems(spec: SceneSpec, assets_dir: Path) -> list[AssetError]:
+def asset_problems(spec: SceneSpec, assets_dir: AssetsDir) -> list[AssetError]:
     """Every file the scene needs for all rows that is missing, each naming its layer."""
     problems = []
     try:
@@ -82,7 +82,7 @@ def compile_plan(
     spec: SceneSpec,
     row: Mapping[str, Any],
     *,
-    assets_dir: Path,
+    assets_dir: AssetsDir,
     customer_id: str = "",
     row_number: int | None = None,
     storage: Storage | None = None,
@@ -164,7 +164,7 @@ def compile_plan(
 class _Sources:
     """Where pictures come from: the assets folder, the configured storage, the web."""
 
-    assets_dir: Path
+    assets_dir: AssetsDir
     storage: Storage | None
     allow_private_fetch: bool
 
@@ -232,7 +232,7 @@ def _sections(spec: SceneSpec, row: Mapping[str, Any], row_number: int | None) -
         raise DataError(exc.reason, row=row_number, field=exc.field) from None
 
 
-def _media(layer: VideoLayer | AudioLayer, row: Mapping[str, Any], assets_dir: Path) -> tuple[Path, str]:
+def _media(layer: VideoLayer | AudioLayer, row: Mapping[str, Any], assets_dir: AssetsDir) -> tuple[Path, str]:
     """The layer's file (``src`` may use the row) and its content hash; a missing file chosen
     by data is the row's fault."""
     src = render_text(layer.src, row, field="src")
@@ -245,7 +245,7 @@ def _media(layer: VideoLayer | AudioLayer, row: Mapping[str, Any], assets_dir: P
     return path, file_hash(path)
 
 
-def _video_clip(layer: VideoLayer, name: str, row: Mapping[str, Any], assets_dir: Path) -> VideoClip:
+def _video_clip(layer: VideoLayer, name: str, row: Mapping[str, Any], assets_dir: AssetsDir) -> VideoClip:
     path, digest = _media(layer, row, assets_dir)
     box, end = layer.box.pixels, _end(layer)
     return VideoClip(
@@ -253,7 +253,7 @@ def _video_clip(layer: VideoLayer, name: str, row: Mapping[str, Any], assets_dir
     )
 
 
-def _audio_track(layer: AudioLayer, name: str, row: Mapping[str, Any], assets_dir: Path) -> AudioTrack:
+def _audio_track(layer: AudioLayer, name: str, row: Mapping[str, Any], assets_dir: AssetsDir) -> AudioTrack:
     path, digest = _media(layer, row, assets_dir)
     return AudioTrack(name, path, digest, layer.start, layer.end, layer.volume, layer.template_volume)
 
@@ -297,7 +297,7 @@ _BUTTON_RADIUS = {
 }
 
 
-def _button(layer: CtaLayer, label: str, assets_dir: Path) -> bytes:
+def _button(layer: CtaLayer, label: str, assets_dir: AssetsDir) -> bytes:
     """The burned-in CTA: the button shape in its ``style`` (and ``border``), the label on top."""
     w, h = layer.box.pixels.w, layer.box.pixels.h
     border = layer.border
@@ -342,7 +342,7 @@ def _animation(
     return Animation(enter, leave, ranks=ranks, steps=steps, background=background_rgba(layer.background))
 
 
-def _text_style(layer: TextLayer, assets_dir: Path) -> raster.TextStyle:
+def _text_style(layer: TextLayer, assets_dir: AssetsDir) -> raster.TextStyle:
     boxed = layer.background is not None
     default_radius = min(16, layer.box.pixels.h // 4) if boxed else 0
     default_padding = max(8, layer.box.pixels.h // 8) if boxed else 0

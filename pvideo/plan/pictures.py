@@ -13,7 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from pvideo.errors import AssetError, NotFound
-from pvideo.plan.assets import resolve_asset
+from pvideo.plan.assets import AssetsDir, resolve_asset
 from pvideo.plan.fetch import cached_image
 from pvideo.storage import Storage, validate_key
 
@@ -26,7 +26,7 @@ def is_bundled(src: str) -> bool:
 
 
 def load_picture(
-    src: str, *, assets_dir: Path, storage: Storage | None = None, allow_private: bool = False
+    src: str, *, assets_dir: AssetsDir, storage: Storage | None = None, allow_private: bool = False
 ) -> Path | bytes:
     """The picture ``src`` names: a file path for assets, bytes otherwise."""
     if src.startswith(STORAGE_PREFIX):

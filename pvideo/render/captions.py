@@ -13,13 +13,12 @@ import io
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import webvtt
 
 from pvideo.errors import AssetError, DataError
-from pvideo.plan.assets import resolve_asset
+from pvideo.plan.assets import AssetsDir, resolve_asset
 from pvideo.render.chapters import Chapter, chapters_from_ctas, vtt_timestamp
 from pvideo.scene.conditions import holds
 from pvideo.scene.sandbox import render_text
@@ -40,7 +39,7 @@ def _seconds(ts: Any) -> float:
     return ts.hours * 3600 + ts.minutes * 60 + ts.seconds + ts.milliseconds / 1000
 
 
-def template_cues(assets_dir: Path, src: str) -> list[Cue]:
+def template_cues(assets_dir: AssetsDir, src: str) -> list[Cue]:
     """The cues of a template's WebVTT file, text kept as written (it may hold cue markup)."""
     path = resolve_asset(assets_dir, src)
     try:
@@ -61,7 +60,7 @@ def cue_text(text: str) -> str:
 
 
 def caption_cues(
-    spec: SceneSpec, row: Mapping[str, Any], assets_dir: Path, *, row_number: int | None = None
+    spec: SceneSpec, row: Mapping[str, Any], assets_dir: AssetsDir, *, row_number: int | None = None
 ) -> list[Cue]:
     """The template's captions and the scene's personalized lines for ``row``, in time order."""
     if spec.captions is None:

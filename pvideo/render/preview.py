@@ -4,7 +4,8 @@ The production engines draw overlays with one ffmpeg filter graph over an
 ingested mezzanine; this module takes the other road (moviepy decodes the raw
 template, ``ImageClip`` overlays placed at their boxes and times, animations
 computed per frame in Python by ``animation.state``), so tests can compare the
-two and marketing can look at a frame without rendering a video.
+two. What marketing sees is the engine's own frame (``pvideo.render.still``);
+the pixel budget below bounds both.
 """
 
 from __future__ import annotations

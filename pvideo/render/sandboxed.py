@@ -4,37 +4,40 @@ A preview parses untrusted scene text, rasterizes its layers and decodes the
 template: work whose memory and CPU time follow the input. Run in the server's
 own process, a 12000x12000 box took 3.7 GB (944 MB of it kept for good) and a
 pathological scene kept a thread busy long after its client had been told 504,
-for nothing can stop a Python thread. So each preview runs in a fresh
-``python -m pvideo.render.sandboxed``: ``RLIMIT_AS`` and ``RLIMIT_CPU`` are set
-before it reads its job, and it runs in a session of its own, so that it and
-its ffmpeg children die together when the server gives up on it.
+for nothing can stop a Python thread. So each preview runs in a child process
+of its own: ``RLIMIT_AS`` and ``RLIMIT_CPU`` are set before it reads its job,
+and it runs in a session of its own, so that it and its ffmpeg runs die
+together when the server gives up on it.
 
-One child is kept warm (its modules imported, waiting on stdin for its job), so
-a preview does not pay for an interpreter start; each child runs one job only,
-so nothing one scene did can leak into the next.
+The children are forked from one warm fork server
+(``python -m pvideo.render.sandboxed_child``, see ``pvideo.render.zygote``),
+which imports pvideo and reads the bundled fonts once: a new interpreter per
+preview spent 1.5-3 CPU s importing, more than the preview, and a person
+editing a scene outran it. Each child still runs one job only, so nothing one
+scene did can leak into the next.
+
+The frame is the production engine's (``pvideo.render.still``): the child finds
+the scene's template version in the storage the workers use (ingesting it there
+if no render has yet: once per version) and draws the personal layers with the
+engine's filters, so the job carries the settings that decide the version and
+where decoded frames are cached.
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib
-import io
 import json
 import logging
-import math
 import os
-import resource
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import weakref
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 import pvideo
 from pvideo.errors import (
@@ -47,25 +50,16 @@ from pvideo.errors import (
     SceneError,
     StorageError,
 )
+from pvideo.render.zygote import Frames
 from pvideo.settings import Settings
 
 log = logging.getLogger(__name__)
 
 MB = 1024 * 1024
-EXIT_REFUSED = 3  # stdout holds {"permanent": bool, "kind": str, "message": str}
+EXIT_REFUSED = 3  # the output is {"permanent": bool, "kind": str, "message": str}
 EXIT_MEMORY = 4
 EXIT_CPU = 5
 _KNOWN = {cls.__name__: cls for cls in (SceneError, DataError, AssetError, NotFound, StorageError, RenderError)}
-# imported by a spare child while it waits for its job
-WARM_MODULES = (
-    "moviepy",
-    "pvideo.plan.compiler",
-    "pvideo.render.preview",
-    "pvideo.render.probe",
-    "pvideo.scene.customers",
-    "pvideo.scene.spec",
-    "pvideo.storage",
-)
 
 
 class PreviewLimitError(PermanentError):
@@ -74,7 +68,7 @@ class PreviewLimitError(PermanentError):
 
 @dataclass(frozen=True)
 class PreviewJob:
-    """Everything the child needs, as plain data (it travels as JSON on the child's stdin)."""
+    """Everything the child needs, as plain data (it travels as JSON on the child's socket)."""
 
     scene: str | dict[str, Any]
     row: dict[str, Any]
@@ -85,6 +79,13 @@ class PreviewJob:
     allow_private_fetch: bool
     memory_mb: int
     cpu_seconds: int
+    # what finds (or makes) the template version a campaign render uses, and caches its frames
+    data_dir: str = "pvideo-data"
+    ffmpeg_exe: str = "ffmpeg"
+    ffmpeg_timeout: float = 600.0
+    segment_seconds: float = 1.0
+    x264_preset: str = "veryfast"
+    x264_crf: int = 23
 
     @classmethod
     def for_settings(
@@ -100,25 +101,53 @@ class PreviewJob:
             allow_private_fetch=settings.fetch_allow_private,
             memory_mb=settings.preview_memory_mb,
             cpu_seconds=settings.preview_cpu_seconds,
+            data_dir=str(Path(settings.data_dir).resolve()),
+            ffmpeg_exe=settings.ffmpeg_exe,
+            ffmpeg_timeout=settings.ffmpeg_timeout,
+            segment_seconds=settings.segment_seconds,
+            x264_preset=settings.x264_preset,
+            x264_crf=settings.x264_crf,
+        )
+
+    def engine_settings(self) -> Settings:
+        """The settings the engine reads for this job (template versions, frame cache, ffmpeg); the
+        server validated them, and reading the environment again would cost the child ~20 ms."""
+        return Settings.model_construct(
+            data_dir=Path(self.data_dir),
+            assets_dir=Path(self.assets_dir),
+            storage_url=self.storage_url,
+            s3_endpoint_url=self.s3_endpoint_url,
+            ffmpeg=self.ffmpeg_exe,
+            ffmpeg_timeout=self.ffmpeg_timeout,
+            segment_seconds=self.segment_seconds,
+            x264_preset=self.x264_preset,
+            x264_crf=self.x264_crf,
         )
 
 
 class RunningPreview:
-    """One child at work: ``result`` waits for its PNG, ``kill`` ends it and its children."""
+    """One job at work in a child forked for it: ``result`` waits for its PNG, ``kill`` ends it and
+    its children."""
 
-    def __init__(self, process: subprocess.Popen[bytes], job: PreviewJob, on_exit: Callable[[], None]) -> None:
-        self.process = process
+    def __init__(self, conn: socket.socket, job: PreviewJob) -> None:
+        self.conn = conn
         self.job = job
         self.killed = False
-        self._on_exit = on_exit
+        self.frames = Frames()
+        self._lock = threading.Lock()
+
+    @property
+    def pid(self) -> int | None:
+        """The child's pid (its process group's too), once it has reported it."""
+        return self.frames.pid
 
     def result(self) -> bytes:
         """The PNG, or the child's error raised here (``PreviewLimitError`` past a limit)."""
         try:
-            out, err = self.process.communicate(json.dumps(asdict(self.job)).encode())
+            self._exchange()
         finally:
-            self._on_exit()
-        code = self.process.returncode
+            self.conn.close()
+        code, out = self.frames.returncode, self.frames.output
         if code == 0:
             return out
         if self.killed:
@@ -129,59 +158,92 @@ class RunningPreview:
             raise PreviewLimitError(f"the preview needs more than {self.job.memory_mb} MB of memory")
         if code in (EXIT_CPU, -signal.SIGXCPU, -signal.SIGKILL):  # SIGKILL: past the hard CPU limit
             raise PreviewLimitError(f"the preview needs more than {self.job.cpu_seconds} s of CPU time")
-        log.error("preview process failed (exit %s): %s", code, err.decode(errors="replace")[-2000:])
+        log.error("preview process failed (exit %s; its traceback is on the server's stderr)", code)
         raise RenderError("the preview process failed")
 
+    def _exchange(self) -> None:
+        """Send the job, then read frames until the fork server reports the child's exit (or hangs up)."""
+        with contextlib.suppress(OSError):  # a child killed early stops reading: its code says why
+            self.conn.sendall(json.dumps(asdict(self.job)).encode())
+            self.conn.shutdown(socket.SHUT_WR)
+        while self.frames.returncode is None:
+            try:
+                data = self.conn.recv(1 << 16)
+            except OSError:
+                return
+            if not data:
+                return
+            if b"P" in self.frames.feed(data):
+                with self._lock:
+                    if self.killed:
+                        self._kill_group()
+
     def kill(self) -> None:
-        """SIGKILL to the child's whole process group (its ffmpeg readers too); a no-op once it exited."""
-        if self.process.returncode is not None:
-            return
-        self.killed = True
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)
+        """SIGKILL to the child's whole process group (its ffmpeg runs too); a no-op once it exited."""
+        with self._lock:
+            if self.frames.returncode is not None:
+                return
+            self.killed = True
+            self._kill_group()  # before its pid came, the reader kills it as soon as it does
+
+    def _kill_group(self) -> None:
+        if self.frames.pid is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.frames.pid, signal.SIGKILL)
 
 
 class PreviewSandbox:
-    """Starts previews in child processes, keeping one child warm for the next.
+    """Starts previews in child processes forked from one warm fork server (``pvideo.render.zygote``).
 
-    The next child is started when a preview ends, not when it starts: two interpreters
-    importing and compositing at once on a small machine made each preview slower."""
+    The fork server is started at the first preview and again if it died; closing the sandbox
+    closes its control socket, and it exits once its running jobs have."""
 
     def __init__(self) -> None:
-        self._spare: list[subprocess.Popen[bytes]] = []  # at most one
+        self._server: list[tuple[subprocess.Popen[bytes], socket.socket]] = []  # at most one
         self._lock = threading.Lock()
-        self._closed = False
-        weakref.finalize(self, _release, self._spare)  # an unused spare reads EOF and exits
+        weakref.finalize(self, _release, self._server)  # the fork server reads EOF and exits
 
     def start(self, job: PreviewJob) -> RunningPreview:
-        with self._lock:
-            spare = self._spare.pop() if self._spare else None
-        if spare is None or spare.poll() is not None:  # none yet, or it died
-            spare = _spawn()
-        return RunningPreview(spare, job, on_exit=self._refill)
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            with self._lock:
+                for attempt in range(2):
+                    if not self._server or self._server[0][0].poll() is not None:  # none yet, or it died
+                        _release(self._server)
+                        self._server.append(_spawn())
+                    try:
+                        socket.send_fds(self._server[0][1], [b"j"], [theirs.fileno()])
+                        break
+                    except OSError:
+                        _release(self._server)
+                        if attempt:
+                            raise RenderError("the preview process could not be started") from None
+        finally:
+            theirs.close()
+        return RunningPreview(ours, job)
 
-    def _refill(self) -> None:
+    @property
+    def server_pid(self) -> int | None:
         with self._lock:
-            if not self._closed and not any(p.poll() is None for p in self._spare):
-                self._spare[:] = [_spawn()]
+            return self._server[0][0].pid if self._server else None
 
     def close(self) -> None:
         with self._lock:
-            self._closed = True
-            spares = list(self._spare)
-            _release(self._spare)
-        for spare in spares:
-            spare.wait()
+            servers = [process for process, _ in self._server]
+            _release(self._server)
+        for process in servers:
+            process.wait()
 
 
-def _release(spares: list[subprocess.Popen[bytes]]) -> None:
-    for spare in spares:
-        if spare.stdin is not None:
-            spare.stdin.close()
-    spares.clear()
+def _release(server: list[tuple[subprocess.Popen[bytes], socket.socket]]) -> None:
+    for _, control in server:
+        control.close()
+    server.clear()
 
 
-def _spawn() -> subprocess.Popen[bytes]:
+def _spawn() -> tuple[subprocess.Popen[bytes], socket.socket]:
+    """The fork server, and the control socket the server sends it jobs on."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     root = str(Path(pvideo.__file__).resolve().parent.parent)
     env = {
         **os.environ,
@@ -191,14 +253,16 @@ def _spawn() -> subprocess.Popen[bytes]:
         "OMP_NUM_THREADS": "1",
         "MKL_NUM_THREADS": "1",
     }
-    return subprocess.Popen(
-        [sys.executable, "-m", "pvideo.render.sandboxed"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pvideo.render.sandboxed_child", str(theirs.fileno())],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        pass_fds=[theirs.fileno()],
         start_new_session=True,
         env=env,
     )
+    theirs.close()
+    return process, ours
 
 
 def _error(report: dict[str, Any], assets_dir: str) -> PvideoError:
@@ -208,91 +272,3 @@ def _error(report: dict[str, Any], assets_dir: str) -> PvideoError:
     if kind is not None:
         return kind(message)
     return PermanentError(message) if report.get("permanent") else RenderError(message)
-
-
-# --- the child -------------------------------------------------------------------------------
-
-
-def scene_data(scene: str | dict[str, Any]) -> dict[str, Any]:
-    """The scene as data; YAML text is loaded here, in the child, where its cost is bounded."""
-    if isinstance(scene, dict):
-        return scene
-    try:
-        data = yaml.safe_load(scene)
-    except yaml.YAMLError as exc:
-        raise SceneError(f"scene: not valid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise SceneError("scene: a scene must be a mapping with name, video and layers")
-    return data
-
-
-def render_job(job: PreviewJob) -> bytes:
-    """Parse, check the pixel budget, compile like ``pvideo preview`` does, composite: a PNG."""
-    from pvideo.plan.assets import resolve_asset
-    from pvideo.plan.compiler import compile_plan
-    from pvideo.render.preview import check_pixel_budget, preview_frame
-    from pvideo.render.probe import probe
-    from pvideo.scene.customers import coerce_row
-    from pvideo.scene.spec import parse_scene
-    from pvideo.storage import storage_from_url
-
-    spec = parse_scene(scene_data(job.scene), source="scene")
-    row = coerce_row(spec, job.row, source="row")
-    assets = Path(job.assets_dir)
-    template = probe(resolve_asset(assets, spec.video), count_frames=False)
-    check_pixel_budget(spec, (template.width, template.height))
-    storage = storage_from_url(job.storage_url, endpoint_url=job.s3_endpoint_url)
-    plan = compile_plan(spec, row, assets_dir=assets, storage=storage, allow_private_fetch=job.allow_private_fetch)
-    out = io.BytesIO()
-    preview_frame(plan, job.at).save(out, format="PNG")
-    return out.getvalue()
-
-
-def _limit(memory_mb: int, cpu_seconds: int) -> None:
-    """The job's ceilings: address space (soft: ``MemoryError`` past it) and CPU time (SIGXCPU at the
-    soft limit, SIGKILL two seconds later)."""
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_AS, (memory_mb * MB, resource.RLIM_INFINITY))
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    soft = math.ceil(usage.ru_utime + usage.ru_stime + cpu_seconds)  # the imports are not the job's
-    resource.setrlimit(resource.RLIMIT_CPU, (soft, soft + 2))
-    signal.signal(signal.SIGXCPU, lambda *_: os._exit(EXIT_CPU))
-    subprocess.Popen = _DecoderPopen  # type: ignore[misc,assignment]
-
-
-def _lift_memory_ceiling() -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
-
-
-class _DecoderPopen(subprocess.Popen[bytes]):
-    """Processes started by the job are moviepy's ffmpeg readers: they decode the template and clips,
-    assets whose size no scene changes, and would pass the job's address-space ceiling on their own
-    (a 4K decoder with a thread per core), so they start without it. The CPU limit stays."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("preexec_fn", _lift_memory_ceiling)
-        super().__init__(*args, **kwargs)
-
-
-def main() -> int:
-    for name in WARM_MODULES:
-        importlib.import_module(name)
-    raw = sys.stdin.buffer.read()
-    if not raw:
-        return 0  # the server closed: this spare is not needed
-    job = PreviewJob(**json.loads(raw))
-    _limit(job.memory_mb, job.cpu_seconds)
-    try:
-        png = render_job(job)
-    except MemoryError:
-        return EXIT_MEMORY
-    except PvideoError as exc:
-        report = {"permanent": isinstance(exc, PermanentError), "kind": type(exc).__name__, "message": str(exc)}
-        sys.stdout.buffer.write(json.dumps(report).encode())
-        return EXIT_REFUSED
-    sys.stdout.buffer.write(png)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

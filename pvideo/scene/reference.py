@@ -40,8 +40,9 @@ MEANINGS = {
     "AudioLayer.end": "second the track stops (default: the end of the video)",
     "box": "where it is drawn: video pixels or percent of the frame, optionally anchored",
     "animate": "in/out motions",
-    "src": "a file under assets/; may use Jinja2 over the row",
-    "ImageLayer.src": "a file under assets/, `storage:KEY` or an http(s) URL; may use Jinja2 over the row",
+    "src": "a file under assets/ or an uploaded one (uploads/SHA256/FILE); may use Jinja2 over the row",
+    "ImageLayer.src": "a file under assets/, an uploaded image (uploads/SHA256/FILE), `storage:KEY` or an http(s) URL; "
+    "may use Jinja2 over the row",
     "fit": "contain: all of it inside the box; cover: fill the box, cropping",
     "mask": "clip the picture to a circle or rounded rectangle",
     "loop": "repeat the clip when it is shorter than its window",
@@ -53,7 +54,7 @@ MEANINGS = {
     "label": "the button text (Jinja2 over the row)",
     "href": "the link (Jinja2 over the row); must render to an http(s) URL. A whole URL from the data: "
     "`{{ offer_url | safe_url }}` or a field of type `url`",
-    "font": "a file stem in assets/fonts/",
+    "font": "a file stem in assets/fonts/, or an uploaded font's whole path (uploads/SHA256/FILE.ttf)",
     "weight": "replaces the font's -Regular/-Bold suffix",
     "size": "font size in pixels (text shrinks from here to fit)",
     "min_size": "smallest font size before the text is ellipsized",

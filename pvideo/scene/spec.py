@@ -172,7 +172,7 @@ class Thumbnail(SpecModel):
 
 class SceneSpec(SpecModel):
     name: str
-    video: str = Field(description="Base video, a path relative to assets/")
+    video: str = Field(description="Base video: a path under assets/, or an uploaded video's uploads/SHA256/FILE")
     fields: dict[str, FieldSpec] = Field(default_factory=dict)
     id_field: str = Field(default="customer_id", description="Field naming the customer")
     poster_at: float = Field(default=1.0, ge=0, description="Second of the poster frame")

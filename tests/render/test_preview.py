@@ -1,4 +1,5 @@
-"""``pvideo preview``: moviepy as an independent reference renderer for the engine's frames."""
+"""moviepy's ``preview_frame``: an independent reference renderer for the engine's frames; and
+``pvideo preview``, which draws the engine's own frame (``pvideo.render.still``)."""
 
 from __future__ import annotations
 
@@ -59,7 +60,8 @@ def test_cli_preview_writes_a_png(tmp_path, assets_dir, scenes_dir):
     out = cli_preview(FEATURES_SCENE, ROW, 1.5, tmp_path, assets_dir, scenes_dir)
     with Image.open(out) as image:
         assert image.format == "PNG" and image.size == (WIDTH, HEIGHT)
-        assert image.getpixel((80, 60))[:3] == (255, 0, 0)
+        red = np.array(image.getpixel((80, 60))[:3])
+        assert np.abs(red - (255, 0, 0)).max() <= 4  # the engine's frame: red through yuv420p
     result = CliRunner().invoke(
         app,
         [

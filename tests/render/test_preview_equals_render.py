@@ -1,9 +1,11 @@
 """The studio's preview is the production engine's own output: on every bundled scene, the
-frame ``preview_frame`` draws at a time equals the frame decoded from the final render of the
+frame ``still_frame`` draws at a time equals the frame decoded from the final render of the
 same row at that time (PSNR ≥ 38 dB on luma: only the encoder's loss between them).
 
 The times are the middles of the scene's personal layers' windows (where a preview that
-approximated the engine would differ), then evenly spaced times up to five.
+approximated the engine would differ), then evenly spaced times up to five. Each scene is
+rendered once, with x264's fastest preset at a lower CRF (the still reads the mezzanine the
+render reads, whatever the preset; the lower CRF keeps the encoder's loss from deciding).
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ import pytest
 
 from pvideo.jobs.samplevideo import render_sample
 from pvideo.plan.compiler import compile_plan
-from pvideo.render.preview import preview_frame
+from pvideo.render.parts import planned_parts, skipped_segments
+from pvideo.render.still import pick_frame, still_frame
+from pvideo.render.versions import base_version
 from pvideo.scene.customers import coerce_row
 from pvideo.scene.samples import sample_row
 from pvideo.scene.spec import load_scene
@@ -25,7 +29,6 @@ from pvideo.settings import PROJECT_ROOT, Settings
 from pvideo.storage import LocalStorage
 from tests.media import luma_psnr
 
-pytestmark = pytest.mark.slow  # renders every bundled scene (about 90 s); in CI once the engine matches (#16)
 BUNDLED = sorted((PROJECT_ROOT / "scenes").glob("*.yaml"))
 TIMES = 5
 
@@ -56,23 +59,17 @@ def _frames_at(path, indices: set[int]) -> dict[int, np.ndarray]:
     return found
 
 
-# Known to differ today (issue #16 asks for >= 38 dB): ffmpeg's overlay in yuv420 mode blends luma
-# with chroma-subsampled alpha, so thin anti-aliased text comes out darker than the straight-alpha
-# preview (bill: 35.0 dB at 4.5 s; the overlay with format=yuv444 matches but costs +27% CPU), and
-# the welcome scenes differ at 3.0 s (26-31 dB). Strict: a fix makes these fail until unmarked.
-_DIFFERS = {"bill", "welcome", "welcome-square", "welcome-vertical"}
-_CASES = [
-    pytest.param(p, marks=pytest.mark.xfail(strict=True, reason="engine and preview differ, see above"))
-    if p.stem in _DIFFERS
-    else p
-    for p in BUNDLED
-]
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory):
+    """Settings and storage shared by the scenes (renders and stills on the same template versions)."""
+    root = tmp_path_factory.mktemp("preview-equals-render")
+    settings = Settings(data_dir=root / "data", secret_key="s" * 40, x264_preset="ultrafast", x264_crf=18)
+    return settings, LocalStorage(root / "store")
 
 
-@pytest.mark.parametrize("scene_file", _CASES, ids=[p.stem for p in BUNDLED])
-def test_the_preview_frame_is_the_rendered_frame(scene_file, tmp_path):
-    settings = Settings(data_dir=tmp_path / "data", secret_key="s" * 40)
-    storage = LocalStorage(tmp_path / "store")
+@pytest.mark.parametrize("scene_file", BUNDLED, ids=[p.stem for p in BUNDLED])
+def test_the_preview_frame_is_the_rendered_frame(scene_file, engine, tmp_path):
+    settings, storage = engine
     spec = load_scene(scene_file)
     row = sample_row(spec)
     info = render_sample(spec, row, number=1, out=tmp_path / "sample.mp4", settings=settings, storage=storage)
@@ -82,8 +79,14 @@ def test_the_preview_frame_is_the_rendered_frame(scene_file, tmp_path):
     assert len(times) == TIMES, times
     wanted = {math.floor(Fraction(t).limit_denominator(10_000) * fps): t for t in times}
     decoded = _frames_at(tmp_path / "sample.mp4", set(wanted))
+    version = base_version(plan, storage, settings)
+    parts = {first + k for first, count in planned_parts(plan, version) for k in range(count)}
+    skip = skipped_segments(plan, version)
     for index, t in sorted(wanted.items()):
-        preview = np.array(preview_frame(plan, float((index + Fraction(1, 2)) / fps)))
+        at = float((index + Fraction(1, 2)) / fps)
+        preview = np.array(still_frame(plan, at, storage, settings))
         assert preview.shape == decoded[index].shape
         value = luma_psnr(preview, decoded[index])
         assert value >= 38, f"{scene_file.name} at {t} s (frame {index}): {value:.1f} dB"
+        if pick_frame(version, skip, at).segment.index not in parts:  # a shared segment: the same bytes
+            assert np.array_equal(preview, decoded[index]), f"{scene_file.name} at {t} s"

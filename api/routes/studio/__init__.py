@@ -9,14 +9,31 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.routes.studio import auth, campaigns, keys, library, users, wizard
+from api.routes.studio import (
+    assets,
+    auth,
+    campaigns,
+    editor,
+    editor_api,
+    editor_render,
+    keys,
+    library,
+    scene_new,
+    users,
+    wizard,
+)
 
 router = APIRouter(prefix="/studio", include_in_schema=False)
 router.add_api_route("", auth.studio_home, methods=["GET"])  # a sub-router may not hold the bare prefix
 for module in (
     wizard,  # before campaigns: its /campaigns/new would otherwise be taken for /campaigns/{id}
     campaigns,
+    scene_new,  # before library: its /scenes/new would otherwise be taken for /scenes/{name}
+    editor_api,  # the editor's /scenes/{name}/editor/... (before library, whatever it adds)
+    editor_render,
     library,
+    editor,
+    assets,
     auth,
     users,
     keys,

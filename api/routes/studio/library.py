@@ -24,6 +24,7 @@ from pvideo.db.models import User
 from pvideo.errors import NotFound, PvideoError
 from pvideo.jobs import scenelibrary as library
 from pvideo.plan.assets import resolve_asset
+from pvideo.plan.uploads import asset_root
 from pvideo.render.probe import probe
 from pvideo.scene.spec import SceneSpec, load_scene, scene_from_text
 from pvideo.settings import Settings
@@ -32,10 +33,10 @@ router = APIRouter()
 YAML_HEADERS = {"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"}
 
 
-def scene_card(settings: Settings, summary: library.SceneSummary) -> dict[str, Any]:
+def scene_card(state: AppState, summary: library.SceneSummary) -> dict[str, Any]:
     """What a card shows of a scene (its latest version, else its file): its facts, or the error
     that makes it unusable."""
-    name = summary.name
+    settings, name = state.runtime.settings, summary.name
     card: dict[str, Any] = {
         "name": name,
         "version": summary.latest.number if summary.latest else None,
@@ -45,7 +46,7 @@ def scene_card(settings: Settings, summary: library.SceneSummary) -> dict[str, A
     }
     try:
         spec = _spec(settings, summary)
-        template = probe(resolve_asset(settings.assets_dir, spec.video), count_frames=False)
+        template = probe(resolve_asset(asset_root(settings, state.runtime.storage), spec.video), count_frames=False)
     except PvideoError as exc:
         return {**card, "error": str(exc)}
     return {
@@ -70,7 +71,7 @@ def library_cards(state: AppState, *, archived: bool) -> list[dict[str, Any]]:
     settings = state.runtime.settings
     with state.runtime.db.session() as session:
         summaries = library.list_scenes(session, settings.scenes_dir)
-    return [scene_card(settings, s) for s in summaries if archived or s.archived_at is None]
+    return [scene_card(state, s) for s in summaries if archived or s.archived_at is None]
 
 
 @router.get("/scenes")
@@ -102,7 +103,7 @@ def _scene_page(
         )  # fmt: skip
     context = {
         "nav": "scenes",
-        "card": scene_card(settings, summary),
+        "card": scene_card(state, summary),
         "in_library": scene is not None,
         "versions": versions,
         "pinned": pinned,

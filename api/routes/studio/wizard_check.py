@@ -20,6 +20,7 @@ from api.state import AppState
 from pvideo.errors import PermanentError
 from pvideo.jobs.checkreport import CheckReport, check_rows, problems_csv
 from pvideo.jobs.uploads import cached_report, report_key, upload_dir
+from pvideo.plan.uploads import asset_root
 
 router = APIRouter()
 PER_PAGE = 50
@@ -36,7 +37,7 @@ def upload_report(state: AppState, upload: Upload) -> CheckReport:
         lambda: check_rows(
             upload.spec,
             upload.rows(),
-            assets_dir=settings.assets_dir,
+            assets_dir=asset_root(settings, state.runtime.storage),
             source=upload.row.filename,
             max_rows=settings.max_rows,
         ),

@@ -32,6 +32,7 @@ from pvideo.errors import DataError, PvideoError
 from pvideo.jobs.samplevideo import render_sample
 from pvideo.jobs.uploads import report_key
 from pvideo.plan.assets import resolve_asset
+from pvideo.plan.uploads import asset_root
 from pvideo.render.probe import VideoInfo, probe
 from pvideo.render.sandboxed import PreviewJob
 from pvideo.scene.customers import CustomerRow, coerce_row
@@ -91,7 +92,7 @@ async def poster_of(request: Request, state: AppState, spec: SceneSpec) -> Respo
     """The poster of ``spec``, from the cache of posters or made now in the preview sandbox."""
     settings = state.runtime.settings
     try:
-        template = resolve_asset(settings.assets_dir, spec.video).stat()
+        template = resolve_asset(asset_root(settings, state.runtime.storage), spec.video).stat()
     except (PvideoError, OSError):
         return Response("the scene's template video is missing", status_code=422)
     key = report_key(spec.to_json(), template.st_mtime_ns, template.st_size)
@@ -155,7 +156,9 @@ def _row(upload: Upload, number: int) -> CustomerRow | None:
 
 def _template(state: AppState, spec: SceneSpec) -> VideoInfo | None:
     try:
-        return probe(resolve_asset(state.runtime.settings.assets_dir, spec.video), count_frames=False)
+        return probe(
+            resolve_asset(asset_root(state.runtime.settings, state.runtime.storage), spec.video), count_frames=False
+        )
     except PvideoError:
         return None
 
