@@ -38,6 +38,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pvideo.jobs.samplevideo import render_sample
+from pvideo.render.priority import lower_priority
 from pvideo.render.probe import probe
 from pvideo.render.sandboxed import PreviewJob, PreviewSandbox
 from pvideo.scene.samples import sample_row
@@ -115,11 +116,16 @@ def summary(times: list[float]) -> dict[str, Any]:
 
 
 def campaign(workdir: Path, scene: str, nice: int = 0) -> subprocess.Popen[bytes]:
-    """A child rendering customers of ``scene`` one after another until it is killed, at ``nice``
-    (its ffmpeg runs inherit it: a worker started under ``nice``)."""
+    """A child rendering customers of ``scene`` one after another until it is killed, in a session
+    of its own as a worker runs, at ``nice`` (its ffmpeg runs inherit it: a worker started with
+    ``PVIDEO_RENDER_NICE``, see ``pvideo.runtime.lower_priority``)."""
     command = [sys.executable, "-m", "bench.preview", "--campaign-loop", "--scene", scene, "--workdir", str(workdir)]
     return subprocess.Popen(
-        ["nice", "-n", str(nice), *command] if nice else command, stdout=subprocess.DEVNULL, cwd=PROJECT_ROOT
+        command,
+        stdout=subprocess.DEVNULL,
+        cwd=PROJECT_ROOT,
+        start_new_session=True,
+        preexec_fn=(lambda: lower_priority(nice)) if nice else None,
     )
 
 

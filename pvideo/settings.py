@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     x264_crf: int = 23
     engine: Literal["segments", "full"] = "segments"
     segment_seconds: float = Field(default=1.0, gt=0.1, le=10)
+    # a worker's renders run this many nice steps below the server's previews (pvideo/render/priority.py)
+    render_nice: int = Field(default=10, ge=0, le=19)
     worker_threads: int = 2
     worker_processes: int = 1
     # Queue tuning (see workers/broker.py): a killed worker's renders are redelivered

@@ -11,6 +11,7 @@ from functools import lru_cache
 import dramatiq
 
 from pvideo.logs import configure_logging
+from pvideo.render.priority import lower_priority
 from pvideo.runtime import Runtime
 from pvideo.settings import Settings
 from workers.actors import declare_for
@@ -19,6 +20,7 @@ from workers.reconciler import Reconciler, ReconcilerMiddleware
 
 settings = Settings()
 configure_logging(fmt=settings.log_format)
+lower_priority(settings.render_nice)  # renders yield to previews and pages (pvideo/render/priority.py)
 broker = build_broker(settings)
 dramatiq.set_broker(broker)
 

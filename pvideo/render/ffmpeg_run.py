@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from ffmpeg.nodes import OutputStream
 
 from pvideo.errors import RenderError
+from pvideo.render.priority import pass_on_priority
 
 GLOBAL_FLAGS = ("-hide_banner", "-nostdin", "-loglevel", "error", "-y")
 _STDERR_TAIL = 2000
@@ -45,6 +46,7 @@ def run_ffmpeg(args: Sequence[str], *, timeout: float) -> None:
         stderr=subprocess.PIPE,
         start_new_session=True,
     )
+    pass_on_priority(process.pid)
     try:
         _, stderr = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
