@@ -20,7 +20,7 @@ def tokens() -> ViewerTokens:
     return ViewerTokens(SECRET)
 
 
-@pytest.mark.parametrize("render_id", ["r-123", str(uuid.uuid4()), "x" * 150])
+@pytest.mark.parametrize("render_id", ["r-123", str(uuid.uuid4()), "x" * 150], ids=["short", "uuid", "long"])
 def test_round_trip(tokens, render_id):
     token = tokens.issue(render_id)
     assert tokens.verify(token) == render_id

@@ -86,6 +86,7 @@ _JUNK = ("NUL characters are not allowed", "not valid UTF-8 text", "not valid CS
         b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8,
         bytes(range(256)) * 64,
     ],
+    ids=["seeded", "random", "png", "all-bytes"],  # ids, not bytes: the same on every xdist worker
 )
 def test_binary_files_are_refused_clearly(tmp_path, spec, data):
     path = tmp_path / "junk.csv"

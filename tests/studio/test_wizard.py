@@ -273,7 +273,7 @@ def test_a_workbook_of_several_sheets_asks_which(marketer, runtime):
 
 @pytest.mark.parametrize(
     ("filename", "content", "expected"),
-    [
+    BAD_FILES := [
         ("mixed.csv", "Customer ID,First Name,Price\nc1,Zoë,1\n".encode() + "c2,José,2\n".encode("latin-1"), "UTF-8"),
         ("garbage.csv", bytes(range(256)) * 40, "binary"),
         ("dupes.csv", b"Customer ID,Price,Price\nc1,1,2\n", "duplicate column 'Price'"),
@@ -285,6 +285,7 @@ def test_a_workbook_of_several_sheets_asks_which(marketer, runtime):
         ("wide.csv", (",".join(f"c{i}" for i in range(100_000)) + "\n").encode(), "100,000 columns"),
         ("cell.csv", b"Customer ID,First Name\nc1," + b"x" * 10_000_000 + b"\n", "larger than"),
     ],
+    ids=[name for name, _, _ in BAD_FILES],  # the same on every xdist worker (a workbook holds its time)
 )
 def test_a_bad_file_is_named_on_the_upload_page_and_nothing_is_kept(
     marketer, runtime, settings, filename, content, expected
