@@ -16,8 +16,10 @@ if TYPE_CHECKING:
     from pvideo.db.engine import Database
     from pvideo.settings import Settings
 
-console = Console()
-err = Console(stderr=True)
+# soft wrap: a long line (a path, a URL) is left whole for the terminal to wrap, so that what a script
+# or grep reads of the output is the path itself, never a path cut in two
+console = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 def load_settings() -> Settings:
