@@ -11,8 +11,6 @@ A plain ``Path`` still works for bundled assets.
 from __future__ import annotations
 
 import difflib
-import hashlib
-from functools import lru_cache
 from pathlib import Path
 
 from pvideo.errors import AssetError
@@ -59,18 +57,3 @@ def resolve_font(assets_dir: AssetsDir, name: str) -> Path:
     close = difflib.get_close_matches(name, available, n=1) or [a for a in available if a.lower() == name.lower()]
     hint = f"; did you mean {close[0]!r}?" if close else ""
     raise AssetError(f"unknown font {name!r}{hint}; available: {', '.join(available) or 'none'}")
-
-
-@lru_cache(maxsize=64)
-def _file_hash(path: Path, size: int, mtime_ns: int) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def file_hash(path: Path) -> str:
-    """SHA-256 of a file's bytes, cached while its size and mtime stay the same."""
-    stat = path.stat()
-    return _file_hash(path, stat.st_size, stat.st_mtime_ns)

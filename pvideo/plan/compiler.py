@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from pvideo.errors import AssetError, DataError, PvideoError
+from pvideo.files import file_hash
 from pvideo.plan import raster
 from pvideo.plan.animation import Animation, Motion, background_rgba, reveal_ranks
-from pvideo.plan.assets import AssetsDir, file_hash, resolve_asset, resolve_font
+from pvideo.plan.assets import AssetsDir, resolve_asset, resolve_font
 from pvideo.plan.geometry import Frame, frame_size, needs_frame, resolved
 from pvideo.plan.model import AudioTrack, Hotspot, Overlay, PlanSection, RenderPlan, VideoClip
 from pvideo.plan.pictures import is_bundled, load_picture

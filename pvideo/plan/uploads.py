@@ -14,12 +14,11 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import tempfile
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 from pvideo.errors import AssetError, NotFound
+from pvideo.files import file_hash, write_whole
 from pvideo.settings import Settings
 from pvideo.storage import Storage
 
@@ -92,8 +91,7 @@ def uploaded_file(root: Path | AssetRoot, path: str) -> Path:
     if local is not None:
         if not local.is_file():
             raise AssetError(f"asset {path!r} is not in storage (was it uploaded here?)")
-        stat = local.stat()
-        if _digest(local, stat.st_size, stat.st_mtime_ns) != upload.sha256:
+        if file_hash(local) != upload.sha256:
             raise AssetError(f"asset {path!r}: the stored bytes do not match their hash")
         return local
     cached = root.cache / f"{upload.sha256}{upload.suffix}"
@@ -109,21 +107,4 @@ def _fetch(storage: Storage, upload: UploadPath, dest: Path) -> None:
         raise AssetError(f"asset {str(upload)!r} is not in storage (was it uploaded here?)") from None
     if hashlib.sha256(data).hexdigest() != upload.sha256:
         raise AssetError(f"asset {str(upload)!r}: the stored bytes do not match their hash")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-@lru_cache(maxsize=256)
-def _digest(path: Path, size: int, mtime_ns: int) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    write_whole(dest, data)

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -33,7 +32,7 @@ from pathlib import Path
 import ffmpeg
 
 from pvideo.errors import AssetError, RenderError
-from pvideo.plan.assets import file_hash
+from pvideo.files import file_hash, write_whole
 from pvideo.plan.model import Overlay
 from pvideo.render.ffmpeg_run import ffmpeg_args, run_ffmpeg
 from pvideo.render.overlays import PlacedOverlay, frame_window, overlay_chain, place
@@ -320,24 +319,6 @@ def segment_files(version: TemplateVersion, storage: Storage, cache_dir: Path) -
         if local is None or not local.is_file():
             local = cache_dir / segment.key
             if not local.is_file():
-                _cache(local, storage.get_bytes(segment.key))
+                write_whole(local, storage.get_bytes(segment.key))
         paths.append(local)
     return paths
-
-
-def _cache(path: Path, data: bytes) -> None:
-    """Write ``path`` whole or not at all, safe against every other thread and process doing the same.
-
-    Each writer fills a temp file of its own and renames it into place, so a reader
-    never sees a partial segment and two writers never share (or delete) a temp file;
-    the last rename wins with identical bytes.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

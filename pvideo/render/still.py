@@ -38,7 +38,7 @@ import numpy as np
 from PIL import Image
 
 from pvideo.errors import DataError
-from pvideo.plan.assets import file_hash
+from pvideo.files import file_hash
 from pvideo.plan.model import Overlay, RenderPlan
 from pvideo.render.clips import draw_clips, place_clips
 from pvideo.render.ffmpeg_run import ffmpeg_args, run_ffmpeg

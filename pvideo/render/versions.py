@@ -30,7 +30,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from pvideo.db import leases
 from pvideo.db.engine import Database
 from pvideo.errors import RenderError
-from pvideo.plan.assets import file_hash
+from pvideo.files import file_hash
 from pvideo.plan.model import RenderPlan
 from pvideo.render import hls
 from pvideo.render.engine import EngineOutputs, render_plan

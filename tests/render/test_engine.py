@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pvideo.plan.assets import file_hash
+from pvideo.files import file_hash
 from pvideo.plan.compiler import compile_plan
 from pvideo.render.engine import mp4_args, part_args, render_plan
 from pvideo.render.ingest import ingest, segment_files

@@ -19,7 +19,7 @@ from pvideo.db import leases
 from pvideo.db.engine import Database
 from pvideo.db.models import Lease
 from pvideo.errors import RenderError
-from pvideo.plan.assets import file_hash
+from pvideo.files import file_hash
 from pvideo.plan.compiler import compile_plan
 from pvideo.plan.model import RenderPlan
 from pvideo.render.ingest import TemplateVersion, segment_files, version_hash

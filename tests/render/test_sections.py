@@ -16,8 +16,8 @@ import pytest
 
 from pvideo.db.models import Render
 from pvideo.errors import DataError, SceneError
+from pvideo.files import file_hash
 from pvideo.jobs.pipeline import render_customer
-from pvideo.plan.assets import file_hash
 from pvideo.plan.compiler import compile_plan
 from pvideo.render import hls
 from pvideo.render.engine import render_plan
