@@ -56,6 +56,9 @@ def worker_env(s: Settings) -> dict[str, str]:
                 "PVIDEO_X264_PRESET": s.x264_preset,
                 "PVIDEO_FFMPEG": s.ffmpeg,
                 "PVIDEO_FFMPEG_TIMEOUT": s.ffmpeg_timeout,
+                # at the tests' priority: the other test worker is no preview to yield to, and these
+                # tests time a kill and a recovery against deadlines
+                "PVIDEO_RENDER_NICE": 0,
             }.items()
             if v is not None
         }

@@ -37,6 +37,7 @@ def _worker_env(s: Settings) -> dict[str, str]:
     env.update(
         {
             "PVIDEO_REDIS_URL": s.redis_url,
+            "PVIDEO_RENDER_NICE": "0",  # at the tests' priority: no preview here to yield to
             "PVIDEO_DATABASE_URL": s.database_url,
             "PVIDEO_STORAGE_URL": s.storage_url,
             "PVIDEO_ASSETS_DIR": str(s.assets_dir),
