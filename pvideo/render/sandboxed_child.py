@@ -88,6 +88,8 @@ def render_job(job: PreviewJob) -> bytes:
     except RenderError as exc:
         if any(words in str(exc) for words in _OUT_OF_MEMORY):
             raise MemoryError from None
+        if _ffmpeg_spent_its_cpu():
+            raise _CpuSpent from None
         raise
     return png_bytes(image)
 
@@ -121,6 +123,7 @@ def _limit(memory_mb: int, cpu_seconds: int) -> None:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     soft = math.ceil(usage.ru_utime + usage.ru_stime + cpu_seconds)  # the imports are not the job's
     resource.setrlimit(resource.RLIMIT_CPU, (soft, soft + 2))
+    _cpu_ceiling[0] = soft
     signal.signal(signal.SIGXCPU, lambda *_: os._exit(EXIT_CPU))
     subprocess.Popen = _DecoderPopen  # type: ignore[misc,assignment]
 
@@ -130,7 +133,17 @@ def _lift_memory_ceiling() -> None:
 
 
 _TEMPLATE_DECODE: list[bool] = []  # non-empty while the job decodes a template frame
-_OUT_OF_MEMORY = ("Cannot allocate memory", "malloc of size")  # ffmpeg's and x264's words for it
+_OUT_OF_MEMORY = ("Cannot allocate memory", "malloc of size", "get_buffer() failed")  # ffmpeg's and x264's words
+_cpu_ceiling = [0.0]  # the job's RLIMIT_CPU soft limit, which each ffmpeg it runs inherits
+
+
+class _CpuSpent(Exception):
+    """An ffmpeg of the job reached the CPU ceiling: it catches SIGXCPU itself and exits 255."""
+
+
+def _ffmpeg_spent_its_cpu() -> bool:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # the ffmpeg runs, once waited for
+    return bool(_cpu_ceiling[0]) and usage.ru_utime + usage.ru_stime >= _cpu_ceiling[0] - 0.1
 
 
 @contextlib.contextmanager
@@ -163,6 +176,8 @@ def run_one(raw: bytes) -> tuple[int, bytes]:
         return 0, render_job(job)
     except MemoryError:
         return EXIT_MEMORY, b""
+    except _CpuSpent:
+        return EXIT_CPU, b""
     except PvideoError as exc:
         report = {"permanent": isinstance(exc, PermanentError), "kind": type(exc).__name__, "message": str(exc)}
         return EXIT_REFUSED, json.dumps(report).encode()
