@@ -1,4 +1,5 @@
-"""``POST /api/events`` on a short path: the busiest request, answered without the framework's routing.
+"""``POST /api/events`` and ``POST /api/responses`` on a short path: the busiest requests, answered
+without the framework's routing.
 
 Viewer events are most of a server's requests (a landing page sends a batch every few seconds
 while the video plays), and FastAPI's routing, dependency solving and exception layers cost more
@@ -15,6 +16,10 @@ will be refused (bad JSON, a bad token, over the rate). So every refusal is the 
 (``api.routes.events.post_events``), with its status, detail and headers. Only the refusals that
 come after the batch was handed to the writer are answered here, in the same shape as the app's
 error handler: 503 when the database is down, 404 when the token no longer opens the render.
+
+A viewer's answer (``POST /api/responses``, ``api.routes.responses.post_response``) takes the
+same path to its own group commit (``pvideo.tracking.responses.AnswerWriter``), and once stored
+is answered 201, 200 (a repeat) or, as the route answers them, 409 and 422 naming the field.
 """
 
 from __future__ import annotations
@@ -34,6 +39,8 @@ from pvideo.scene.limits import InputLimitError, check_json
 from pvideo.tracking.devices import device_class
 from pvideo.tracking.events import EventBatch, Ingested
 from pvideo.tracking.groupcommit import Pending
+from pvideo.tracking.responses import MAX_BODY as MAX_ANSWER_BODY
+from pvideo.tracking.responses import AnswerIn, AnswerStatus, AnswerWriter
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -42,28 +49,32 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 PATH = "/api/events"
+ANSWERS_PATH = "/api/responses"
 _CORS_RAW = [(k.lower().encode(), v.encode()) for k, v in CORS.items()]
 
 
 class EventIntake:
-    def __init__(self, app: ASGIApp, *, state: AppState) -> None:
+    def __init__(self, app: ASGIApp, *, state: AppState, answers: AnswerWriter | None = None) -> None:
         self.app = app
         self.state = state
+        self.answers = answers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path")
         if (
             scope["type"] != "http"
             or scope.get("method") != "POST"
-            or scope.get("path") != PATH
+            or (path != PATH and (path != ANSWERS_PATH or self.answers is None))
             or scope.get("query_string")
         ):
             await self.app(scope, receive, send)
             return
+        limit = MAX_BODY if path == PATH else MAX_ANSWER_BODY
         read: list[Message] = []
         refusal: HTTPException | None = None
         size, complete = 0, False
         try:
-            while size <= MAX_BODY:
+            while size <= limit:
                 message = await receive()
                 read.append(message)
                 if message["type"] != "http.request":
@@ -74,9 +85,10 @@ class EventIntake:
                     break
         except HTTPException as exc:  # the JSON scan refused the body as it came in
             refusal = exc
-        if complete and size <= MAX_BODY and refusal is None:
+        if complete and size <= limit and refusal is None:
             body = read[0]["body"] if len(read) == 1 else b"".join(m.get("body", b"") for m in read)
-            if await self._store(scope, body, send):
+            store = self._store if path == PATH else self._store_answer
+            if await store(scope, body, send):
                 return
         await self.app(scope, _replay(read, refusal, receive), send)
 
@@ -91,14 +103,9 @@ class EventIntake:
         render_id = state.tokens.verify(batch.token)
         if render_id is None or state.event_limiter.take(render_id, len(batch.events)) > 0:
             return False
-        agent = None
-        for key, value in scope["headers"]:
-            if key == b"user-agent":
-                agent = value.decode("latin-1")
-                break
         try:
             result = await state.events.submit(
-                Pending(batch.token, render_id, batch.events, batch.sent_at, device_class(agent))
+                Pending(batch.token, render_id, batch.events, batch.sent_at, device_class(_agent(scope)))
             )
         except Exception as exc:
             if not is_database_outage(exc):
@@ -109,15 +116,52 @@ class EventIntake:
         if result is None:
             await _refuse(scope, send, 404, "unknown viewer token")
             return True
-        content = _accepted(result)
-        headers = [
-            (b"content-length", str(len(content)).encode()),
-            (b"content-type", b"application/json"),
-            *_CORS_RAW,
-        ]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": content})
+        await _json(send, 200, _accepted(result))
         return True
+
+    async def _store_answer(self, scope: Scope, body: bytes, send: Send) -> bool:
+        """``POST /api/responses`` as its route answers it (``api.routes.responses.post_response``);
+        False, having sent nothing, for a body the route refuses before storing."""
+        assert self.answers is not None
+        try:
+            check_json(body, "body")
+            answer = AnswerIn.model_validate_json(body)
+        except (InputLimitError, ValidationError):
+            return False
+        state = self.state
+        render_id = state.tokens.verify(answer.token)
+        if render_id is None or state.event_limiter.take(render_id, 1) > 0:
+            return False
+        try:
+            result = await self.answers.answer(answer, render_id, device_class(_agent(scope)))
+        except Exception as exc:
+            if not is_database_outage(exc):
+                raise
+            await _refuse(scope, send, 503, DATABASE_DOWN, {"Retry-After": str(DATABASE_RETRY_SECONDS)})
+            return True
+        if result is None:
+            await _refuse(scope, send, 404, "unknown viewer token")
+        elif result.status == AnswerStatus.STORED:
+            await _json(send, 201, b'{"status":"stored","id":%d}' % (result.response_id or 0))
+        elif result.status == AnswerStatus.DUPLICATE:
+            await _json(send, 200, b'{"status":"duplicate"}')
+        else:
+            status = 409 if result.status == AnswerStatus.CONFLICT else 422
+            await _refuse(scope, send, status, result.detail or "refused")
+        return True
+
+
+def _agent(scope: Scope) -> str | None:
+    for key, value in scope["headers"]:
+        if key == b"user-agent":
+            return str(value.decode("latin-1"))
+    return None
+
+
+async def _json(send: Send, status: int, content: bytes) -> None:
+    headers = [(b"content-length", str(len(content)).encode()), (b"content-type", b"application/json"), *_CORS_RAW]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": content})
 
 
 def _accepted(result: Ingested) -> bytes:

@@ -2,23 +2,41 @@
 
 from __future__ import annotations
 
+import logging
 from functools import lru_cache
 from typing import Any
 
 from api.security import CSP
 from pvideo.db.models import Render
 from pvideo.errors import PvideoError
+from pvideo.plan.interactive import Interactive, render_interactive
 from pvideo.render.captions import read_track
 from pvideo.render.chapters import chapters_from_ctas
 from pvideo.storage import Storage
 
+log = logging.getLogger(__name__)
+
 HLS_JS = "/static/vendor/hls.min.js"
 PING_SECONDS = 10
+RESPONSES_URL = "/api/responses"
+LANDING_CSP = CSP.replace("form-action 'none'", "form-action 'self'")
+"""The strict CSP, except that forms may post to the page's own origin: without JavaScript a
+viewer answers a poll or a form through a plain HTML form (``/v/{token}/answers/{id}``)."""
 
 
 def landing_csp(*, hls: bool) -> str:
     """The strict page CSP; with HLS, hls.js also fetches playlists and segments from storage."""
-    return CSP.replace("connect-src 'self'", "connect-src 'self' https:") if hls else CSP
+    return LANDING_CSP.replace("connect-src 'self'", "connect-src 'self' https:") if hls else LANDING_CSP
+
+
+def page_interactive(render: Render) -> Interactive:
+    """The render's interactions and branch sections for its page; none (logged) when its stored
+    scene no longer reads: the video still plays, the questions are left out."""
+    try:
+        return render_interactive(render)
+    except (PvideoError, ValueError) as exc:
+        log.warning("render %s: interactions left out of its page: %s", render.id, exc)
+        return {"sections": [], "interactions": []}
 
 
 def stored_chapters(render: Render, storage: Storage) -> list[dict[str, Any]] | None:
@@ -51,8 +69,12 @@ def landing_context(
     heading: str = "A video made just for you",
 ) -> dict[str, Any]:
     """Everything ``landing.html`` needs. CTA links go through the click redirect
-    (``/v/{token}/cta/{id}``); no URL carries anything but the signed token."""
+    (``/v/{token}/cta/{id}``); no URL carries anything but the signed token. Interactions go to
+    ``interactive.js`` in ``config.interactive`` and, for pages read without JavaScript, to the
+    template as plain forms posting to ``/v/{token}/answers/{id}``."""
     page = f"/v/{token}"
+    interactive = page_interactive(render)
+    interactions = [dict(i, action=f"{page}/answers/{i['id']}") for i in interactive["interactions"]]
     duration = render.duration or 0.0
     hotspots = [dict(h, click_url=f"{page}/cta/{h['id']}") for h in render.hotspots or []]
     if chapters is None:
@@ -82,6 +104,7 @@ def landing_context(
         "duration": duration,
         "hotspots": hotspots,
         "static_url": "/static",
+        "interactions": interactions,
         "config": {
             "token": token,
             "events_url": "/api/events",
@@ -90,5 +113,7 @@ def landing_context(
             "hls_js": HLS_JS,
             "ping_seconds": PING_SECONDS,
             "hotspots": [{k: h[k] for k in ("id", "start", "end", "click_url")} for h in hotspots],
+            "interactive": interactive,
+            "responses_url": RESPONSES_URL,
         },
     }

@@ -41,9 +41,10 @@ KB = 1024
 UPLOAD_PATHS = ("/api/campaigns", "/studio/campaigns/new/upload", "/studio/assets")  # API, wizard, assets
 ROUTE_BODY_LIMITS = {
     "/api/events": 64 * KB,  # a beacon batch: the events route's own MAX_BODY
+    "/api/responses": 16 * KB,  # one viewer answer: the route's own MAX_BODY
     "/api/scenes/preview": 1024 * KB,  # a 100,000-character scene, JSON-escaped, and a row
 }
-CORS_OPEN_PATHS = ("/api/events",)  # their refusals must be readable cross-origin too
+CORS_OPEN_PATHS = ("/api/events", "/api/responses")  # their refusals must be readable cross-origin too
 UPLOAD_MIN_RATE = 100 * KB  # bytes per second a campaign upload is given time for
 
 

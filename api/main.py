@@ -22,29 +22,49 @@ from api.event_intake import EventIntake
 from api.input_checks import JsonBodyLimits, refuse_unstorable_text
 from api.limits import RequestBodyLimits
 from api.pages import STATIC_DIR
-from api.routes import analytics, campaigns, dashboard, events, health, hls, landing, links, scenes, thumbnails, viewer
+from api.routes import (
+    analytics,
+    campaigns,
+    dashboard,
+    events,
+    health,
+    hls,
+    landing,
+    links,
+    responses,
+    scenes,
+    thumbnails,
+    viewer,
+)
 from api.routes.studio import router as studio_router
 from api.routes.studio.signed_in import StudioRedirect
+from api.routes.webhooks import router as webhooks_router
 from api.security import SecurityHeaders
 from api.state import AppState
 from pvideo import __version__
 from pvideo.errors import DatabaseUnavailable, NotFound, PermanentError, PvideoError
 from pvideo.runtime import Runtime
 from pvideo.settings import Settings
+from pvideo.tracking.responses import AnswerWriter
+from workers.deliverer import Deliverer
 
 log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
     runtime = runtime or Runtime.from_settings(settings or Settings())
+    deliverer = Deliverer(lambda: runtime)  # campaign webhooks: answers stored here are sent from here at once
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state: AppState = app.state.pvideo
         state.queue.start()
+        deliverer.start()
         yield
+        deliverer.stop()
         state.queue.close()
         state.events.close()
+        app.state.answers.close()
 
     app = FastAPI(
         title="pvideo",
@@ -54,14 +74,32 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         dependencies=[Depends(refuse_unstorable_text)],
     )
     app.state.pvideo = AppState.build(runtime)
-    app.add_middleware(EventIntake, state=app.state.pvideo)  # innermost: the limits and headers apply to it
+    # viewer answers share the events' group commit design, with a writer of their own
+    app.state.answers = AnswerWriter(runtime.db, concurrency=runtime.settings.event_writers)
+    app.add_middleware(
+        EventIntake, state=app.state.pvideo, answers=app.state.answers
+    )  # innermost: the limits and headers apply to it
     app.add_middleware(SecurityHeaders)
     app.add_middleware(JsonBodyLimits)
     app.add_middleware(RequestBodyLimits, settings=runtime.settings)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # events first: the busiest route, matched before the others are tried
-    for module in (events, health, campaigns, analytics, links, scenes, viewer, hls, thumbnails, landing, dashboard):
+    for module in (
+        events,
+        responses,
+        health,
+        campaigns,
+        analytics,
+        links,
+        scenes,
+        viewer,
+        hls,
+        thumbnails,
+        landing,
+        dashboard,
+    ):
         app.include_router(module.router)
+    app.include_router(webhooks_router)
     app.include_router(studio_router)
     _add_error_handlers(app)
     return app

@@ -7,17 +7,19 @@ Creates, inside ``--out-dir`` (default: the folder this script is in):
   template for the fictional company *Northwind*, in three sections
   (Welcome / Your plan / What's next). Regions where the scene script places
   per-customer overlays are left as plain background (see ``OVERLAY_BOXES``).
-* ``templates/bill.mp4`` (9 s: Your bill / What changed / Pay in a tap) and
+* ``templates/bill.mp4`` (9 s: Your bill / What changed / Pay in a tap),
   ``templates/renewal.mp4`` (12 s: Hello again / Your plan / An offer / Renew;
-  the offer is the conditional section of ``scenes/renewal.yaml``), the same
-  way, for the bill-explainer and renewal example scenes (see ``DESIGNS``).
+  the offer is the conditional section of ``scenes/renewal.yaml``) and
+  ``templates/checkin.mp4`` (12 s: Hello / Billing / Savings / What's next; Billing and
+  Savings are the two branches of ``scenes/checkin.yaml``'s choose-your-path), the same
+  way, for the bill-explainer, renewal and check-in example scenes (see ``DESIGNS``).
 * ``templates/welcome-vertical.mp4`` (360x640, 9:16) and ``templates/welcome-square.mp4``
   (480x480, 1:1) - the welcome template reframed for phones and feeds: the whole
   16:9 picture in the middle over a blurred, zoomed copy of itself (``REFRAMED``).
 * ``templates/<name>.vtt`` - each template's own WebVTT captions.
 * ``logo.png`` - a 320x320 RGBA Northwind logo with a transparent background.
-* ``sample_customers.csv``, ``bill_customers.csv``, ``renewal_customers.csv`` -
-  sample customers for the three example scenes.
+* ``sample_customers.csv``, ``bill_customers.csv``, ``renewal_customers.csv``,
+  ``checkin_customers.csv`` - sample customers for the four example scenes.
 
 Frames are drawn with Pillow + numpy and piped as raw RGB into ffmpeg, which
 also muxes a synthesized music bed (numpy sines, written to a temporary WAV).
@@ -128,7 +130,24 @@ RENEWAL = Design(
         (9.2, 11.8, "Renew in one click."),
     ),
 )
-DESIGNS = {d.name: d for d in (WELCOME, BILL, RENEWAL)}
+CHECKIN = Design(
+    "checkin",
+    12.0,
+    ("Hello", "Billing", "Savings", "What's next"),
+    {
+        "greeting": (80, 220, 740, 110),  # visible 0.3-3 s; the NPS and path questions pause over it
+        "billing": (80, 200, 740, 320),  # visible 3-6 s: one branch of the path
+        "savings": (80, 200, 740, 320),  # visible 6-9 s: the other branch
+        "outro": (80, 220, 740, 110),  # visible 9-12 s: the form and the booking button
+    },
+    (
+        (0.2, 1.4, "A quick check-in from Northwind."),
+        (3.2, 4.4, "Here is how your bill works."),
+        (6.2, 7.4, "Here is where you could save."),
+        (9.2, 10.4, "Thanks for telling us."),
+    ),
+)
+DESIGNS = {d.name: d for d in (WELCOME, BILL, RENEWAL, CHECKIN)}
 
 # ---------------------------------------------------------------------------
 # Brand palette (RGB)
@@ -252,6 +271,11 @@ RENEWAL_CUSTOMERS = [
     ("R-3001", "Maya", "Plus", "19.99", "12", "2026-12-04", "20"),
     ("R-3002", "Kenji", "Pro", "39.99", "45", "2027-01-06", "15"),
 ]
+CHECKIN_CUSTOMERS = [
+    ("K-4001", "Maya", "maya.patel@example.com", "Plus", "84.20", "12.50", "https://cal.example.com/northwind/jordan"),
+    ("K-4002", "D'Andre", "dandre.obrien@example.com", "Basic", "29.99", "4.00", ""),
+    ("K-4003", "Zoë", "zoe.muller@example.com", "Pro", "129.00", "31.75", "https://cal.example.com/northwind/amara"),
+]
 TABLES = {
     "sample_customers.csv": (("customer_id", "first_name", "plan", "price", "email"), CUSTOMERS),
     "bill_customers.csv": (
@@ -261,6 +285,10 @@ TABLES = {
     "renewal_customers.csv": (
         ("customer_id", "first_name", "plan", "price", "days_left", "renews", "discount"),
         RENEWAL_CUSTOMERS,
+    ),
+    "checkin_customers.csv": (
+        ("customer_id", "first_name", "email", "plan", "monthly", "save", "advisor_url"),
+        CHECKIN_CUSTOMERS,
     ),
 }
 

@@ -180,8 +180,10 @@ async def _load(base: str, bodies: list[list[tuple[bytes, list[str]]]], seconds:
     return {"latencies": latencies, "acked": acked, "statuses": statuses, "answers": answers, "elapsed": elapsed}
 
 
-def _server(schema_url: str, port: int, workers: int, access_log: bool) -> subprocess.Popen:
-    """``pvideo serve --workers N``: the server as documented for production."""
+def _server(
+    schema_url: str, port: int, workers: int, access_log: bool, env_extra: dict[str, str] | None = None
+) -> subprocess.Popen:
+    """``pvideo serve --workers N``: the server as documented for production (``env_extra``: more settings)."""
     env = dict(
         os.environ,
         PVIDEO_DATABASE_URL=schema_url,
@@ -189,6 +191,7 @@ def _server(schema_url: str, port: int, workers: int, access_log: bool) -> subpr
         PVIDEO_API_KEYS="bench",
         PVIDEO_LOG_FORMAT="text",
         PVIDEO_LOG_LEVEL="WARNING",
+        **(env_extra or {}),
     )
     env.pop("PVIDEO_REDIS_URL", None)
     command = [

@@ -121,6 +121,18 @@ class Settings(BaseSettings):
     webhook_max_retries: int = Field(default=8, ge=0)
     # Deliver webhooks to private/loopback addresses (tests, receivers on a trusted intranet); never link-local.
     webhook_allow_private: bool = False
+    # Campaign webhook subscriptions (pvideo/jobs/deliveries.py, workers/deliverer.py): every worker and
+    # API process polls for due deliveries every webhook_poll_seconds (at once when an answer comes in),
+    # POSTs up to webhook_delivery_threads at a time, and retries a failure after webhook_backoff_seconds
+    # doubling per attempt (with jitter, at most webhook_backoff_max_seconds) until
+    # webhook_max_attempts have failed.
+    webhook_poll_seconds: float = Field(default=0.25, gt=0, le=60)
+    webhook_delivery_threads: int = Field(default=16, ge=1, le=64)
+    webhook_backoff_seconds: float = Field(default=2.0, gt=0)
+    webhook_backoff_max_seconds: float = Field(default=300.0, gt=0)
+    webhook_max_attempts: int = Field(default=8, ge=1, le=100)
+    # Where the HubSpot preset posts form submissions (HubSpot's Forms API; tests point it at a local receiver).
+    hubspot_forms_url: str = "https://api.hsforms.com"
     # Image layers may fetch http(s) URLs (pvideo/plan/fetch.py); private and loopback addresses
     # are refused unless this is on (tests, trusted intranets). Link-local never is.
     fetch_allow_private: bool = False
@@ -158,7 +170,7 @@ class Settings(BaseSettings):
             raise ValueError("PVIDEO_LOG_FORMAT must be 'json' or 'text'")
         return value
 
-    @field_validator("public_base_url")
+    @field_validator("public_base_url", "hubspot_forms_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")
@@ -192,6 +204,12 @@ class Settings(BaseSettings):
         if self.webhook_secret:
             return self.webhook_secret
         return hmac.new(self.signing_key.encode(), b"pvideo-webhooks", hashlib.sha256).hexdigest()
+
+    @property
+    def webhook_lease_seconds(self) -> float:
+        """How long a claimed delivery stays with its process: past one attempt's connect and read
+        timeouts, so a process killed mid-delivery leaves the row to the others."""
+        return 2 * self.webhook_timeout + 5
 
     @cached_property
     def effective_api_keys(self) -> list[str]:

@@ -18,7 +18,12 @@ from PIL import Image, ImageDraw
 
 from pvideo.settings import PROJECT_ROOT, Settings
 
-pytest_plugins = ["tests.services", "tests.chromium", "tests.s3server"]  # services first: chromium imports it
+pytest_plugins = [
+    "tests.services",
+    "tests.chromium",
+    "tests.s3server",
+    "tests.webhook_receiver",
+]  # services first: chromium imports it
 
 
 MAX_WORKERS = 4  # tests/services.py gives each worker a Redis database of its own: 7 to 10

@@ -40,16 +40,26 @@ class Viewer:
 
 
 def done_campaign(
-    db, tokens: ViewerTokens, *, viewers: int = 2, duration: float = 40.0, hotspots: tuple[dict, ...] = (BUY, MORE)
+    db,
+    tokens: ViewerTokens,
+    *,
+    viewers: int = 2,
+    duration: float = 40.0,
+    hotspots: tuple[dict, ...] = (BUY, MORE),
+    scene: dict | None = None,
+    name: str = "Autumn",
+    row=lambda n: {},
 ) -> tuple[str, list[Viewer]]:
-    """A campaign whose renders are all done: ``duration`` seconds, 640x360, ``hotspots``."""
-    scene = dict(
-        CARD_SCENE,
-        layers=[{"type": "cta", **{k: h[k] for k in ("id", "label", "href", "start", "end")}} for h in hotspots],
-    )
+    """A campaign whose renders are all done: ``duration`` seconds, 640x360, ``hotspots``; the
+    scene (default: the card scene with those CTAs) and each row's data (``row(n)``, n from 1)."""
+    if scene is None:
+        scene = dict(
+            CARD_SCENE,
+            layers=[{"type": "cta", **{k: h[k] for k in ("id", "label", "href", "start", "end")}} for h in hotspots],
+        )
     out = []
     with db.session() as session:
-        campaign = Campaign(id=new_id(), name="Autumn", scene_name="card", scene=scene)
+        campaign = Campaign(id=new_id(), name=name, scene_name=scene.get("name", "card"), scene=scene)
         session.add(campaign)
         session.flush()
         for n in range(viewers):
@@ -61,7 +71,7 @@ def done_campaign(
                     campaign_id=campaign.id,
                     row_number=n + 1,
                     customer_id=f"c{n + 1}",
-                    data={},
+                    data=row(n + 1),
                     status=RenderStatus.DONE,
                     width=640,
                     height=360,

@@ -16,6 +16,7 @@ from pvideo.runtime import Runtime
 from pvideo.settings import Settings
 from workers.actors import declare_for
 from workers.broker import build_broker
+from workers.deliverer import Deliverer, DelivererMiddleware
 from workers.reconciler import Reconciler, ReconcilerMiddleware
 
 settings = Settings()
@@ -33,3 +34,4 @@ def _runtime() -> Runtime:
 actors = declare_for(broker, _runtime, settings)
 render_customer, fan_out_campaign, deliver_webhook = actors.render, actors.fan_out, actors.webhook
 broker.add_middleware(ReconcilerMiddleware(Reconciler(_runtime, actors)))
+broker.add_middleware(DelivererMiddleware(Deliverer(_runtime)))  # campaign webhooks, in every worker process

@@ -29,7 +29,8 @@
  *   FLUSH_INTERVAL_MS and MAX_BATCH from this file.
  *
  * Globals: window.pvideoTracker = {flush, flushNow, queue, sessionId, flushAt,
- * flushIntervalMs}. CSP-safe.
+ * flushIntervalMs, track}; track(type, extra) queues one more event (interactive.js
+ * sends interaction_shown / interaction_skipped through it). CSP-safe.
  */
 (function () {
   'use strict';
@@ -487,6 +488,11 @@
     }
   }
 
+  // interactive.js holds the video while it jumps to a branch: that pause and play are not the viewer's
+  function held() {
+    return !!(window.pvideoInteractive && window.pvideoInteractive.holding);
+  }
+
   function fullscreenState(on) {
     track('fullscreen', { detail: on ? 'enter' : 'exit' });
   }
@@ -502,7 +508,9 @@
     video.addEventListener('play', function () {
       lastPos = position();
       lastPingAt = Date.now();
-      track('play');
+      if (!held()) {
+        track('play');
+      }
       updateCtas();
       startLoop();
     });
@@ -510,7 +518,7 @@
     video.addEventListener('pause', function () {
       stopLoop();
       onTime();
-      if (!video.ended) {   // at the end browsers fire pause, then ended: report only end
+      if (!video.ended && !held()) {   // at the end browsers fire pause, then ended: report only end
         track('pause');
       }
     });
@@ -583,6 +591,7 @@
     queue: queue,
     sessionId: session.id,
     flushAt: FLUSH_AT,
-    flushIntervalMs: FLUSH_INTERVAL_MS
+    flushIntervalMs: FLUSH_INTERVAL_MS,
+    track: track
   };
 })();

@@ -25,6 +25,8 @@ DEMO_CAMPAIGNS = (
     ("welcome-square.yaml", "sample_customers.csv", "Northwind welcome, 1:1"),
     ("bill.yaml", "bill_customers.csv", "Northwind bill explainer"),
     ("renewal.yaml", "renewal_customers.csv", "Northwind renewal offer"),
+    # two-way: an NPS question, a choose-your-path and a form, answered on the landing page
+    ("checkin.yaml", "checkin_customers.csv", "Northwind check-in"),
 )
 
 

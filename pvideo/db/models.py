@@ -1,46 +1,35 @@
-"""Database tables: a campaign, one render per customer row, viewer events (and failed ones)."""
+"""Database tables: a campaign, one render per customer row, viewer events (and failed ones).
+
+Every table is importable from here: the write-back's (``pvideo.db.webhook_tables``) and the
+viewers' answers (``pvideo.db.answer_tables``) live in modules of their own.
+"""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
-    DateTime,
     Float,
     ForeignKey,
     Index,
     Integer,
     String,
-    Table,
     Text,
     UniqueConstraint,
+    text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-
-def new_id() -> str:
-    return uuid.uuid4().hex
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-class Base(DeclarativeBase):
-    type_annotation_map: ClassVar[Mapping[Any, Any]] = {
-        dict[str, Any]: JSON,
-        list[Any]: JSON,
-        datetime: DateTime(timezone=True),
-    }
-    if TYPE_CHECKING:
-        # every model here is mapped to a Table (DeclarativeBase says only FromClause)
-        __table__: ClassVar[Table]
+from pvideo.db.answer_tables import Response as Response
+from pvideo.db.base import Base as Base
+from pvideo.db.base import new_id as new_id
+from pvideo.db.base import utcnow as utcnow
+from pvideo.db.webhook_tables import WebhookDelivery as WebhookDelivery
+from pvideo.db.webhook_tables import WebhookSubscription as WebhookSubscription
 
 
 class RenderStatus:
@@ -171,6 +160,14 @@ class Event(Base):
     __table_args__ = (
         UniqueConstraint("render_id", "event_id", name="uq_events_render_event"),
         Index("ix_events_campaign_id_id", "campaign_id", "id"),
+        # partial: the few interaction events only, so other events do not pay for it
+        Index(
+            "ix_events_campaign_interaction",
+            "campaign_id",
+            "interaction_id",
+            postgresql_where=text("interaction_id IS NOT NULL"),
+            sqlite_where=text("interaction_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
@@ -190,6 +187,8 @@ class Event(Base):
     detail: Mapped[str | None] = mapped_column(String(200), nullable=True)
     device: Mapped[str | None] = mapped_column(String(16), nullable=True)
     occurred_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    interaction_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """The interaction an ``interaction_*`` or ``branch_chosen`` event is about (``pvideo.tracking.responses``)."""
 
 
 class FailedEvent(Base):

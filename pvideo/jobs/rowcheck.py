@@ -6,7 +6,9 @@ rest through the same sandbox (``render_text``, ``holds``) and the same link rul
 (``check_link``), so a row bound to fail at render time (a CTA URL that is not
 http(s), a name the row lacks, a ``when`` that errors, a media file chosen by data
 that is not there) is rejected in the submission's answer instead of queued.
-Pictures from URLs and storage are not fetched here.
+Pictures from URLs and storage are not fetched here. The interactions its landing page
+will ask (``pvideo.plan.interactive``) are checked the same way: their ``when``, every
+text ``templated_texts`` lists, a calendar link.
 
 Most templates read a few low-variety fields (``{{ plan }}``, ``{{ price | money }}``):
 the outcome of each text for the values it reads is remembered, so a 100,000-row
@@ -30,6 +32,7 @@ from pvideo.plan.assets import AssetsDir, resolve_asset
 from pvideo.plan.model import PlanSection, RenderPlan
 from pvideo.plan.pictures import is_bundled
 from pvideo.scene.conditions import holds
+from pvideo.scene.interactions import describe, templated_texts
 from pvideo.scene.layers import AnyLayer, AudioLayer, CtaLayer, ImageLayer, TextLayer, VideoLayer
 from pvideo.scene.sandbox import render_text
 from pvideo.scene.spec import SceneSpec
@@ -81,7 +84,7 @@ class RowCheck:
         return None
 
     def _check(self, row: Mapping[str, Any]) -> None:
-        kept = tuple(self._holds(s.when, row, f"section {s.name!r} when") for s in self.spec.sections)
+        kept = tuple(s.when is None or self._holds(s.when, row, f"section {s.name!r} when") for s in self.spec.sections)
         visible = self._visible.get(kept)
         if visible is None:
             visible = self._visible[kept] = self._visible_layers(kept)
@@ -96,6 +99,48 @@ class RowCheck:
                 reason = exc.reason if exc.reason.startswith("layer") else f"{name}: {exc.reason}"
                 raise DataError(reason, field=exc.field) from None
         self._captions_and_chapters(row)
+        problems = self.interaction_problems(row)
+        if problems:
+            raise problems[0]
+
+    def interaction_problems(self, row: Mapping[str, Any]) -> list[DataError]:
+        """What fails on this row's landing page, one error per interaction naming it and its field:
+        its ``when``, a text, a calendar ``href`` that is no http(s) link. As on the page, an
+        interaction in a section the row skips, or a path's option to one, is not looked at."""
+        spec = self.spec
+        if not spec.interactions:
+            return []
+        try:
+            skipped = [
+                s
+                for s in spec.sections
+                if s.when is not None and not self._holds(s.when, row, f"section {s.name!r} when")
+            ]
+        except PermanentError:  # the section's own problem, reported as such
+            return []
+        kept = {s.name for s in spec.sections} - {s.name for s in skipped}
+        problems = []
+        for number, item in enumerate(spec.interactions, start=1):
+            if any(s.start <= item.start < s.end for s in skipped):
+                continue
+            name, path = describe(number, item), "when"
+            try:
+                if item.when is not None and not self._holds(item.when, row, f"{name}, field when"):
+                    continue
+                for path, source in templated_texts(item, kept):
+                    what = f"{name}, field {path}"
+                    if path != "href":
+                        self._check_text(source, row, what)
+                        continue
+                    href = self._render(source, row, what).strip()
+                    try:
+                        check_link(href)
+                    except ValueError as exc:
+                        raise DataError(f"{href[:200]!r}: {exc}") from None
+            except PermanentError as exc:
+                reason = exc.reason if isinstance(exc, DataError) else str(exc)
+                problems.append(DataError(reason if reason.startswith(name) else f"{name}, field {path}: {reason}"))
+        return problems
 
     def _visible_layers(self, kept: tuple[bool, ...]) -> tuple[bool, ...]:
         """Which layers show when these sections are kept: not those wholly in skipped sections (audio always)."""

@@ -33,7 +33,7 @@ from pvideo.render.probe import probe
 from pvideo.scene.document import EditError, SceneDocument
 from pvideo.scene.layers import AudioLayer, Box, percent_of
 from pvideo.scene.marks import Marks
-from pvideo.scene.problems import Problem, at_path, spec_problems
+from pvideo.scene.problems import Problem, at_path, message_path, spec_problems
 from pvideo.scene.samples import sample_row, with_sample_links
 from pvideo.scene.spec import SceneSpec
 from pvideo.settings import Settings
@@ -69,6 +69,8 @@ def check_scene_text(text: str, settings: Settings, storage: Storage | None = No
 def _placed(message: str, spec: SceneSpec, data: Any, marks: Marks) -> Problem:
     """A compile or asset error (which names its layer as ``layer N (type 'id')``) at its layer and field."""
     found = _LAYER_PREFIX.match(message)
+    if found is None and (path := message_path(message)) is not None:  # an interaction's or a section's
+        return at_path(message, data, marks, path)
     if found is None:
         top = next((key for key in ("captions", "chapters", "sections", "video") if key in message), None)
         return at_path(message, data, marks, [top] if top else [])

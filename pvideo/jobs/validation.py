@@ -6,7 +6,10 @@ switched off (``when: "false"``), so one bad layer never hides another and
 per-row problems show up — a templated image, clip or music file missing for
 that row, a CTA URL that is not http(s), a ``when`` that fails. Compiling
 rasterizes text and images but encodes no video (``pvideo.jobs.rowcheck`` is the
-fast check a campaign submission runs on each row).
+fast check a campaign submission runs on each row). Interactions are checked per row as
+their landing page shows them (``RowCheck.interaction_problems``), and against the
+template's length (``interaction_time_problems``); a problem that names an interaction or a
+section gets the line of the scene file it is about.
 """
 
 from __future__ import annotations
@@ -16,14 +19,19 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from pvideo.errors import DataError, PvideoError
+from pvideo.errors import AssetError, DataError, PvideoError, SceneError
 from pvideo.jobs.glyphs import glyph_warnings
-from pvideo.plan.assets import AssetsDir
+from pvideo.jobs.rowcheck import RowCheck
+from pvideo.plan.assets import AssetsDir, resolve_asset
 from pvideo.plan.compiler import asset_problems, compile_plan
 from pvideo.plan.model import RenderPlan
 from pvideo.plan.uploads import asset_root
 from pvideo.render import captions
+from pvideo.render.probe import probe
 from pvideo.scene.customers import coerce_row, read_customers
+from pvideo.scene.interactions import ChoiceInteraction, describe
+from pvideo.scene.marks import mark_of, yaml_marks
+from pvideo.scene.problems import message_path
 from pvideo.scene.samples import sample_row, with_sample_links
 from pvideo.scene.spec import SceneSpec, load_scene
 from pvideo.settings import Settings
@@ -45,7 +53,8 @@ def validate_scene(
     except PvideoError as exc:
         return [str(exc)]
     assets = asset_root(settings, storage_from_settings(settings))
-    problems = [f"{scene}: {p}" for p in scene_problems(spec, assets)]
+    at = _placer(scene)
+    problems = [at(p) for p in scene_problems(spec, assets)]
     compiler = _compiler(settings)
     if customers is None:
         if problems:
@@ -53,7 +62,7 @@ def validate_scene(
         sample = sample_row(spec)  # hrefs only real data can check are left to --data (see samples)
         checked = with_sample_links(spec, sample)
         warnings += [f"{scene}: {w}" for w in glyph_warnings(spec, sample, assets)]
-        return [f"{scene}: {p}" for p in row_problems(checked, sample, assets, compiler)]
+        return [at(p) for p in row_problems(checked, sample, assets, compiler)]
     try:
         rows = read_customers(customers, spec)
     except PvideoError as exc:
@@ -73,12 +82,59 @@ def validate_scene(
     return problems
 
 
+def _placer(scene: Path) -> Callable[[PvideoError], str]:
+    """How a scene-wide problem is printed: the file, and the line of the interaction or section
+    the message names (the scene loaded, so the text is there to read the lines from)."""
+    marks = yaml_marks(scene.read_text(encoding="utf-8"))
+
+    def at(problem: PvideoError) -> str:
+        path = message_path(str(problem))
+        mark = mark_of(marks, path) if path else None
+        return f"{scene}, line {mark[0]}, column {mark[1]}: {problem}" if mark else f"{scene}: {problem}"
+
+    return at
+
+
 def scene_problems(spec: SceneSpec, assets_dir: AssetsDir) -> list[PvideoError]:
-    """Files every row needs: the template, fonts, untemplated media, the captions file."""
+    """Files every row needs: the template, fonts, untemplated media, the captions file; then
+    whether the interactions fit in the template."""
     problems: list[PvideoError] = list(asset_problems(spec, assets_dir))  # a missing captions file too
     src = spec.captions.src if spec.captions is not None else None
     if src and (Path(assets_dir) / src).is_file():
         problems += _caught(lambda: captions.template_cues(assets_dir, src))  # is it valid WebVTT?
+    if spec.interactions and not problems:
+        try:
+            duration = probe(resolve_asset(assets_dir, spec.video), count_frames=False).duration
+        except AssetError as exc:
+            return [*problems, exc]
+        problems += interaction_time_problems(spec, duration)
+    return problems
+
+
+_LATE = 1e-3  # seconds: a container's rounding, not an author's mistake
+
+
+def interaction_time_problems(spec: SceneSpec, duration: float) -> list[SceneError]:
+    """Interactions that start at or after the end of the ``duration``-second template, end after
+    it, or offer a branch that runs past it; each message names the interaction and the field."""
+    problems = []
+    sections = {s.name: s for s in spec.sections}
+    for number, item in enumerate(spec.interactions, start=1):
+        name = describe(number, item)
+        if item.start >= duration:
+            problems.append(SceneError(f"{name}, field start: {item.start:g} s is not inside the {duration:g} s video"))
+        elif item.end is not None and item.end > duration + _LATE:
+            problems.append(SceneError(f"{name}, field end: {item.end:g} s is after the video's end ({duration:g} s)"))
+        if isinstance(item, ChoiceInteraction):
+            for k, option in enumerate(item.options):
+                section = sections.get(option.section)
+                if section is not None and section.end > duration + _LATE:
+                    problems.append(
+                        SceneError(
+                            f"{name}, field options.{k}.section: section {section.name!r} ends at {section.end:g} s, "
+                            f"after the video's end ({duration:g} s)"
+                        )
+                    )
     return problems
 
 
@@ -119,6 +175,7 @@ def row_problems(
             errors.append(exc)
     errors += _caught(lambda: captions.caption_cues(spec, row, assets_dir))
     errors += _caught(lambda: captions.scene_chapters(spec, row, float("inf")))
+    errors += RowCheck(spec, assets_dir).interaction_problems(row)
     return errors
 
 

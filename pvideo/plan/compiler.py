@@ -226,7 +226,7 @@ def _draw(
 def _sections(spec: SceneSpec, row: Mapping[str, Any], row_number: int | None) -> tuple[PlanSection, ...]:
     try:
         return tuple(
-            PlanSection(s.name, s.start, s.end, holds(s.when, row, field=f"section {s.name!r} when"))
+            PlanSection(s.name, s.start, s.end, s.when is None or holds(s.when, row, field=f"section {s.name!r} when"))
             for s in spec.sections
         )
     except DataError as exc:

@@ -6,7 +6,9 @@ data, to underline the line and select the layer. So the text goes through the s
 the loader: the same limits (``load_yaml``), the same model (``SceneSpec``); only the
 reporting differs. Positions come from the text's node marks (``pvideo.scene.marks``): a
 pydantic location such as ``layers.2.text.box.x`` becomes the path ``layers/2/box/x`` and the
-line of that key, or of the nearest key above it that the text has.
+line of that key, or of the nearest key above it that the text has. Checks past the model
+(the template's length, a row's labels) name what they are about in their message
+(``interaction 2 (choice 'topic'), field options.0.section``): ``message_path`` reads it back.
 """
 
 from __future__ import annotations
@@ -19,12 +21,14 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from pvideo.scene.interactions import INTERACTION_TYPES
 from pvideo.scene.layers import LAYER_TYPES
 from pvideo.scene.limits import InputLimitError, load_yaml, text_problem
 from pvideo.scene.marks import Marks, did_you_mean, mark_of, yaml_marks
-from pvideo.scene.spec import SceneSpec
+from pvideo.scene.spec import SceneSpec, data_path, location
 
 _CROSS_LAYER = re.compile(r"^layer (\d+) ")
+_NAMED = re.compile(r"\b(interaction|section) (\d+) \([^)]*\)(?:, field ([\w.]+))?")
 
 
 @dataclass(frozen=True)
@@ -44,13 +48,18 @@ class Problem:
 
 
 def at_path(message: str, data: Any, marks: Marks, path: list[str | int]) -> Problem:
-    """A problem about ``path`` of the scene ``data`` (``["layers", 2, "box", "x"]``), placed by ``marks``."""
+    """A problem about ``path`` of the scene ``data`` (``["layers", 2, "box", "x"]``), placed by ``marks``.
+
+    A layer's problem names its layer in ``layer``; an interaction's or a section's names it in
+    the message (``interaction 2 (choice 'topic'), field options.0.section: ...``)."""
     layer: int | None = None
     layer_id: str | None = None
     field_path = path
     if len(path) >= 2 and path[0] == "layers" and isinstance(path[1], int):
         layer, field_path = path[1], path[2:]
         layer_id = _layer_id(data, layer)
+    elif len(path) >= 2 and path[0] in ("interactions", "sections") and not _NAMED.match(message):
+        message = f"{location(list(path), data)}: {message}"
     mark = mark_of(marks, _spelled(marks, path))
     return Problem(
         message=message,
@@ -60,6 +69,16 @@ def at_path(message: str, data: Any, marks: Marks, path: list[str | int]) -> Pro
         line=mark[0] if mark else None,
         column=mark[1] if mark else None,
     )
+
+
+def message_path(message: str) -> list[str | int] | None:
+    """The scene path a check's message names (``interaction 2 (nps 'score'), field start`` ->
+    ``["interactions", 1, "start"]``; a section's likewise), for placing it; ``None`` if none."""
+    found = _NAMED.search(message)
+    if found is None:
+        return None
+    field = [int(p) if p.isdigit() else p for p in (found.group(3) or "").split(".") if p]
+    return [f"{found.group(1)}s", int(found.group(2)) - 1, *field]
 
 
 def spec_problems(text: str) -> tuple[SceneSpec | None, list[Problem], Any, Marks]:
@@ -92,13 +111,14 @@ def spec_problems(text: str) -> tuple[SceneSpec | None, list[Problem], Any, Mark
 
 def _problem(error: Any, data: Any, marks: Marks) -> Problem:
     loc = list(error["loc"])
-    path = _data_path(loc)
+    path: list[str | int] = [p if isinstance(p, int) else str(p) for p in data_path(loc)]
     message = str(error["msg"]).removeprefix("Value error, ")
     if error["type"] == "union_tag_invalid":
         kind = str(error["input"].get("type"))
-        near = difflib.get_close_matches(kind, LAYER_TYPES, n=1)
+        what, types = ("interaction", INTERACTION_TYPES) if loc[:1] == ["interactions"] else ("layer", LAYER_TYPES)
+        near = difflib.get_close_matches(kind, types, n=1)
         hint = f"did you mean {near[0]!r}? " if near else ""
-        message = f"unknown layer type {kind!r}; {hint}expected one of {', '.join(LAYER_TYPES)}"
+        message = f"unknown {what} type {kind!r}; {hint}expected one of {', '.join(types)}"
         path = [*path, "type"]
     elif error["type"] == "extra_forbidden":
         close = did_you_mean(SceneSpec, loc)
@@ -106,13 +126,6 @@ def _problem(error: Any, data: Any, marks: Marks) -> Problem:
     elif not loc and (layer := _CROSS_LAYER.match(message)):  # a check across layers (a duplicate id)
         path = ["layers", int(layer.group(1)) - 1, "id"]
     return at_path(message, data, marks, path)
-
-
-def _data_path(loc: list[Any]) -> list[str | int]:
-    """pydantic's ``loc`` as a path in the file: without the type tag it puts after a layer's index."""
-    if len(loc) >= 3 and loc[0] == "layers" and isinstance(loc[1], int) and loc[2] in LAYER_TYPES:
-        loc = [*loc[:2], *loc[3:]]
-    return [p if isinstance(p, int) else str(p) for p in loc]
 
 
 def _spelled(marks: Marks, path: list[str | int]) -> list[str | int]:

@@ -6,7 +6,8 @@ each declared field gets a value of its type that passes its own checks (a
 not render to an http(s) link with that row, but does when the text fields
 hold a link (a ``str`` field holding a whole URL), depends on real values:
 validation cannot judge it without data, so it says so
-(``data_dependent_hrefs``) instead of reporting a false problem.
+(``data_dependent_hrefs``) instead of reporting a false problem. A calendar interaction's
+``href`` is judged the same way.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pvideo.errors import DataError
+from pvideo.errors import PermanentError
+from pvideo.scene.interactions import CalendarInteraction
 from pvideo.scene.layers import CtaLayer
 from pvideo.scene.sandbox import render_text
 from pvideo.scene.spec import FieldSpec, SceneSpec
@@ -58,19 +60,31 @@ def data_dependent_hrefs(spec: SceneSpec, row: Mapping[str, Any]) -> list[tuple[
 def _is_link(href: str, row: Mapping[str, Any]) -> bool:
     try:
         check_link(render_text(href, row, field="href"))
-    except (ValueError, DataError):
+    except (ValueError, PermanentError):  # a template error too: reported where it is compiled
         return False
     return True
 
 
 def with_sample_links(spec: SceneSpec, row: Mapping[str, Any]) -> SceneSpec:
     """``spec`` with each data-dependent ``href`` replaced by a sample link, so the rest of those
-    CTA layers (label, font, box) is still checked over the sample row."""
+    CTA layers (label, font, box) and calendar interactions is still checked over the sample row."""
     hrefs = {number for number, _ in data_dependent_hrefs(spec, row)}
-    if not hrefs:
+    linked = {**row, **{name: SAMPLE_LINK for name, f in spec.fields.items() if f.type == "str"}}
+    calendars = {
+        item.id
+        for item in spec.interactions
+        if isinstance(item, CalendarInteraction)
+        and "{" in item.href
+        and not _is_link(item.href, row)
+        and _is_link(item.href, linked)
+    }
+    if not hrefs and not calendars:
         return spec
     layers = [
         layer.model_copy(update={"href": SAMPLE_LINK}) if number in hrefs else layer
         for number, layer in enumerate(spec.layers, start=1)
     ]
-    return spec.model_copy(update={"layers": layers})
+    interactions = [
+        item.model_copy(update={"href": SAMPLE_LINK}) if item.id in calendars else item for item in spec.interactions
+    ]
+    return spec.model_copy(update={"layers": layers, "interactions": interactions})

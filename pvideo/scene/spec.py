@@ -2,9 +2,10 @@
 
 A scene names a base video under ``assets/``, the customer fields it uses, and
 layers drawn over the video in time windows (``pvideo.scene.layers``), plus
-conditional sections, captions, chapters and the email thumbnail. Everything is
-plain data, so a spec travels unchanged in a Dramatiq message or a database
-column (``spec.model_dump(mode="json")``).
+sections (conditional, or the branches of a path), captions, chapters, the email
+thumbnail and the interactions its landing page asks (``pvideo.scene.interactions``).
+Everything is plain data, so a spec travels unchanged in a Dramatiq message or a
+database column (``spec.model_dump(mode="json")``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pvideo.errors import SceneError
 from pvideo.scene.checks import SpecModel, is_identifier
 from pvideo.scene.conditions import check_condition
+from pvideo.scene.interactions import INTERACTION_TYPES, Interaction, check_interactions
 from pvideo.scene.layers import LAYER_TYPES, CtaLayer, Layer
 from pvideo.scene.limits import InputLimitError, load_yaml
 from pvideo.scene.marks import Marks, did_you_mean, mark_of, yaml_marks
@@ -28,12 +30,17 @@ from pvideo.scene.urls import normalize_url
 
 
 class Section(SpecModel):
-    """A conditional range of the template (seconds): skipped when ``when`` is false for the row."""
+    """A named range of the template (seconds): skipped when ``when`` is false for the row, and
+    a branch a ``choice`` interaction jumps to (played, then on at ``then``; skipped unchosen)."""
 
     name: str
     start: float = Field(ge=0, description="first second of the range (ingest cuts a segment there)")
     end: float = Field(gt=0, description="second after the range (ingest cuts a segment there)")
-    when: str
+    when: str | None = Field(default=None, description="Jinja2 expression over the row; false: cut from the video")
+    then: str | None = Field(
+        default=None,
+        description="where a chosen branch goes on: a section's name or `end`; left out: after the branches",
+    )
 
     _when = field_validator("when")(check_condition)
 
@@ -181,6 +188,9 @@ class SceneSpec(SpecModel):
     captions: Captions | None = None
     chapters: list[ChapterMark] = Field(default_factory=list)
     thumbnail: Thumbnail = Field(default_factory=Thumbnail)
+    interactions: list[Interaction] = Field(
+        default_factory=list, description="What the viewer answers inside the video: polls, forms, paths, ..."
+    )
 
     @field_validator("fields")
     @classmethod
@@ -224,6 +234,12 @@ class SceneSpec(SpecModel):
             if after.start < before.end:
                 raise ValueError(f"sections {before.name!r} and {after.name!r} overlap")
         return value
+
+    @model_validator(mode="after")
+    def _interactions_fit(self) -> SceneSpec:
+        """Paths name sections, ``then`` goes forward, one pause at a time: each problem at its key."""
+        check_interactions(self.interactions, self.sections)
+        return self
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
@@ -280,12 +296,13 @@ def _describe(exc: ValidationError, data: Any, source: str, marks: Marks) -> str
     for err in exc.errors():
         loc = list(err["loc"])
         msg = err["msg"].removeprefix("Value error, ")
-        path = _data_path(loc)
+        path = data_path(loc)
         if err["type"] == "union_tag_invalid":
             kind = str(err["input"].get("type"))
-            near = difflib.get_close_matches(kind, LAYER_TYPES, n=1)
+            what, types = ("interaction", INTERACTION_TYPES) if loc[:1] == ["interactions"] else ("layer", LAYER_TYPES)
+            near = difflib.get_close_matches(kind, types, n=1)
             hint = f"did you mean {near[0]!r}? " if near else ""
-            msg = f"unknown layer type {kind!r}; {hint}expected one of {', '.join(LAYER_TYPES)}"
+            msg = f"unknown {what} type {kind!r}; {hint}expected one of {', '.join(types)}"
             path = [*path, "type"]
         elif err["type"] == "extra_forbidden":
             close = did_you_mean(SceneSpec, loc)
@@ -294,32 +311,39 @@ def _describe(exc: ValidationError, data: Any, source: str, marks: Marks) -> str
             path = ["layers", int(layer.group(1)) - 1, "id"]
         mark = mark_of(marks, path)
         at = f"{source}, line {mark[0]}, column {mark[1]}" if mark else source
-        text = f"{at}: {msg}" if not loc and msg.startswith("layer ") else f"{at}: {_location(loc, data)}: {msg}"
+        text = f"{at}: {msg}" if not loc and msg.startswith("layer ") else f"{at}: {location(loc, data)}: {msg}"
         lines.append((mark or (0, 0), text))
     return "\n".join(text for _, text in sorted(lines, key=lambda line: line[0]))
 
 
-def _data_path(loc: list[Any]) -> list[Any]:
+_TAGGED = frozenset({*(("layers", t) for t in LAYER_TYPES), *(("interactions", t) for t in INTERACTION_TYPES)})
+"""(list, type) pairs: pydantic puts a tagged union's type in the loc after the index."""
+
+
+def data_path(loc: list[Any]) -> list[Any]:
     """pydantic's ``loc`` as a path in the file: without the layer type it puts after a layer's index."""
-    if len(loc) >= 3 and loc[0] == "layers" and isinstance(loc[1], int) and loc[2] in LAYER_TYPES:
+    if len(loc) >= 3 and isinstance(loc[1], int) and (loc[0], loc[2]) in _TAGGED:
         return [*loc[:2], *loc[3:]]
     return loc
 
 
-def _location(loc: list[Any], data: Any) -> str:
-    """Turn pydantic's loc into 'layer 2 (cta 'buy'), field href'."""
-    if len(loc) >= 2 and loc[0] == "layers" and isinstance(loc[1], int):
+def location(loc: list[Any], data: Any) -> str:
+    """A place in the scene as messages name it: ``layer 2 (cta 'buy'), field href``,
+    ``interaction 1 (form 'signup'), field fields.0.prefill``, ``section 2 ('billing'), field then``."""
+    if len(loc) >= 2 and loc[0] in ("layers", "interactions", "sections") and isinstance(loc[1], int):
         index = loc[1]
         rest = [str(p) for p in loc[2:]]
-        if rest and rest[0] in LAYER_TYPES:
+        if rest and (loc[0], rest[0]) in _TAGGED:
             rest = rest[1:]  # pydantic puts the discriminator tag in the loc
-        layer_desc = f"layer {index + 1}"
+        desc = f"{loc[0].removesuffix('s')} {index + 1}"
         try:
-            raw = data["layers"][index]
-            kind = raw.get("type", "?")
-            ident = raw.get("id")
-            layer_desc += f" ({kind}{' ' + repr(ident) if ident else ''})"
+            raw = data[loc[0]][index]
+            if loc[0] == "sections":
+                desc += f" ({raw['name']!r})"
+            else:
+                ident = raw.get("id")
+                desc += f" ({raw.get('type', '?')}{' ' + repr(ident) if ident else ''})"
         except (KeyError, IndexError, TypeError, AttributeError):
             pass
-        return f"{layer_desc}, field {'.'.join(rest)}" if rest else layer_desc
+        return f"{desc}, field {'.'.join(rest)}" if rest else desc
     return f"field {'.'.join(str(p) for p in loc)}" if loc else "scene"

@@ -45,6 +45,9 @@ Metrics.
 - ``ctas``: per CTA id: impression and click events, ``impressed`` and
   ``clickers`` (distinct viewers), ``ctr`` = viewers who clicked after an
   impression / impressed viewers (``pvideo.tracking.ctas``).
+- ``interactions``: per interaction of the scene, shown, answered, skipped, the answer rate and
+  its results (poll bars, NPS, ratings, form submissions, branches and their completion),
+  defined in ``pvideo.tracking.interaction_stats``.
 - Kept for the first API's clients: ``landing_views`` (= page_views),
   ``viewers`` (= links_opened), ``plays`` (viewers with a play event),
   ``completions`` (viewers with an end/ended event), ``cta_clicks``
@@ -67,6 +70,7 @@ from sqlalchemy.orm import Session
 from pvideo.db.models import Render, WatchSession, WatchViewer
 from pvideo.jobs.campaigns import get_campaign, status_counts
 from pvideo.tracking.ctas import cta_table
+from pvideo.tracking.interaction_stats import interaction_table
 from pvideo.tracking.rollups import SessionRow, viewer_rollup
 from pvideo.tracking.watching import BUCKETS
 
@@ -193,6 +197,7 @@ def campaign_analytics(
         "page_views": page_views,
         **summary,
         "ctas": ctas,
+        "interactions": interaction_table(conn, campaign, start, end),
         "by_day": [{"day": k, **by_day[k], **_summary(viewers_by_day[k], None, short=True)} for k in sorted(by_day)],
         "by_device": [
             {"device": k, **by_device[k], **_summary(viewers_by_device[k], None, short=True)} for k in sorted(by_device)

@@ -7,6 +7,14 @@ The event model follows Snowplow's media schema (``page_view``, ``ready``,
 accepted. A bad event never sinks its batch: it is stored in
 ``failed_events`` with the reason, and the good ones are stored.
 
+The player adds ``interaction_shown`` and ``interaction_skipped`` (with the
+``interaction_id``, checked against the interactions that render asks, and
+for a skip the ``detail`` skip, escape or timeout). ``interaction_answered``
+and ``branch_chosen`` are written by the server when an answer is stored
+(``pvideo.tracking.responses``), never accepted from a page. Stored events
+that are webhook events (a CTA click, a skip, the end) are published to the
+campaign's subscriptions in the same transaction (``pvideo.tracking.writeback``).
+
 Three clocks: ``client_ts`` (the device's clock when the event happened),
 the batch's ``sent_at`` (the device's clock when it was sent) and
 ``received_at`` (ours). ``occurred_at = received_at - (sent_at - client_ts)``
@@ -17,16 +25,22 @@ the retry queue (Snowplow's derived timestamp).
 from __future__ import annotations
 
 import json
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from sqlalchemy.orm import Session
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
 
-from pvideo.db.bulk import insert_rows, on_conflict
+from pvideo.db.bulk import insert_rows, on_conflict, one_of
 from pvideo.db.models import Event, FailedEvent, Render, utcnow
+from pvideo.errors import PermanentError
+from pvideo.plan.interactive import render_interactive
 from pvideo.tracking.rollups import apply as apply_rollups
+from pvideo.tracking.writeback import publish_events
 
 EventType = Literal[
     "page_view",
@@ -44,7 +58,26 @@ EventType = Literal[
     "error",
     "progress",
     "ended",
+    "interaction_shown",
+    "interaction_skipped",
+    "interaction_answered",
+    "branch_chosen",
 ]
+
+
+class InteractionEvent(StrEnum):
+    """The events about an interaction: the player sends the first two; the server writes the
+    others when it stores an answer."""
+
+    SHOWN = "interaction_shown"
+    SKIPPED = "interaction_skipped"
+    ANSWERED = "interaction_answered"
+    BRANCH_CHOSEN = "branch_chosen"
+
+
+PLAYER_INTERACTION_TYPES = frozenset({InteractionEvent.SHOWN.value, InteractionEvent.SKIPPED.value})
+SERVER_INTERACTION_TYPES = frozenset({InteractionEvent.ANSWERED.value, InteractionEvent.BRANCH_CHOSEN.value})
+SKIP_REASONS = ("skip", "escape", "timeout")
 POSITION_TYPES = frozenset({"play", "pause", "seek_start", "seek_end", "percent_progress", "ping", "end"})
 CTA_TYPES = frozenset({"cta_impression", "cta_click"})
 MAX_BATCH = 100
@@ -65,10 +98,11 @@ class EventIn(BaseModel):
     percent: int | None = Field(default=None, ge=0, le=100)
     duration: float | None = Field(default=None, gt=0, le=86_400)
     detail: str | None = Field(default=None, max_length=200)
+    interaction_id: str | None = Field(default=None, max_length=64)
 
     @model_validator(mode="after")
     def _fields_for_type(self) -> EventIn:
-        if any("\x00" in v for v in (self.event_id, self.cta_id, self.detail) if v):
+        if any("\x00" in v for v in (self.event_id, self.cta_id, self.detail, self.interaction_id) if v):
             raise ValueError("text must not contain NUL characters")  # PostgreSQL text cannot hold them
         if self.type in POSITION_TYPES and self.position is None:
             raise ValueError(f"a {self.type} event needs a position")
@@ -76,6 +110,14 @@ class EventIn(BaseModel):
             raise ValueError(f"a {self.type} event needs a cta_id")
         if self.type == "percent_progress" and (self.percent is None or self.percent % 10 or not self.percent):
             raise ValueError("a percent_progress event needs percent in 10, 20, ... 100")
+        if self.type in SERVER_INTERACTION_TYPES:
+            raise ValueError(
+                f"{self.type} events are written by the server when an answer is stored (POST /api/responses)"
+            )
+        if self.type in PLAYER_INTERACTION_TYPES and not self.interaction_id:
+            raise ValueError(f"a {self.type} event needs an interaction_id")
+        if self.type == InteractionEvent.SKIPPED.value and self.detail is not None and self.detail not in SKIP_REASONS:
+            raise ValueError(f"detail: an interaction_skipped event says why: {', '.join(SKIP_REASONS)}")
         return self
 
 
@@ -97,14 +139,17 @@ class Ingested:
     failed: list[tuple[int, str]] = field(default_factory=list)
 
 
-def check_event(raw: Any, render: Render) -> EventIn:
-    """One event validated against the schema and against ``render``; ``ValueError`` says why not."""
+def check_event(raw: Any, render: Render, asked: Collection[str] = ()) -> EventIn:
+    """One event validated against the schema and against ``render`` (``asked``: the ids of the
+    interactions it asks); ``ValueError`` says why not."""
     try:
         event = EventIn.model_validate(raw)
     except ValidationError as exc:
         raise ValueError(describe(exc)) from None
     if event.type in CTA_TYPES and event.cta_id not in {h.get("id") for h in render.hotspots or []}:
         raise ValueError(f"cta_id {event.cta_id!r} is not a CTA of this video")
+    if event.type in PLAYER_INTERACTION_TYPES and event.interaction_id not in asked:
+        raise ValueError(f"interaction_id {event.interaction_id!r} is not an interaction of this video")
     if render.duration and event.position is not None and event.position > render.duration * 1.05 + 1:
         raise ValueError(f"position {event.position:g} is beyond the video's end ({render.duration:g} s)")
     return event
@@ -158,11 +203,19 @@ def ingest_many(session: Session, batches: list[Batch], *, received: datetime | 
     received = received or utcnow()
     results = [Ingested() for _ in batches]
     failed_rows, rows, owner = [], [], {}
+    asked = asked_interactions(
+        session,
+        {
+            b.render.id
+            for b in batches
+            if any(isinstance(e, dict) and e.get("type") in PLAYER_INTERACTION_TYPES for e in b.events)
+        },
+    )
     for n, (batch, result) in enumerate(zip(batches, results, strict=True)):
         render = batch.render
         for index, raw in enumerate(batch.events):
             try:
-                event = check_event(raw, render)
+                event = check_event(raw, render, asked.get(render.id, {}))
             except ValueError as exc:
                 result.failed.append((index, str(exc)))
                 failed_rows.append(_failed_row(render, raw, str(exc), received))
@@ -179,7 +232,25 @@ def ingest_many(session: Session, batches: list[Batch], *, received: datetime | 
         result.stored += 1
         result.duplicates -= 1
     apply_rollups(session, stored, {b.render.id: (b.render.campaign_id, b.render.duration) for b in batches})
+    publish_events(session, stored, asked)
     return results
+
+
+def asked_interactions(session: Session, render_ids: Iterable[str]) -> dict[str, dict[str, str]]:
+    """Per render, the interactions its viewer is asked (``pvideo.plan.interactive``): id -> type.
+    A render whose scene no longer reads has none."""
+    ids = list(render_ids)
+    if not ids:
+        return {}
+    query = select(Render).options(selectinload(Render.campaign)).where(one_of(session.connection(), Render.id, ids))
+    return {render.id: _interaction_types(render) for render in session.scalars(query)}
+
+
+def _interaction_types(render: Render) -> dict[str, str]:
+    try:
+        return {i["id"]: i["type"] for i in render_interactive(render)["interactions"]}
+    except (ValueError, PermanentError):
+        return {}
 
 
 def _event_row(
@@ -201,6 +272,7 @@ def _event_row(
         "detail": ev.detail,
         "device": device,
         "occurred_at": occurred_at(ev.client_ts, sent_at, received),
+        "interaction_id": ev.interaction_id,
     }
 
 

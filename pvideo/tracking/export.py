@@ -33,6 +33,7 @@ COLUMNS = (
     "percent",
     "media_duration",
     "cta_id",
+    "interaction_id",
     "detail",
     "device",
     "client_ts",

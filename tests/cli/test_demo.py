@@ -20,6 +20,7 @@ TEMPLATES = {
     "welcome-square": "welcome-square.mp4",
     "bill": "bill.mp4",
     "renewal": "renewal.mp4",
+    "checkin": "checkin.mp4",
 }
 
 
@@ -29,9 +30,9 @@ def test_demo_renders_every_example_campaign(tmp_path):
         ["pvideo", "demo", "--no-serve"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    for line in ("6/6 rendered", "3/3 rendered", "2/2 rendered", "23/23 videos in 5 campaigns"):
+    for line in ("6/6 rendered", "3/3 rendered", "2/2 rendered", "26/26 videos in 6 campaigns"):
         assert line in result.stdout
-    assert result.stdout.count("http://127.0.0.1:8000/v/") == 23
+    assert result.stdout.count("http://127.0.0.1:8000/v/") == 26
 
     data = tmp_path / "pvideo-data"
     with sqlite3.connect(data / "pvideo.db") as db:
@@ -40,6 +41,10 @@ def test_demo_renders_every_example_campaign(tmp_path):
             "JOIN campaigns c ON c.id = r.campaign_id ORDER BY c.scene_name, r.row_number"
         ).fetchall()
     assert [customer for scene, customer, _, _ in renders if scene == "renewal"] == ["R-3001", "R-3002"]
+    with sqlite3.connect(data / "pvideo.db") as db:
+        (scene,) = db.execute("SELECT scene FROM campaigns WHERE scene_name = 'checkin'").fetchone()
+    asked = [(i["type"], i["id"]) for i in json.loads(scene)["interactions"]]
+    assert asked == [("nps", "recommend"), ("choice", "topic"), ("form", "callback"), ("calendar", "book")]
     storage = data / "storage"
     for scene, customer, video_key, outputs in renders:
         template = probe(PROJECT_ROOT / "assets" / "templates" / TEMPLATES[scene])

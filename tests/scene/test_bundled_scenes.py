@@ -11,7 +11,11 @@ from pvideo.scene.spec import load_scene
 from pvideo.settings import PROJECT_ROOT, Settings
 
 SCENES = sorted((PROJECT_ROOT / "scenes").glob("*.yaml"))
-CUSTOMERS = {"bill": "bill_customers.csv", "renewal": "renewal_customers.csv"}  # else sample_customers.csv
+CUSTOMERS = {  # else sample_customers.csv
+    "bill": "bill_customers.csv",
+    "renewal": "renewal_customers.csv",
+    "checkin": "checkin_customers.csv",
+}
 
 
 @pytest.fixture()

@@ -24,7 +24,12 @@ from pvideo.settings import PROJECT_ROOT, Settings
 from tests.conftest import CARD_SCENE, copy_assets
 
 ASSETS, SCENES = PROJECT_ROOT / "assets", PROJECT_ROOT / "scenes"
-EXAMPLES = {"welcome": "sample_customers.csv", "bill": "bill_customers.csv", "renewal": "renewal_customers.csv"}
+EXAMPLES = {
+    "welcome": "sample_customers.csv",
+    "bill": "bill_customers.csv",
+    "renewal": "renewal_customers.csv",
+    "checkin": "checkin_customers.csv",
+}
 
 
 def _rows(name: str) -> dict[str, dict]:

@@ -147,6 +147,7 @@ GOLDEN = {
         {"cta_id": "buy", "impressions": 2, "impressed": 2, "clicks": 2, "clickers": 2, "ctr": 0.5},
         {"cta_id": "more", "impressions": 2, "impressed": 2, "clicks": 2, "clickers": 1, "ctr": 0.5},
     ],
+    "interactions": [],  # the card scene asks nothing: see tests/tracking/test_interaction_stats.py
     "by_day": [
         {
             "day": "2026-11-20",

@@ -16,10 +16,12 @@ from api.routes.studio import (
     editor,
     editor_api,
     editor_render,
+    interactions,
     keys,
     library,
     scene_new,
     users,
+    webhooks,
     wizard,
 )
 
@@ -27,7 +29,9 @@ router = APIRouter(prefix="/studio", include_in_schema=False)
 router.add_api_route("", auth.studio_home, methods=["GET"])  # a sub-router may not hold the bare prefix
 for module in (
     wizard,  # before campaigns: its /campaigns/new would otherwise be taken for /campaigns/{id}
+    interactions,
     campaigns,
+    webhooks,
     scene_new,  # before library: its /scenes/new would otherwise be taken for /scenes/{name}
     editor_api,  # the editor's /scenes/{name}/editor/... (before library, whatever it adds)
     editor_render,
