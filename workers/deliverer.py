@@ -32,7 +32,9 @@ from pvideo.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-OUTAGE_PAUSE = 2.0  # seconds between passes while the database fails, rather than a warning per poll
+OUTAGE_PAUSE = 2.0
+IN_FLIGHT_PER_THREAD = 2  # claimed and not yet recorded, per thread: with a 10 s timeout, within the lease
+RECORD_BATCH = 16  # seconds between passes while the database fails, rather than a warning per poll
 
 
 class Deliverer:
@@ -47,16 +49,24 @@ class Deliverer:
         self._busy = 0  # claimed and not yet recorded
         self._outcomes: list[tuple[Outgoing, Attempt]] = []
 
-    def run_once(self) -> int:
-        """Record the outcomes that came in, then claim due deliveries for the free threads and
-        start them; how many were claimed."""
-        self._record(self._take_outcomes())
+    def run_once(self, *, flush: bool = True) -> int:
+        """Record the outcomes that came in, then claim due deliveries up to ``IN_FLIGHT_PER_THREAD``
+        per thread and start them (the pool queues what its threads cannot take yet); how many
+        were claimed. Woken by a finished POST (``flush`` False), it waits for a batch: it records
+        once ``RECORD_BATCH`` outcomes are in or nothing is left in flight, and claims once half
+        the room is free or nothing is in flight, so each query serves many deliveries (a claim
+        and a record for one delivery cost ~0.85 ms of CPU; for 64, ~0.08 ms each)."""
         rt = self.runtime()
         settings = rt.settings
+        room = settings.webhook_delivery_threads * IN_FLIGHT_PER_THREAD
+        with self._lock:
+            ready, busy = len(self._outcomes), self._busy
+        if flush or ready >= RECORD_BATCH or ready == busy:
+            self._record(self._take_outcomes())
         pool = self._pool
         with self._lock:
-            free = settings.webhook_delivery_threads - self._busy
-        if pool is None or free <= 0:
+            free, busy = room - self._busy, self._busy
+        if pool is None or free <= 0 or (busy and not flush and free < room // 2):
             return 0
         claimed = deliveries.claim(
             rt.db,
@@ -151,14 +161,15 @@ class Deliverer:
 
     def _loop(self) -> None:
         poll = self.runtime().settings.webhook_poll_seconds
+        woken = False
         while not self._stop.is_set():
             self._wakeup.clear()  # before the pass: a wake during it runs the next pass at once
             try:
-                self.run_once()
+                self.run_once(flush=not woken)
             except Exception as exc:  # the database is down: try again a little later
                 log.warning("webhook deliverer pass failed: %s", exc)
                 self._stop.wait(OUTAGE_PAUSE)
-            self._wakeup.wait(poll)
+            woken = self._wakeup.wait(poll)
 
 
 class DelivererMiddleware(Middleware):
