@@ -150,6 +150,17 @@ def _stored(app, campaign_id: str, model, count: int, timeout: float = 15.0, **w
         time.sleep(0.2)
 
 
+def _leave(page, context) -> None:
+    """Close the viewer's page once the tracker has handed over every queued event.
+
+    A closing context does not fire ``pagehide`` (the page's own flush), so a test that
+    counts events afterwards first sends what is waiting and sees it acknowledged.
+    """
+    page.evaluate("window.pvideoTracker.flush()")
+    page.wait_for_function("() => window.pvideoTracker.queue.length === 0", timeout=15_000)
+    context.close()
+
+
 def _panel(page, interaction_id: str):
     return page.locator(f'.pvideo-q[data-interaction-id="{interaction_id}"]')
 
@@ -226,7 +237,7 @@ def test_viewer_answers_nps_picks_the_second_branch_and_sends_the_form(browser, 
     assert abs(skip["from"] - 2.0) <= FRAME and abs(skip["to"] - 3.5) <= FRAME
     assert page.locator(".pvideo-q").count() == 0
     assert not errors, errors
-    context.close()
+    _leave(page, context)
 
     answers = {r.interaction_id: r for r in _stored(app, campaign_id, Response, 3)}
     assert answers["nps"].answer == {"score": 9}
@@ -271,9 +282,8 @@ def test_keyboard_only_tab_enter_and_escape(browser, checkin, artifacts):
     form.wait_for(state="detached")
     page.wait_for_function(f"() => !{VIDEO}.paused || {VIDEO}.ended")
     assert page.evaluate("document.activeElement.id") == "pvideo-video"
-    page.evaluate("window.pvideoTracker.flush()")
     assert not errors, errors
-    context.close()
+    _leave(page, context)
 
     answers = {r.interaction_id: r.answer for r in _stored(app, campaign_id, Response, 2)}
     assert answers == {"nps": {"score": 7}, "path": {"section": "savings"}}
@@ -489,7 +499,7 @@ def test_two_way_journey_answers_reach_a_signed_webhook_and_the_analytics(browse
         jumps = page.evaluate("window.pvideoInteractive.log")
         assert jumps[0]["reason"] == "default" and abs(jumps[0]["to"] - 2.0) <= FRAME, jumps  # billing
         assert not errors, errors
-        context.close()
+        _leave(page, context)
         _stored(app, campaign_id, Event, 3, type="interaction_skipped")
 
         analytics = api.get(f"/api/campaigns/{campaign_id}/analytics")
