@@ -1,7 +1,9 @@
 """Database tables: a campaign, one render per customer row, viewer events (and failed ones).
 
-Every table is importable from here: the write-back's (``pvideo.db.webhook_tables``) and the
-viewers' answers (``pvideo.db.answer_tables``) live in modules of their own.
+Every table is importable from here. The write-back's (``pvideo.db.webhook_tables``), the
+viewers' answers (``pvideo.db.answer_tables``), the studio's and access's
+(``pvideo.db.studio_tables``) and privacy's (``pvideo.db.privacy_tables``) live in modules of
+their own.
 """
 
 from __future__ import annotations
@@ -28,6 +30,18 @@ from pvideo.db.answer_tables import Response as Response
 from pvideo.db.base import Base as Base
 from pvideo.db.base import new_id as new_id
 from pvideo.db.base import utcnow as utcnow
+from pvideo.db.privacy_tables import AuditEntry as AuditEntry
+from pvideo.db.privacy_tables import ErasureJob as ErasureJob
+from pvideo.db.privacy_tables import InteractionTally as InteractionTally
+from pvideo.db.studio_tables import ApiKey as ApiKey
+from pvideo.db.studio_tables import Asset as Asset
+from pvideo.db.studio_tables import AssetKind as AssetKind
+from pvideo.db.studio_tables import ColumnMapping as ColumnMapping
+from pvideo.db.studio_tables import IngestState as IngestState
+from pvideo.db.studio_tables import Scene as Scene
+from pvideo.db.studio_tables import SceneVersion as SceneVersion
+from pvideo.db.studio_tables import StudioUpload as StudioUpload
+from pvideo.db.studio_tables import User as User
 from pvideo.db.webhook_tables import WebhookDelivery as WebhookDelivery
 from pvideo.db.webhook_tables import WebhookSubscription as WebhookSubscription
 
@@ -58,6 +72,15 @@ class Outputs(StrEnum):
     HLS = "hls"
 
 
+class TrackingMode(StrEnum):
+    """What a campaign's landing pages record (``pvideo.privacy.consent``): everything, only
+    anonymous counts, or everything once the viewer agrees (anonymous counts until then)."""
+
+    FULL = "full"
+    ANONYMOUS = "anonymous"
+    CONSENT = "consent"
+
+
 class CampaignStatus:
     ACTIVE = "active"
     CANCELLED = "cancelled"
@@ -85,6 +108,13 @@ class Campaign(Base):
     """Who submitted it: a studio user's email, ``api key <prefix>`` or ``cli``; shown in the studio's list."""
     scene_version_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     """The ``SceneVersion`` it was submitted with (``None``: a scene file, or before versions existed)."""
+
+    tracking: Mapped[str] = mapped_column(String(16), default=TrackingMode.FULL, server_default=TrackingMode.FULL.value)
+    retention: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    """This campaign's own retention (``pvideo.privacy.retention``), over the deployment's:
+    ``events_days``, ``outputs_days``, ``row_data`` ("keep" or "after_render")."""
+    ends_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    """When the campaign ends: outputs' retention counts from here (else from ``completed_at``)."""
 
     renders: Mapped[list[Render]] = relationship(back_populates="campaign", order_by="Render.row_number")
 
@@ -121,6 +151,9 @@ class Render(Base):
     finished_at: Mapped[datetime | None] = mapped_column(nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    erased_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    """Set when the customer was erased (``pvideo.privacy.erasure``): the row stays, without the
+    person (``customer_id`` "", no data, token or outputs), so the campaign's counts hold."""
 
     campaign: Mapped[Campaign] = relationship(back_populates="renders")
 
@@ -269,130 +302,3 @@ class WatchCta(Base):
     campaign_id: Mapped[str] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
     impressions: Mapped[int] = mapped_column(Integer, default=0)
     clicks: Mapped[int] = mapped_column(Integer, default=0)
-
-
-class ApiKey(Base):
-    """An API key with scopes; only a SHA-256 digest of the key is stored (see ``pvideo.access.apikeys``)."""
-
-    __tablename__ = "api_keys"
-
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    name: Mapped[str] = mapped_column(String(200))
-    prefix: Mapped[str] = mapped_column(String(16))
-    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    scopes: Mapped[list[Any]] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    revoked_at: Mapped[datetime | None] = mapped_column(nullable=True)
-
-
-class User(Base):
-    """A studio user: a role, an Argon2 password hash (none until the invite is accepted).
-
-    ``session_generation`` is part of every session cookie: bumping it signs the user out
-    everywhere. An invite stores only a digest of its one-time token."""
-
-    __tablename__ = "users"
-
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    email: Mapped[str] = mapped_column(String(320), unique=True)
-    role: Mapped[str] = mapped_column(String(16))
-    password_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)
-    invite_digest: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
-    invite_expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
-    session_generation: Mapped[int] = mapped_column(Integer, default=0)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    created_by: Mapped[str | None] = mapped_column(String(320), nullable=True)
-    disabled_at: Mapped[datetime | None] = mapped_column(nullable=True)
-    last_sign_in_at: Mapped[datetime | None] = mapped_column(nullable=True)
-
-
-class ColumnMapping(Base):
-    """The last column mapping used with a scene in the studio: customer-file column -> scene field."""
-
-    __tablename__ = "column_mappings"
-
-    scene_name: Mapped[str] = mapped_column(String(200), primary_key=True)
-    mapping: Mapped[dict[str, Any]] = mapped_column(JSON)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
-
-
-class StudioUpload(Base):
-    """A customer file uploaded in the new-campaign wizard, kept until it is submitted or expires.
-
-    The file itself lives under the data folder (``uploads/<id>``); the row holds the choices
-    made about it in later steps (sheet, column mapping) so every step is a plain form."""
-
-    __tablename__ = "studio_uploads"
-
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    scene_name: Mapped[str] = mapped_column(String(200))
-    filename: Mapped[str] = mapped_column(String(255))
-    kind: Mapped[str] = mapped_column(String(8))  # csv | xlsx
-    size: Mapped[int] = mapped_column(BigInteger, default=0)
-    sheet: Mapped[str | None] = mapped_column(String(100), nullable=True)
-    mapping: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
-    campaign_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    scene_version_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    """The scene version picked (its latest when the file came): the campaign pins it."""
-
-
-class Scene(Base):
-    """A named scene of the library; its text lives in immutable ``SceneVersion`` rows
-    (``pvideo.jobs.scenelibrary``). An archived scene is offered for no new campaign."""
-
-    __tablename__ = "scenes"
-
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    name: Mapped[str] = mapped_column(String(200), unique=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    created_by: Mapped[str | None] = mapped_column(String(320), nullable=True)
-    archived_at: Mapped[datetime | None] = mapped_column(nullable=True)
-
-
-class SceneVersion(Base):
-    """One saved text of a scene, byte for byte, numbered 1, 2, ... per scene; never changed."""
-
-    __tablename__ = "scene_versions"
-    __table_args__ = (UniqueConstraint("scene_id", "number", name="uq_scene_versions_scene_number"),)
-
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    scene_id: Mapped[str] = mapped_column(ForeignKey("scenes.id", ondelete="CASCADE"))
-    number: Mapped[int] = mapped_column(Integer)
-    yaml_text: Mapped[str] = mapped_column(Text)
-    sha256: Mapped[str] = mapped_column(String(64))
-    author: Mapped[str] = mapped_column(String(320))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    note: Mapped[str | None] = mapped_column(String(500), nullable=True)
-
-
-class AssetKind(StrEnum):
-    """What an uploaded asset is: the check it passed (``pvideo.jobs.assetchecks``)."""
-
-    VIDEO, IMAGE, AUDIO, FONT = "video", "image", "audio", "font"
-
-
-class IngestState(StrEnum):
-    """Where an uploaded video's template ingest is (other kinds stay ``NONE``)."""
-
-    NONE, QUEUED, INGESTING, READY, FAILED = "none", "queued", "ingesting", "ready", "failed"
-
-
-class Asset(Base):
-    """A file uploaded in the studio, stored as ``assets/<sha256><ext>``, named ``uploads/<sha256>/<name>`` in scenes."""
-
-    __tablename__ = "assets"
-
-    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
-    name: Mapped[str] = mapped_column(String(255))
-    kind: Mapped[str] = mapped_column(String(8))  # AssetKind
-    size: Mapped[int] = mapped_column(BigInteger)
-    width: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    height: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    duration: Mapped[float | None] = mapped_column(Float, nullable=True)
-    uploaded_by: Mapped[str | None] = mapped_column(String(320), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    ingest_state: Mapped[str] = mapped_column(String(12), default=IngestState.NONE)
-    ingest_error: Mapped[str | None] = mapped_column(Text, nullable=True)
-    template_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)

@@ -1,0 +1,1 @@
+"""Privacy: erasure, access export, retention and consent, across every store pvideo writes."""
