@@ -155,6 +155,10 @@ class Render(Base):
     """Set when the customer was erased (``pvideo.privacy.erasure``): the row stays, without the
     person (``customer_id`` "", no data, token or outputs), so the campaign's counts hold."""
 
+    outputs_expired_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    """Set when retention removed the stored outputs (``pvideo.privacy.retention``): the status
+    stays (the campaign's counts hold) and the link answers 410."""
+
     campaign: Mapped[Campaign] = relationship(back_populates="renders")
 
 

@@ -3,7 +3,7 @@
 ``audit_log`` is append-only; ``erasure_jobs`` keep an erasure going across crashes (the
 customer id only as a keyed digest); ``interaction_tallies`` hold the counts of raw interaction
 events and answers that were erased or expired. ``campaigns.tracking``, ``retention``,
-``ends_at``; ``renders.erased_at``.
+``ends_at``; ``renders.erased_at`` and ``outputs_expired_at``.
 
 Revision ID: 0012
 Revises: 0011
@@ -71,10 +71,12 @@ def upgrade() -> None:
         batch.add_column(sa.Column("ends_at", sa.DateTime(timezone=True), nullable=True))
     with op.batch_alter_table("renders") as batch:
         batch.add_column(sa.Column("erased_at", sa.DateTime(timezone=True), nullable=True))
+        batch.add_column(sa.Column("outputs_expired_at", sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("renders") as batch:
+        batch.drop_column("outputs_expired_at")
         batch.drop_column("erased_at")
     with op.batch_alter_table("campaigns") as batch:
         batch.drop_column("ends_at")
