@@ -19,12 +19,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.errors import DATABASE_DOWN, DATABASE_RETRY_SECONDS, is_database_outage, short_detail, validation_errors
 from api.event_intake import EventIntake
+from api.gone import gone_response
 from api.input_checks import JsonBodyLimits, refuse_unstorable_text
 from api.limits import RequestBodyLimits
 from api.pages import STATIC_DIR
 from api.routes import (
     analytics,
+    audit,
     campaigns,
+    customer_export,
     dashboard,
     events,
     health,
@@ -42,7 +45,7 @@ from api.routes.webhooks import router as webhooks_router
 from api.security import SecurityHeaders
 from api.state import AppState
 from pvideo import __version__
-from pvideo.errors import DatabaseUnavailable, NotFound, PermanentError, PvideoError
+from pvideo.errors import DatabaseUnavailable, LinkGone, NotFound, PermanentError, PvideoError
 from pvideo.runtime import Runtime
 from pvideo.settings import Settings
 from pvideo.tracking.responses import AnswerWriter
@@ -53,15 +56,18 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
     runtime = runtime or Runtime.from_settings(settings or Settings())
-    deliverer = Deliverer(lambda: runtime)  # campaign webhooks: answers stored here are sent from here at once
+    # campaign webhooks: sent from here in embedded mode, by the workers with a Redis queue (workers/deliverer.py)
+    deliverer = Deliverer(lambda: runtime) if runtime.settings.sends_webhooks("api") else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state: AppState = app.state.pvideo
         state.queue.start()
-        deliverer.start()
+        if deliverer is not None:
+            deliverer.start()
         yield
-        deliverer.stop()
+        if deliverer is not None:
+            deliverer.stop()
         state.queue.close()
         state.events.close()
         app.state.answers.close()
@@ -91,7 +97,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         campaigns,
         analytics,
         links,
+        audit,
         scenes,
+        customer_export,
         viewer,
         hls,
         thumbnails,
@@ -129,6 +137,8 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ValidationError)
     async def invalid_data(_: Request, exc: ValidationError) -> JSONResponse:
         return JSONResponse({"detail": validation_errors(exc)}, status_code=422)
+
+    app.add_exception_handler(LinkGone, gone_response)  # a revoked, erased or expired link: 410
 
     @app.exception_handler(NotFound)
     async def not_found(_: Request, exc: NotFound) -> JSONResponse:

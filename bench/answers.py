@@ -1,4 +1,4 @@
-"""Viewer answers under load: ``python -m bench.answers [--rate 500] [--seconds 20] [--workers 2]``.
+"""Viewer answers under load: ``python -m bench.answers [--rate 500] [--seconds 20] [--senders workers,api]``.
 
 The real server (``pvideo serve --workers N``) on a fresh PostgreSQL schema, one campaign whose
 scene asks an NPS question, a poll and a form, and a webhook subscription to a receiver in this
@@ -22,6 +22,8 @@ import json
 import os
 import random
 import resource
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -30,7 +32,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from bench.events import SECRET, _cpu_seconds, _drop, _port, _schema, _server
+from bench.events import SECRET, _cpu_seconds, _drop, _env, _port, _schema, _server
 from bench.preview import campaign as rendering_campaign
 from pvideo.access.tokens import ViewerTokens
 from pvideo.db.engine import Database
@@ -225,8 +227,29 @@ def _run(
     }
 
 
+SENDERS = ("workers", "api")
+"""Who sends the webhooks: a ``pvideo worker`` process beside the server, woken by PostgreSQL's
+``NOTIFY`` (production, with a Redis queue), or the server processes themselves (embedded mode)."""
+
+
+def _sender(schema_url: str, redis_url: str) -> subprocess.Popen:
+    """``pvideo worker``, one process, as deployed: it lowers its own priority like a render worker."""
+    env = _env(schema_url, {"PVIDEO_REDIS_URL": redis_url, "PVIDEO_WEBHOOK_ALLOW_PRIVATE": "true"})
+    command = [sys.executable, "-c", "from pvideo.cli import app; app()", "worker", "--processes", "1"]
+    return subprocess.Popen([*command, "--threads", "1", "--queues", "webhooks"], env=env, stdout=subprocess.DEVNULL)
+
+
 def bench_answers(
-    url: str, *, rate: float, seconds: float, workers: int, clients: int, quiet_only: bool, webhooks: bool = True
+    url: str,
+    *,
+    rate: float,
+    seconds: float,
+    workers: int,
+    clients: int,
+    quiet_only: bool,
+    webhooks: bool = True,
+    senders: str = "workers",
+    redis_url: str = "redis://127.0.0.1:6379/14",
 ) -> dict:
     import httpx
 
@@ -236,9 +259,19 @@ def bench_answers(
     campaign_id, links = _campaign(db, renders=2000)
     receiver = Receiver()
     port = _port()
-    server = _server(schema_url, port, workers, False, {"PVIDEO_WEBHOOK_ALLOW_PRIVATE": "true"})
+    extra = {"PVIDEO_WEBHOOK_ALLOW_PRIVATE": "true"}
+    if senders == "workers":
+        extra["PVIDEO_REDIS_URL"] = redis_url
+    server = _server(schema_url, port, workers, False, extra)
+    sender = _sender(schema_url, redis_url) if senders == "workers" and webhooks else None
     base = f"http://127.0.0.1:{port}"
-    report: dict[str, Any] = {"rate": rate, "seconds": seconds, "server_workers": workers, "webhooks": webhooks}
+    report: dict[str, Any] = {
+        "rate": rate,
+        "seconds": seconds,
+        "server_workers": workers,
+        "webhooks": webhooks,
+        "senders": senders,
+    }
     background = None
     try:
         for _ in range(300):
@@ -265,7 +298,7 @@ def bench_answers(
         report["quiet"] = _run(
             base, links, receiver, rate=rate, seconds=seconds, clients=clients, seed=2, expect_deliveries=webhooks
         )
-        report["quiet"]["server_cpu_seconds"] = round(_cpu_seconds(server.pid) - cpu, 1)
+        report["quiet"]["server_cpu_seconds"] = round(_cpu_seconds(server.pid) - cpu, 1)  # its sender's apart
         if not quiet_only:
             workdir = Path(tempfile.mkdtemp(prefix="pvideo-bench-answers-"))
             background = rendering_campaign(workdir, "welcome", int(os.environ.get("PVIDEO_RENDER_NICE", "10")))
@@ -277,6 +310,9 @@ def bench_answers(
     finally:
         if background is not None:
             os.killpg(background.pid, 9)
+        if sender is not None:
+            sender.terminate()
+            sender.wait(timeout=30)
         server.terminate()
         server.wait(timeout=30)
         receiver.server.shutdown()
@@ -297,24 +333,45 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=64, help="concurrent connections")
     parser.add_argument("--quiet-only", action="store_true", help="no campaign rendering beside it")
     parser.add_argument("--no-webhooks", action="store_true", help="no subscription: the answers' cost alone")
+    parser.add_argument(
+        "--senders",
+        default="workers",
+        help="who sends the webhooks: workers (a pvideo worker, production), api (the server, embedded mode), "
+        "or workers,api: both layouts in one run, side by side",
+    )
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/14", help="the queue of --senders workers")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    report = bench_answers(
-        args.database_url,
-        rate=args.rate,
-        seconds=args.seconds,
-        workers=args.workers,
-        clients=args.clients,
-        quiet_only=args.quiet_only,
-        webhooks=not args.no_webhooks,
-    )
+    layouts = [name.strip() for name in args.senders.split(",") if name.strip()]
+    if not layouts or set(layouts) - set(SENDERS):
+        parser.error(f"--senders: one or more of {', '.join(SENDERS)}")
+    reports = [
+        bench_answers(
+            args.database_url,
+            rate=args.rate,
+            seconds=args.seconds,
+            workers=args.workers,
+            clients=args.clients,
+            quiet_only=args.quiet_only,
+            webhooks=not args.no_webhooks,
+            senders=layout,
+            redis_url=args.redis_url,
+        )
+        for layout in layouts
+    ]
     if args.json:
-        print(json.dumps(report))
+        print(json.dumps(reports if len(reports) > 1 else reports[0]))
         return 0
-    runs = [k for k in ("quiet", "rendering") if k in report]
     print(f"{args.rate:g} answers/s offered for {args.seconds:g} s, {args.workers} server processes")
-    for key in report[runs[0]]:
-        print(f"{key:24}" + "".join(f"{report[r].get(key, '')!s:>22}" for r in runs))
+    columns = [(r["senders"], run, r[run]) for r in reports for run in ("quiet", "rendering") if run in r]
+    print(f"{'webhooks sent by':24}" + "".join(f"{f'{who}, {run}':>24}" for who, run, _ in columns))
+    for key in columns[0][2]:
+        print(f"{key:24}" + "".join(f"{values.get(key, '')!s:>24}" for _, _, values in columns))
+    if len(reports) > 1:
+        for run in ("quiet", "rendering"):
+            p99 = [r[run]["ack_p99_ms"] for r in reports if run in r]
+            if len(p99) == len(reports) and p99[0]:
+                print(f"ack p99, {run}: {layouts[1]} / {layouts[0]} = {p99[1] / p99[0]:.1f}")
     return 0
 
 

@@ -180,12 +180,10 @@ async def _load(base: str, bodies: list[list[tuple[bytes, list[str]]]], seconds:
     return {"latencies": latencies, "acked": acked, "statuses": statuses, "answers": answers, "elapsed": elapsed}
 
 
-def _server(
-    schema_url: str, port: int, workers: int, access_log: bool, env_extra: dict[str, str] | None = None
-) -> subprocess.Popen:
-    """``pvideo serve --workers N``: the server as documented for production (``env_extra``: more settings)."""
-    env = dict(
-        os.environ,
+def _env(schema_url: str, env_extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The bench's settings for a pvideo process: its schema, no Redis unless ``env_extra`` says so."""
+    env = {k: v for k, v in os.environ.items() if k != "PVIDEO_REDIS_URL"}
+    env.update(
         PVIDEO_DATABASE_URL=schema_url,
         PVIDEO_SECRET_KEY=SECRET,
         PVIDEO_API_KEYS="bench",
@@ -193,7 +191,14 @@ def _server(
         PVIDEO_LOG_LEVEL="WARNING",
         **(env_extra or {}),
     )
-    env.pop("PVIDEO_REDIS_URL", None)
+    return env
+
+
+def _server(
+    schema_url: str, port: int, workers: int, access_log: bool, env_extra: dict[str, str] | None = None
+) -> subprocess.Popen:
+    """``pvideo serve --workers N``: the server as documented for production (``env_extra``: more settings)."""
+    env = _env(schema_url, env_extra)
     command = [
         sys.executable,
         "-c",

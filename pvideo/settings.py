@@ -128,6 +128,11 @@ class Settings(BaseSettings):
     # webhook_max_attempts have failed.
     webhook_poll_seconds: float = Field(default=0.25, gt=0, le=60)
     webhook_delivery_threads: int = Field(default=16, ge=1, le=64)
+    # Which processes send them: "auto" = the `pvideo worker`s when there is a Redis queue (the API
+    # then only writes them and answers viewers as fast with subscriptions as without; on PostgreSQL
+    # the workers are woken at the API's commit), else the API process (embedded mode); or "api",
+    # "workers", "all".
+    webhook_senders: Literal["auto", "api", "workers", "all"] = "auto"
     webhook_backoff_seconds: float = Field(default=2.0, gt=0)
     webhook_backoff_max_seconds: float = Field(default=300.0, gt=0)
     webhook_max_attempts: int = Field(default=8, ge=1, le=100)
@@ -136,6 +141,15 @@ class Settings(BaseSettings):
     # Image layers may fetch http(s) URLs (pvideo/plan/fetch.py); private and loopback addresses
     # are refused unless this is on (tests, trusted intranets). Link-local never is.
     fetch_allow_private: bool = False
+    # Retention (pvideo/privacy/retention.py; a campaign's own `retention` overrides each): raw events
+    # and answers are folded into counts and deleted after retention_events_days; a render's outputs
+    # are deleted retention_outputs_days after its campaign's end (ends_at, else completion); None
+    # keeps them. "after_render" clears a customer row's data once its render is done (storage-less).
+    # One process of the deployment applies them every retention_interval_seconds.
+    retention_events_days: int | None = Field(default=None, ge=0)
+    retention_outputs_days: int | None = Field(default=None, ge=0)
+    retention_row_data: Literal["keep", "after_render"] = "keep"
+    retention_interval_seconds: float = Field(default=3600.0, gt=0)
     log_format: str = "json"
 
     @field_validator("api_keys", "trusted_proxies", mode="before")
@@ -190,6 +204,13 @@ class Settings(BaseSettings):
         import imageio_ffmpeg
 
         return imageio_ffmpeg.get_ffmpeg_exe()
+
+    def sends_webhooks(self, process: Literal["api", "worker"]) -> bool:
+        """Whether a process of this kind runs a webhook deliverer (``webhook_senders``)."""
+        senders = self.webhook_senders
+        if senders == "auto":
+            senders = "workers" if self.redis_url else "api"
+        return senders == "all" or senders == ("api" if process == "api" else "workers")
 
     @cached_property
     def signing_key(self) -> str:

@@ -1,10 +1,12 @@
 """Sending campaign webhook deliveries (``pvideo.jobs.deliveries``) from every process.
 
-Every ``pvideo worker`` process runs the loop (``DelivererMiddleware``), and so does the API
-process (``api.main``): an answer stored by the API wakes its own deliverer, so the POST starts
-within milliseconds of the commit, not at the next poll, and the API's process is not niced
-like a render worker's. Every process also polls every ``webhook_poll_seconds`` for retries that
-fell due and for work another process left behind.
+With a Redis queue, every ``pvideo worker`` process runs the loop (``DelivererMiddleware``) and
+the API process only writes deliveries: sending costs CPU (a claim, a signed POST, a record),
+and in the API process it would be taken from the viewers' requests. On PostgreSQL the workers
+are woken at the API's commit (``pvideo.jobs.delivery_wake``), so the POST still starts within
+milliseconds. In embedded mode the API process sends (it is the worker too); ``webhook_senders``
+chooses otherwise. Every sender also polls every ``webhook_poll_seconds`` for retries that fell
+due and for work another process left behind.
 
 The loop claims only as many deliveries as it has free threads, so a slow receiver holds one
 thread, never the loop. A finished POST hands its outcome back and wakes the loop, which
@@ -27,6 +29,7 @@ from dramatiq.middleware import Middleware
 from pvideo.db import leases
 from pvideo.jobs import deliveries, signed_post
 from pvideo.jobs.deliveries import Outgoing, RetryPolicy
+from pvideo.jobs.delivery_wake import DatabaseWakeups
 from pvideo.jobs.signed_post import Attempt
 from pvideo.runtime import Runtime
 
@@ -44,6 +47,7 @@ class Deliverer:
         self._wakeup = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._wakeups: DatabaseWakeups | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self._busy = 0  # claimed and not yet recorded
@@ -142,6 +146,10 @@ class Deliverer:
                 thread_name_prefix="pvideo-webhook",
             )
             deliveries.listen(self._wakeup)
+            db = self.runtime().db
+            if DatabaseWakeups.supported(db):
+                self._wakeups = DatabaseWakeups(db, self._wakeup)
+                self._wakeups.start()
             self._thread = threading.Thread(target=self._loop, name="pvideo-deliverer", daemon=True)
             self._thread.start()
 
@@ -149,6 +157,9 @@ class Deliverer:
         """Stop claiming; POSTs under way finish in their threads (at most a timeout or two) and
         record their outcomes themselves."""
         deliveries.unlisten(self._wakeup)
+        if self._wakeups is not None:
+            self._wakeups.stop()
+            self._wakeups = None
         self._stop.set()
         self._wakeup.set()
         if self._thread is not None:

@@ -6,6 +6,7 @@ settings are read and the broker is set at import time.
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 
 import dramatiq
@@ -21,7 +22,10 @@ from workers.reconciler import Reconciler, ReconcilerMiddleware
 
 settings = Settings()
 configure_logging(fmt=settings.log_format)
-lower_priority(settings.render_nice)  # renders yield to previews and pages (pvideo/render/priority.py)
+if "renders" in os.environ.get("PVIDEO_WORKER_QUEUES", "renders").split(","):
+    # renders yield to previews and pages (pvideo/render/priority.py); a worker without renders
+    # (`--queues campaigns,webhooks`: fan-out and webhook sending) keeps the normal priority
+    lower_priority(settings.render_nice)
 broker = build_broker(settings)
 dramatiq.set_broker(broker)
 
@@ -34,4 +38,5 @@ def _runtime() -> Runtime:
 actors = declare_for(broker, _runtime, settings)
 render_customer, fan_out_campaign, deliver_webhook = actors.render, actors.fan_out, actors.webhook
 broker.add_middleware(ReconcilerMiddleware(Reconciler(_runtime, actors)))
-broker.add_middleware(DelivererMiddleware(Deliverer(_runtime)))  # campaign webhooks, in every worker process
+if settings.sends_webhooks("worker"):  # campaign webhooks, in every worker process (workers/deliverer.py)
+    broker.add_middleware(DelivererMiddleware(Deliverer(_runtime)))

@@ -3,8 +3,8 @@
 ``publish`` runs in the transaction that stores a viewer's answer (or event) and only inserts
 one ``pending`` row per subscription that asked for the event type, so the viewer's request
 never waits for a receiver; ``(subscription, event_id)`` is unique, so a replayed answer adds
-nothing. After the commit the process's deliverer (``workers.deliverer``) is woken and sends
-the row at once; others poll.
+nothing. After the commit the deliverers (``workers.deliverer``) are woken and send the row at
+once (``pvideo.jobs.delivery_wake``); they also poll.
 
 Every state change is one conditional ``UPDATE``:
 
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import base64
 import random
-import threading
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -32,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-from sqlalchemy import and_, bindparam, event, or_, select
+from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -40,6 +39,10 @@ from pvideo.db.engine import Database
 from pvideo.db.models import Campaign, Render, WebhookDelivery, WebhookSubscription, utcnow
 from pvideo.errors import DataError
 from pvideo.jobs import hubspot
+from pvideo.jobs.delivery_wake import listen as listen
+from pvideo.jobs.delivery_wake import unlisten as unlisten
+from pvideo.jobs.delivery_wake import wake as wake
+from pvideo.jobs.delivery_wake import wake_after_commit as wake_after_commit
 from pvideo.jobs.manifest import render_links
 from pvideo.jobs.signed_post import Attempt, encode
 from pvideo.settings import Settings
@@ -65,44 +68,6 @@ class DeliveryStatus(StrEnum):
 
 MAX_EVENT_ID = 100
 LOGGED_ATTEMPTS = 10  # the attempt history kept per delivery
-
-
-# -- waking this process's deliverer ------------------------------------------------------------
-
-_listeners: set[threading.Event] = set()
-_listeners_lock = threading.Lock()
-_WAKE_PENDING = "pvideo_webhooks_wake"
-
-
-def listen(wakeup: threading.Event) -> None:
-    """Have ``wake`` set ``wakeup`` (a deliverer's loop waits on it)."""
-    with _listeners_lock:
-        _listeners.add(wakeup)
-
-
-def unlisten(wakeup: threading.Event) -> None:
-    with _listeners_lock:
-        _listeners.discard(wakeup)
-
-
-def wake() -> None:
-    """Tell this process's deliverer there is new work, so it is sent now rather than at the next poll."""
-    with _listeners_lock:
-        for wakeup in _listeners:
-            wakeup.set()
-
-
-def wake_after_commit(session: Session) -> None:
-    """``wake`` once the caller's transaction commits (the rows are not visible before)."""
-    if _WAKE_PENDING not in session.info:
-        event.listen(session, "after_commit", _woken)
-    session.info[_WAKE_PENDING] = True
-
-
-def _woken(session: Session) -> None:
-    if session.info.get(_WAKE_PENDING):
-        session.info[_WAKE_PENDING] = False
-        wake()
 
 
 # -- publishing ---------------------------------------------------------------------------------

@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 from pvideo.db.engine import rows_changed
 from pvideo.db.models import WebhookDelivery, utcnow
 from pvideo.errors import DataError, NotFound
-from pvideo.jobs.deliveries import DeliveryStatus, wake_after_commit
+from pvideo.jobs.deliveries import DeliveryStatus
+from pvideo.jobs.delivery_wake import wake_after_commit
 
 
 class LogPage(NamedTuple):
