@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -36,9 +37,8 @@ def unavailable(what: str, reason: object) -> None:
     pytest.skip(f"{what} unavailable: {reason}")
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A SQLAlchemy URL whose search_path is a fresh schema in the ``test`` database."""
+@contextmanager
+def _fresh_schema() -> Iterator[str]:
     import sqlalchemy as sa
 
     from pvideo.db.engine import normalize_url
@@ -55,6 +55,21 @@ def postgres_url() -> Iterator[str]:
     with admin.connect() as conn:
         conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
     admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A SQLAlchemy URL whose search_path is a fresh schema in the ``test`` database, for the session."""
+    with _fresh_schema() as url:
+        yield url
+
+
+@pytest.fixture()
+def own_postgres_url() -> Iterator[str]:
+    """A schema of this test's own: for tests whose ``pvideo worker`` processes would otherwise
+    pick up (their reconciler re-sends) what earlier tests left unfinished in the session's."""
+    with _fresh_schema() as url:
+        yield url
 
 
 @pytest.fixture()

@@ -110,11 +110,13 @@ class Worker:
 
 
 @pytest.fixture()
-def shared(settings, redis_url, postgres_url, tmp_path) -> Settings:
+def shared(settings, redis_url, own_postgres_url, tmp_path) -> Settings:
+    """Settings the test and its worker processes share: a database schema of the test's own, as
+    a worker's reconciler re-sends every unfinished render it finds (other tests leave some)."""
     return settings.model_copy(
         update={
             "redis_url": redis_url,
-            "database_url": postgres_url,
+            "database_url": own_postgres_url,
             "storage_url": f"file://{tmp_path / 'shared-storage'}",
         }
     )
