@@ -24,7 +24,7 @@ TIMEOUT = 3.0  # per attempt; a claim lasts 2 x 3 + 5 = 11 s
 
 
 @pytest.fixture()
-def shared(settings, redis_url, postgres_url, tmp_path, monkeypatch) -> Settings:
+def shared(settings, redis_url, own_postgres_url, tmp_path, monkeypatch) -> Settings:
     for name, value in {
         "PVIDEO_WEBHOOK_ALLOW_PRIVATE": "true",
         "PVIDEO_WEBHOOK_POLL_SECONDS": "0.05",
@@ -34,7 +34,7 @@ def shared(settings, redis_url, postgres_url, tmp_path, monkeypatch) -> Settings
     return settings.model_copy(
         update={
             "redis_url": redis_url,
-            "database_url": postgres_url,
+            "database_url": own_postgres_url,
             "storage_url": f"file://{tmp_path / 'shared-storage'}",
             "webhook_allow_private": True,
             "webhook_poll_seconds": 0.05,

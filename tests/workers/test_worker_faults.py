@@ -221,14 +221,14 @@ class OwnRedis:
             self.process.wait(timeout=20)
 
 
-def test_redis_restart_mid_campaign_loses_and_repeats_nothing(settings, postgres_url, card_spec, tmp_path):
+def test_redis_restart_mid_campaign_loses_and_repeats_nothing(settings, own_postgres_url, card_spec, tmp_path):
     own = OwnRedis(tmp_path / "redis")
     own.start()
     wrapper, flag, _started = slow_ffmpeg(tmp_path, settings.ffmpeg_exe)
     s = settings.model_copy(
         update={
             "redis_url": own.url,
-            "database_url": postgres_url,
+            "database_url": own_postgres_url,
             "ffmpeg": str(wrapper),
             "storage_url": f"file://{tmp_path / 'shared-storage'}",
         }

@@ -22,11 +22,11 @@ from workers.queue import RenderQueue
 
 
 @pytest.fixture()
-def redis_settings(settings, redis_url, postgres_url, tmp_path) -> Settings:
+def redis_settings(settings, redis_url, own_postgres_url, tmp_path) -> Settings:
     return settings.model_copy(
         update={
             "redis_url": redis_url,
-            "database_url": postgres_url,
+            "database_url": own_postgres_url,
             "storage_url": f"file://{tmp_path / 'shared-storage'}",
         }
     )
