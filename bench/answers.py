@@ -32,7 +32,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from bench.events import SECRET, _cpu_seconds, _drop, _env, _port, _schema, _server
+from bench.events import SECRET, _cpu_seconds, _drop, _env, _port, _schema, _server, wait_healthy
 from bench.preview import campaign as rendering_campaign
 from pvideo.access.tokens import ViewerTokens
 from pvideo.db.engine import Database
@@ -274,12 +274,7 @@ def bench_answers(
     }
     background = None
     try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+        wait_healthy(base)
         subscribed = (
             httpx.post(
                 f"{base}/api/campaigns/{campaign_id}/webhooks",

@@ -194,6 +194,22 @@ def _env(schema_url: str, env_extra: dict[str, str] | None = None) -> dict[str, 
     return env
 
 
+def wait_healthy(base: str, timeout: float = 30.0) -> None:
+    """Until the server at ``base`` answers ``/healthz`` (it may be starting its processes)."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the server at {base} did not answer /healthz in {timeout:g} s")
+        time.sleep(0.1)
+
+
 def _server(
     schema_url: str, port: int, workers: int, access_log: bool, env_extra: dict[str, str] | None = None
 ) -> subprocess.Popen:
@@ -227,7 +243,6 @@ def bench_ingest(
     rate: float = 0,
     batching: Batching = TRACKER,
 ) -> dict:
-    import httpx
 
     schema, schema_url = _schema(url)
     db = Database(schema_url)
@@ -241,12 +256,7 @@ def bench_ingest(
     server = _server(schema_url, port, workers, access_log)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+        wait_healthy(base)
         server_cpu = _cpu_seconds(server.pid)
         own = resource.getrusage(resource.RUSAGE_SELF)
         run = asyncio.run(_load(base, bodies, seconds, rate))
