@@ -15,7 +15,8 @@ string, a body that is not complete and within ``MAX_BODY`` in what was read, or
 will be refused (bad JSON, a bad token, over the rate). So every refusal is the route's own
 (``api.routes.events.post_events``), with its status, detail and headers. Only the refusals that
 come after the batch was handed to the writer are answered here, in the same shape as the app's
-error handler: 503 when the database is down, 404 when the token no longer opens the render.
+error handler: 503 when the database is down, 404 when the token no longer opens the render
+(410 when that link is gone: revoked, erased or expired, ``api.gone``).
 
 A viewer's answer (``POST /api/responses``, ``api.routes.responses.post_response``) takes the
 same path to its own group commit (``pvideo.tracking.responses.AnswerWriter``), and once stored
@@ -32,9 +33,12 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 
 from api.errors import DATABASE_DOWN, DATABASE_RETRY_SECONDS, is_database_outage, short_detail
+from api.gone import token_refusal
 from api.routes.events import CORS, MAX_BODY
+from api.routes.responses import REFUSALS
 from api.schemas import EventsAccepted
 from api.state import AppState
+from pvideo.privacy.consent import honoured_consent
 from pvideo.scene.limits import InputLimitError, check_json
 from pvideo.tracking.devices import device_class
 from pvideo.tracking.events import EventBatch, Ingested
@@ -104,8 +108,9 @@ class EventIntake:
         if render_id is None or state.event_limiter.take(render_id, len(batch.events)) > 0:
             return False
         try:
+            consent = _consent(scope, batch.consent)
             result = await state.events.submit(
-                Pending(batch.token, render_id, batch.events, batch.sent_at, device_class(_agent(scope)))
+                Pending(batch.token, render_id, batch.events, batch.sent_at, device_class(_agent(scope)), consent)
             )
         except Exception as exc:
             if not is_database_outage(exc):
@@ -114,7 +119,7 @@ class EventIntake:
             await _refuse(scope, send, 503, DATABASE_DOWN, {"Retry-After": str(DATABASE_RETRY_SECONDS)})
             return True
         if result is None:
-            await _refuse(scope, send, 404, "unknown viewer token")
+            await _refuse(scope, send, *await token_refusal(state, batch.token, render_id))
             return True
         await _json(send, 200, _accepted(result))
         return True
@@ -132,6 +137,7 @@ class EventIntake:
         render_id = state.tokens.verify(answer.token)
         if render_id is None or state.event_limiter.take(render_id, 1) > 0:
             return False
+        answer = answer.model_copy(update={"consent": _consent(scope, answer.consent)})
         try:
             result = await self.answers.answer(answer, render_id, device_class(_agent(scope)))
         except Exception as exc:
@@ -140,22 +146,30 @@ class EventIntake:
             await _refuse(scope, send, 503, DATABASE_DOWN, {"Retry-After": str(DATABASE_RETRY_SECONDS)})
             return True
         if result is None:
-            await _refuse(scope, send, 404, "unknown viewer token")
+            await _refuse(scope, send, *await token_refusal(state, answer.token, render_id))
         elif result.status == AnswerStatus.STORED:
             await _json(send, 201, b'{"status":"stored","id":%d}' % (result.response_id or 0))
         elif result.status == AnswerStatus.DUPLICATE:
             await _json(send, 200, b'{"status":"duplicate"}')
         else:
-            status = 409 if result.status == AnswerStatus.CONFLICT else 422
-            await _refuse(scope, send, status, result.detail or "refused")
+            await _refuse(scope, send, REFUSALS.get(result.status, 422), result.detail or "refused")
         return True
 
 
 def _agent(scope: Scope) -> str | None:
+    return _header(scope, b"user-agent")
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope["headers"]:
-        if key == b"user-agent":
+        if key == name:
             return str(value.decode("latin-1"))
     return None
+
+
+def _consent(scope: Scope, claimed: bool) -> bool:
+    """The viewer's agreement as the server takes it (``pvideo.privacy.consent``)."""
+    return honoured_consent(claimed, sec_gpc=_header(scope, b"sec-gpc"), dnt=_header(scope, b"dnt"))
 
 
 async def _json(send: Send, status: int, content: bytes) -> None:

@@ -7,9 +7,10 @@ from functools import lru_cache
 from typing import Any
 
 from api.security import CSP
-from pvideo.db.models import Render
+from pvideo.db.models import Render, TrackingMode
 from pvideo.errors import PvideoError
 from pvideo.plan.interactive import Interactive, render_interactive
+from pvideo.privacy.consent import shows_banner
 from pvideo.render.captions import read_track
 from pvideo.render.chapters import chapters_from_ctas
 from pvideo.storage import Storage
@@ -84,6 +85,7 @@ def landing_context(
     if captions_url is None and "captions.vtt" in outputs:
         captions_url = f"{page}/captions.vtt"
     title = f"Your {render.campaign.name} video"
+    tracking = render.campaign.tracking or TrackingMode.FULL
     return {
         "title": title,
         "heading": heading,
@@ -105,7 +107,9 @@ def landing_context(
         "hotspots": hotspots,
         "static_url": "/static",
         "interactions": interactions,
+        "consent_banner": shows_banner(tracking),
         "config": {
+            "tracking": tracking,
             "token": token,
             "events_url": "/api/events",
             "duration": duration,

@@ -28,6 +28,7 @@ from api.routes import (
     audit,
     campaigns,
     customer_export,
+    customers,
     dashboard,
     events,
     health,
@@ -50,6 +51,7 @@ from pvideo.runtime import Runtime
 from pvideo.settings import Settings
 from pvideo.tracking.responses import AnswerWriter
 from workers.deliverer import Deliverer
+from workers.retention import RetentionRunner
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +60,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     runtime = runtime or Runtime.from_settings(settings or Settings())
     # campaign webhooks: sent from here in embedded mode, by the workers with a Redis queue (workers/deliverer.py)
     deliverer = Deliverer(lambda: runtime) if runtime.settings.sends_webhooks("api") else None
+    retention = RetentionRunner(lambda: runtime)  # in embedded mode only: with Redis, the workers run it
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -65,7 +68,10 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         state.queue.start()
         if deliverer is not None:
             deliverer.start()
+        if state.queue.embedded:
+            retention.start()
         yield
+        retention.stop()
         if deliverer is not None:
             deliverer.stop()
         state.queue.close()
@@ -100,6 +106,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         audit,
         scenes,
         customer_export,
+        customers,
         viewer,
         hls,
         thumbnails,

@@ -12,10 +12,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, Field, ValidationInfo, WithJsonSchema, field_validator
+from pydantic import AfterValidator, BaseModel, Field, Json, ValidationInfo, WithJsonSchema, field_validator
 from pydantic_core import PydanticCustomError
 
-from pvideo.db.models import Outputs, RenderMode
+from pvideo.db.models import Outputs, RenderMode, TrackingMode
+from pvideo.jobs.privacy_options import MAX_DAYS, PrivacyOptions, RetentionOptions
 from pvideo.scene.limits import find_text_problem, text_problem
 
 SCENE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,100}$"  # a file name in scenes/, without .yaml
@@ -57,6 +58,37 @@ class CampaignForm(BaseModel):
     metadata: str | None = Field(default=None, max_length=MAX_METADATA_CHARS, description="a JSON object")
 
 
+RETENTION_SCHEMA = {  # written out in place, as ``_inline`` does (no ``$defs``)
+    "anyOf": [
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "events_days": {"anyOf": [{"type": "integer", "minimum": 0, "maximum": MAX_DAYS}, {"type": "null"}]},
+                "outputs_days": {"anyOf": [{"type": "integer", "minimum": 0, "maximum": MAX_DAYS}, {"type": "null"}]},
+                "row_data": {"anyOf": [{"enum": ["keep", "after_render"], "type": "string"}, {"type": "null"}]},
+            },
+        },
+        {"type": "null"},
+    ],
+    "title": "Retention",
+    "description": "this campaign's retention over the deployment's (a key left out takes the deployment's; "
+    "null keeps forever): raw events and answers after events_days, outputs outputs_days after ends_at, "
+    "row_data 'after_render' clears customer data once rendered",
+}
+
+
+class PrivacyForm(BaseModel):
+    """The privacy fields of a multipart submission (``retention`` as a JSON object)."""
+
+    tracking: TrackingMode = TrackingMode.FULL
+    retention: Json[RetentionOptions] | None = None
+    ends_at: datetime | None = None
+
+    def privacy(self) -> PrivacyOptions:
+        return PrivacyOptions(tracking=self.tracking, retention=self.retention, ends_at=self.ends_at)
+
+
 class CampaignCreate(BaseModel):
     scene: SceneName = Field(examples=["welcome"])
     name: CampaignName | None = Field(default=None, examples=["Spring welcome"])
@@ -80,6 +112,18 @@ class CampaignCreate(BaseModel):
     metadata: dict[str, Any] | None = Field(
         default=None, description=f"passed through unchanged in webhooks; at most {MAX_METADATA_CHARS} characters"
     )
+    tracking: Annotated[TrackingMode, _inline(TrackingMode)] = Field(
+        default=TrackingMode.FULL,
+        title="Tracking",
+        description="full: every event; anonymous: aggregate counts only; consent: once the viewer agrees",
+    )
+    retention: Annotated[RetentionOptions | None, WithJsonSchema(RETENTION_SCHEMA)] = None
+    ends_at: datetime | None = Field(
+        default=None, description="when the campaign ends: outputs' retention counts from it"
+    )
+
+    def privacy(self) -> PrivacyOptions:
+        return PrivacyOptions(tracking=self.tracking, retention=self.retention, ends_at=self.ends_at)
 
     @field_validator("rows", "metadata")
     @classmethod

@@ -64,6 +64,12 @@ class NotFound(PermanentError):
     """A campaign, render or object does not exist."""
 
 
+class LinkGone(NotFound):
+    """A viewer link that existed and no longer opens its video: revoked, its customer erased, or
+    its outputs expired (``pvideo.access.revocation.link_gone``). The API answers 410, never
+    saying which, and with nothing personal."""
+
+
 class DatabaseUnavailable(TransientError):
     """The database dropped the connection or could not be reached."""
 

@@ -1,49 +1,27 @@
-"""Where rendered MP4s and posters live: a local folder or an S3 bucket.
+"""Where rendered MP4s and posters live: a local folder or an S3 bucket (``pvideo.s3storage``).
 
 Keys are ``/``-separated relative paths (``renders/42/video.mp4``). Both
-backends validate keys the same way, so a key that works locally also works
-on S3 and no key can escape the storage root. Backend failures surface as
-``StorageError`` (retryable) and missing objects as ``NotFound``; raw OS or
-botocore exceptions never leak to callers.
-
-S3 calls ride out outages inside the call: botocore retries a few times, and
-around it each call retries transient failures (connection refused or reset,
-timeouts, 5xx, throttling) with backoff until ``retry_seconds`` have passed, so
-a minute of S3 trouble costs a render time, not one of its attempts. Permanent
-answers (403, NoSuchBucket, a missing key) raise at once.
+backends validate keys the same way (``pvideo.storage_keys``), so a key that works
+locally also works on S3 and no key can escape the storage root. Backend failures
+surface as ``StorageError`` (retryable) and missing objects as ``NotFound``; raw
+OS or botocore exceptions never leak to callers. A delete is for good: on S3 it
+removes every version of the object.
 """
 
 from __future__ import annotations
 
 import io
-import logging
-import mimetypes
 import os
-import random
 import shutil
 import tempfile
-import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any, Protocol, TypeVar, runtime_checkable
+from typing import IO, Protocol, runtime_checkable
 from urllib.parse import unquote, urlsplit
 
-from boto3.exceptions import Boto3Error
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, IncompleteReadError
-from botocore.exceptions import ConnectionError as EndpointUnreachable
-
 from pvideo.errors import NotFound, StorageError
+from pvideo.s3storage import S3Storage as S3Storage
 from pvideo.settings import Settings
-
-log = logging.getLogger(__name__)
-T = TypeVar("T")
-
-_MISSING_CODES = {"NoSuchKey", "NotFound", "404"}
-_EXISTS_CODES = {"PreconditionFailed", "412", "ConditionalRequestConflict", "409"}
-_BUSY_CODES = {"RequestTimeout", "SlowDown", "Throttling", "ThrottlingException", "TooManyRequests", "InternalError"}
-_FIRST_BACKOFF, _MAX_BACKOFF = 0.5, 8.0  # seconds between retries: doubling, jittered, capped
+from pvideo.storage_keys import validate_key as validate_key
 
 
 @runtime_checkable
@@ -59,7 +37,12 @@ class Storage(Protocol):
 
     def get_bytes(self, key: str) -> bytes: ...
     def exists(self, key: str, *, retry: bool = True) -> bool: ...
-    def delete(self, key: str) -> None: ...
+    def delete(self, key: str) -> None:
+        """Remove ``key`` for good (on a versioned bucket: every version); a missing key is no error."""
+
+    def delete_prefix(self, prefix: str) -> int:
+        """Remove every object under the folder ``prefix`` for good; how many were removed."""
+
     def url(self, key: str, expires: int = 3600) -> str | None:
         """A URL a browser can fetch directly, or None if the API must serve the bytes."""
 
@@ -68,20 +51,6 @@ class Storage(Protocol):
 
     def __hash__(self) -> int:
         """Storages are hashable (by identity): caches of what a storage holds key on it."""
-
-
-def validate_key(key: str) -> str:
-    """Return ``key`` unchanged if it is a safe relative key, else raise ValueError."""
-    if not isinstance(key, str) or not key:
-        raise ValueError("storage key must be a non-empty string")
-    if key.startswith("/"):
-        raise ValueError(f"storage key must be relative, got {key!r}")
-    if "\\" in key or "\x00" in key:
-        raise ValueError(f"storage key must not contain backslashes or NUL: {key!r}")
-    for part in key.split("/"):
-        if part in ("", ".", ".."):
-            raise ValueError(f"storage key has an empty, '.' or '..' part: {key!r}")
-    return key
 
 
 class LocalStorage:
@@ -171,6 +140,19 @@ class LocalStorage:
         except OSError as exc:
             raise StorageError(f"cannot delete {key!r} under {self.root}: {exc}") from exc
 
+    def delete_prefix(self, prefix: str) -> int:
+        folder = self._path(prefix.rstrip("/"))
+        if not folder.is_dir():
+            return 0
+        try:
+            removed = sum(1 for path in folder.rglob("*") if path.is_file())
+            shutil.rmtree(folder)
+        except FileNotFoundError:  # removed meanwhile
+            return 0
+        except OSError as exc:
+            raise StorageError(f"cannot delete {prefix!r} under {self.root}: {exc}") from exc
+        return removed
+
     def url(self, key: str, expires: int = 3600) -> str | None:
         validate_key(key)
         return None
@@ -178,180 +160,6 @@ class LocalStorage:
     def local_path(self, key: str) -> Path | None:
         """Where ``key`` is (or would be) stored; the file may not exist yet."""
         return self._path(key)
-
-
-class S3Storage:
-    """Objects in ``bucket`` under an optional ``prefix``; works with AWS, MinIO, moto."""
-
-    def __init__(
-        self,
-        bucket: str,
-        prefix: str = "",
-        *,
-        endpoint_url: str | None = None,
-        region: str | None = None,
-        connect_timeout: float = 5.0,
-        read_timeout: float = 20.0,
-        max_attempts: int = 3,
-        retry_seconds: float = 120.0,
-    ) -> None:
-        if not bucket:
-            raise ValueError("S3Storage needs a bucket name")
-        prefix = prefix.strip("/")
-        self.bucket = bucket
-        self.prefix = validate_key(prefix) if prefix else ""
-        self.endpoint_url = endpoint_url
-        self.region = region or "us-east-1"
-        self.retry_seconds = retry_seconds
-        self._config = Config(
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-            retries={"max_attempts": max_attempts, "mode": "standard"},
-            signature_version="s3v4",
-            # Custom endpoints (MinIO, moto, localhost) rarely have wildcard DNS.
-            s3={"addressing_style": "path" if endpoint_url else "auto"},
-        )
-        self._client: Any = None
-        self._lock = threading.Lock()
-
-    def __repr__(self) -> str:
-        return f"S3Storage(s3://{self.bucket}/{self.prefix}, endpoint_url={self.endpoint_url!r})"
-
-    @property
-    def client(self) -> Any:
-        """The boto3 client, created on first use so construction never touches the network."""
-        if self._client is None:
-            with self._lock:
-                if self._client is None:
-                    import boto3
-
-                    session = boto3.session.Session()  # sessions are not thread-safe; own one
-                    self._client = session.client(
-                        "s3", region_name=self.region, endpoint_url=self.endpoint_url, config=self._config
-                    )
-        return self._client
-
-    def _key(self, key: str) -> str:
-        validate_key(key)
-        return f"{self.prefix}/{key}" if self.prefix else key
-
-    def _call(self, action: str, key: str, operation: Callable[[], T]) -> T:
-        """``operation()``, retried with backoff while it fails transiently and ``retry_seconds`` last."""
-        where = f"s3://{self.bucket}/{self._key(key)}"
-        deadline, retry = time.monotonic() + self.retry_seconds, 0
-        while True:
-            try:
-                return operation()
-            except (BotoCoreError, Boto3Error, ClientError) as exc:
-                retry += 1
-                delay = min(_MAX_BACKOFF, _FIRST_BACKOFF * 2 ** (retry - 1)) * random.uniform(0.5, 1.0)
-                if not transient(exc) or time.monotonic() + delay > deadline:
-                    raise self._error(action, where, exc) from exc
-                log.warning("S3 %s of %s failed, retry %d in %.1f s: %s", action, where, retry, delay, exc)
-                time.sleep(delay)
-
-    def _error(self, action: str, where: str, exc: Exception) -> NotFound | StorageError:
-        if isinstance(exc, ClientError):
-            if error_code(exc) in _MISSING_CODES:
-                return NotFound(f"no object at {where}")
-            return StorageError(f"S3 {action} failed for {where}: {exc}")
-        return StorageError(f"S3 {action} failed for {where} (endpoint {self.endpoint_url or 'AWS'}): {exc}")
-
-    def _extra(self, key: str, content_type: str | None) -> dict[str, str]:
-        # Presigned URLs hand the browser whatever Content-Type was stored, so guess one.
-        content_type = content_type or mimetypes.guess_type(key)[0]
-        return {"ContentType": content_type} if content_type else {}
-
-    def put_file(self, key: str, path: Path, content_type: str | None = None) -> None:
-        if not Path(path).is_file():
-            raise FileNotFoundError(path)
-        extra = self._extra(key, content_type)
-        self._call(
-            "upload", key, lambda: self.client.upload_file(str(path), self.bucket, self._key(key), ExtraArgs=extra)
-        )
-
-    def put_bytes(self, key: str, data: bytes, content_type: str | None = None) -> None:
-        extra = self._extra(key, content_type)
-        self._call(
-            "put", key, lambda: self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data, **extra)
-        )
-
-    def put_file_if_absent(self, key: str, path: Path, content_type: str | None = None) -> bool:
-        """``PutObject`` with ``If-None-Match: *``: S3 refuses (412) when the key exists.
-
-        A retry after a lost answer may find the object its own first try created, and
-        answers False: the key exists, and content-addressed keys hold the same bytes.
-        """
-        if not Path(path).is_file():
-            raise FileNotFoundError(path)
-        extra = self._extra(key, content_type)
-
-        def create() -> bool:
-            try:
-                with open(path, "rb") as body:
-                    self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=body, IfNoneMatch="*", **extra)
-            except ClientError as exc:
-                if error_code(exc) in _EXISTS_CODES:
-                    return False
-                raise
-            return True
-
-        return self._call("conditional put", key, create)
-
-    def get_bytes(self, key: str) -> bytes:
-        def read() -> bytes:  # the body is read inside the retry: a connection can drop mid-stream
-            return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
-
-        return self._call("get", key, read)
-
-    def exists(self, key: str, *, retry: bool = True) -> bool:
-        """Whether ``key`` is stored; ``retry=False`` asks once (readiness probes want the answer now)."""
-
-        def head() -> object:
-            return self.client.head_object(Bucket=self.bucket, Key=self._key(key))
-
-        try:
-            if retry:
-                self._call("head", key, head)
-            else:
-                try:
-                    head()
-                except (BotoCoreError, Boto3Error, ClientError) as exc:
-                    raise self._error("head", f"s3://{self.bucket}/{self._key(key)}", exc) from exc
-        except NotFound:
-            return False
-        return True
-
-    def delete(self, key: str) -> None:  # S3 deletes of missing keys succeed
-        self._call("delete", key, lambda: self.client.delete_object(Bucket=self.bucket, Key=self._key(key)))
-
-    def url(self, key: str, expires: int = 3600) -> str | None:
-        """A presigned GET URL valid for ``expires`` seconds; computed locally, no request is made."""
-        params = {"Bucket": self.bucket, "Key": self._key(key)}
-        return self._call(
-            "presign", key, lambda: self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=expires)
-        )
-
-    def local_path(self, key: str) -> Path | None:
-        validate_key(key)
-        return None
-
-
-def error_code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
-
-
-def transient(exc: BaseException) -> bool:
-    """Whether the same S3 call may succeed later: the endpoint was unreachable, hung, dropped
-    the connection, failed (5xx) or throttled. Client errors (403, 404, 412) are answers."""
-    if isinstance(exc, (EndpointUnreachable, HTTPClientError, IncompleteReadError)):
-        return True
-    if isinstance(exc, ClientError):
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
-        return status >= 500 or status in (408, 429) or error_code(exc) in _BUSY_CODES
-    if isinstance(exc, Boto3Error) and exc.__context__ is not None:  # upload_file wraps the ClientError
-        return transient(exc.__context__)
-    return False
 
 
 def storage_from_url(

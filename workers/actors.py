@@ -4,6 +4,7 @@
 * ``fan_out_campaign(campaign_id)`` on ``campaigns``: enqueue a campaign's rows in batches.
 * ``deliver_webhook(url, payload)`` on ``webhooks``: one signed POST, retried with backoff.
 * ``ingest_asset(sha256)`` on ``campaigns``: ingest a video uploaded in the studio.
+* ``erase_customer(job_id)`` on ``campaigns``: delete an erased customer's stored outputs.
 
 A render's attempts are counted in the database (``pvideo.jobs.claims``), not
 in its message: the message's own retries only carry the row to its next
@@ -28,6 +29,7 @@ from pvideo.db.engine import database_errors
 from pvideo.errors import PermanentError, RenderBusy
 from pvideo.jobs import assetlibrary, claims, fanout, notifications, pipeline, webhooks
 from pvideo.logs import log_context
+from pvideo.privacy import erasure
 from pvideo.runtime import Runtime
 from pvideo.settings import Settings
 from workers.broker import enqueue_many, live_refs
@@ -49,6 +51,7 @@ class Actors:
     fan_out: dramatiq.Actor[[str], None]
     webhook: dramatiq.Actor[[str, dict[str, Any]], None]
     ingest: dramatiq.Actor[[str], None]
+    erase: dramatiq.Actor[[str], None]
 
     def send_renders(self, render_ids: Sequence[str], *, first: bool = False) -> None:
         """One message per render, in one round trip; ``first`` puts them at the front of the queue."""
@@ -65,6 +68,9 @@ class Actors:
 
     def send_fan_out(self, campaign_id: str) -> None:
         self.fan_out.send(campaign_id)
+
+    def send_erasure(self, job_id: str) -> None:
+        self.erase.send(job_id)
 
     def live_refs(self) -> set[str]:
         """Render and campaign ids with a message waiting, delayed or in flight."""
@@ -152,6 +158,11 @@ def declare_actors(
         with log_context(asset=sha256[:16]), database_errors():
             assetlibrary.ingest_asset(rt.db, rt.storage, rt.settings, sha256)
 
+    def erase_customer(job_id: str) -> None:
+        # a storage failure is kept on the job, which backs off; the reconciler sends it again
+        with log_context(erasure=job_id), database_errors():
+            erasure.run_erasure(runtime(), job_id)
+
     broker.add_middleware(DeadLetters(on_dead), before=Retries)
     actors = Actors(
         render=dramatiq.actor(
@@ -194,6 +205,16 @@ def declare_actors(
             throws=(PermanentError,),
             time_limit=60 * 60 * 1000,
         )(ingest_asset),
+        erase=dramatiq.actor(
+            broker=broker,
+            actor_name="erase_customer",
+            queue_name=CAMPAIGN_QUEUE,
+            max_retries=10,  # database outages; storage ones wait on the job (pvideo.privacy.erasure)
+            min_backoff=2_000,
+            max_backoff=60_000,
+            throws=(PermanentError,),
+            time_limit=60 * 60 * 1000,
+        )(erase_customer),
     )
     return actors
 

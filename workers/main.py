@@ -19,6 +19,7 @@ from workers.actors import declare_for
 from workers.broker import build_broker
 from workers.deliverer import Deliverer, DelivererMiddleware
 from workers.reconciler import Reconciler, ReconcilerMiddleware
+from workers.retention import RetentionMiddleware, RetentionRunner
 
 settings = Settings()
 configure_logging(fmt=settings.log_format)
@@ -38,5 +39,6 @@ def _runtime() -> Runtime:
 actors = declare_for(broker, _runtime, settings)
 render_customer, fan_out_campaign, deliver_webhook = actors.render, actors.fan_out, actors.webhook
 broker.add_middleware(ReconcilerMiddleware(Reconciler(_runtime, actors)))
+broker.add_middleware(RetentionMiddleware(RetentionRunner(_runtime)))  # one holder at a time (workers/retention.py)
 if settings.sends_webhooks("worker"):  # campaign webhooks, in every worker process (workers/deliverer.py)
     broker.add_middleware(DelivererMiddleware(Deliverer(_runtime)))

@@ -5,7 +5,8 @@ embedded queue runs it in the API process. Each pass first takes the database
 lease ``reconciler``, so a deployment of many workers on many machines makes
 one pass per interval; if the holder dies, its lease lapses and another takes
 over. The first pass runs at start-up: work stranded before a restart moves at
-once.
+once. Each pass also sends again the pending erasure jobs no one works on
+(``pvideo.privacy.erasure.due_jobs``: a killed runner's, or one whose storage backoff is over).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from typing import Protocol
 
 import dramatiq
 from dramatiq.middleware import Middleware
@@ -20,6 +22,7 @@ from dramatiq.middleware import Middleware
 from pvideo.db import leases
 from pvideo.jobs import pipeline
 from pvideo.jobs.reconcile import Pass, WorkQueue, reconcile
+from pvideo.privacy import erasure
 from pvideo.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -27,8 +30,12 @@ log = logging.getLogger(__name__)
 LEASE = "reconciler"
 
 
+class Queue(WorkQueue, Protocol):
+    def send_erasure(self, job_id: str) -> None: ...
+
+
 class Reconciler:
-    def __init__(self, runtime: Callable[[], Runtime], queue: WorkQueue) -> None:
+    def __init__(self, runtime: Callable[[], Runtime], queue: Queue) -> None:
         self.runtime = runtime
         self.queue = queue
         self.holder = leases.new_holder()
@@ -42,13 +49,16 @@ class Reconciler:
         try:
             if not leases.acquire(rt.db, LEASE, self.holder, settings.reconcile_interval * 3):
                 return None
-            return reconcile(
+            done = reconcile(
                 rt.db,
                 self.queue,
                 grace_seconds=settings.reconcile_grace_seconds,
                 lease_seconds=settings.render_lease_seconds,
                 max_attempts=pipeline.max_attempts(settings),
             )
+            for job_id in erasure.due_jobs(rt.db, grace_seconds=settings.reconcile_grace_seconds):
+                self.queue.send_erasure(job_id)
+            return done
         except Exception as exc:  # the database or Redis is down: the next pass tries again
             log.warning("reconciler pass failed: %s", exc)
             return None

@@ -11,6 +11,7 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import StreamingResponse
 
 from api.deps import AnalyticsKeyDep, SessionDep, StateDep
+from pvideo.access import audit
 from pvideo.jobs.campaigns import get_campaign
 from pvideo.tracking.analytics import campaign_analytics
 from pvideo.tracking.interaction_stats import csv_chunks, form_field_names, iter_responses, ndjson_chunks
@@ -44,7 +45,7 @@ def export_responses(
     campaign_id: str,
     state: StateDep,
     session: SessionDep,
-    _: AnalyticsKeyDep,
+    key: AnalyticsKeyDep,
     format: Literal["ndjson", "csv"] = "ndjson",
     masked: bool = Query(False, description="mask personal data (emails, phones, free text) as the studio does"),
 ) -> StreamingResponse:
@@ -52,6 +53,11 @@ def export_responses(
     answer as JSON and a ``field.<name>`` column per form field; formula-safe)."""
     campaign = get_campaign(session, campaign_id)
     names = form_field_names(campaign)
+    audit.record(
+        session, actor=audit.key_actor(key), role="analytics", action=audit.Action.ANSWERS_EXPORT,
+        target_type=audit.Target.CAMPAIGN, target_id=campaign_id, detail={"format": format, "masked": masked},
+    )  # fmt: skip
+    session.commit()  # before the stream starts: the export is on record even if the download breaks off
     db = state.runtime.db
 
     def chunks() -> Iterator[str]:

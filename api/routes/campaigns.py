@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from enum import StrEnum
 from typing import Annotated, Any, TypeVar
 
@@ -22,11 +23,13 @@ from api.schemas import (
     CampaignForm,
     CampaignPublic,
     CampaignSubmitted,
+    PrivacyForm,
     RenderPublic,
     RowError,
 )
 from api.state import AppState
-from pvideo.db.models import Outputs, Render, RenderMode
+from pvideo.access import audit
+from pvideo.db.models import Outputs, Render, RenderMode, TrackingMode
 from pvideo.errors import DataError
 from pvideo.jobs import campaigns
 from pvideo.jobs.campaigns import CampaignRequest
@@ -69,6 +72,9 @@ _SUBMIT_BODY = {
                         "metadata": {"type": "string", "maxLength": MAX_METADATA_CHARS, "description": "a JSON object"},
                         "render": {"enum": [m.value for m in RenderMode], "type": "string"},
                         "outputs": {"enum": [o.value for o in Outputs], "type": "string"},
+                        "tracking": {"enum": [t.value for t in TrackingMode], "type": "string"},
+                        "retention": {"type": "string", "description": "a JSON object (see the JSON body)"},
+                        "ends_at": {"type": "string", "format": "date-time"},
                         "file": {
                             "type": "string",
                             "format": "binary",
@@ -127,7 +133,7 @@ async def _read_submission(
         raise HTTPException(422, "Idempotency-Key: empty; leave the header out, or send a key")
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
-        form = await request.form(max_files=1, max_fields=10)  # files spool to disk past 1 MB
+        form = await request.form(max_files=1, max_fields=13)  # files spool to disk past 1 MB
         try:
             return await _read_form(form, state, idempotency_key)
         except BaseException:
@@ -156,6 +162,7 @@ async def _read_submission(
         outputs=body.outputs,
         idempotency_key=idempotency_key,
         scene_version_id=scene.version_id,
+        privacy=body.privacy(),
     )
     return submission, warnings
 
@@ -169,6 +176,9 @@ async def _read_form(form: FormData, state: StateDep, idempotency_key: str | Non
         fields = CampaignForm.model_validate(
             {k: v for k in ("scene", "name", "webhook_url", "metadata") if isinstance(v := form.get(k), str)}
         )
+        privacy = PrivacyForm.model_validate(
+            {k: v for k in ("tracking", "retention", "ends_at") if isinstance(v := form.get(k), str) and v}
+        ).privacy()
     except ValidationError as exc:
         raise HTTPException(422, validation_errors(exc)) from None
     limit = state.runtime.settings.max_upload_mb * 1024 * 1024
@@ -194,6 +204,7 @@ async def _read_form(form: FormData, state: StateDep, idempotency_key: str | Non
         outputs=_choice("outputs", form.get("outputs"), Outputs),
         idempotency_key=idempotency_key,
         scene_version_id=scene.version_id,
+        privacy=privacy,
     )
     return submission, _column_warnings(spec, columns)
 
@@ -231,11 +242,12 @@ def _choice(field: str, value: object, choices: type[_Choice]) -> _Choice:
 async def submit_campaign(
     request: Request,
     state: StateDep,
-    _: CampaignsKeyDep,
+    key: CampaignsKeyDep,
     idempotency_key: Annotated[str | None, Header(max_length=200, include_in_schema=False)] = None,
 ) -> Response:
     """Submit a scene + customers. Good rows are queued; each bad row is reported with its reason."""
     submitted, warnings = await _read_submission(request, state, idempotency_key)
+    submitted = replace(submitted, submitted_by=audit.key_actor(key), submitter_role="campaigns")
     runtime = state.runtime
 
     def store() -> campaigns.Submission:
@@ -283,17 +295,26 @@ def get_campaign(campaign_id: str, session: SessionDep, state: StateDep, _: Camp
 
 
 @router.post("/{campaign_id}/cancel")
-def cancel_campaign(campaign_id: str, session: SessionDep, _: CampaignsKeyDep) -> dict[str, int]:
+def cancel_campaign(campaign_id: str, session: SessionDep, key: CampaignsKeyDep) -> dict[str, int]:
     """Rows not started are cancelled; rows rendering now finish."""
-    return {"cancelled": campaigns.cancel_campaign(session, campaign_id)}
+    cancelled = campaigns.cancel_campaign(session, campaign_id)
+    audit.record(
+        session, actor=audit.key_actor(key), role="campaigns", action=audit.Action.CAMPAIGN_CANCEL,
+        target_type=audit.Target.CAMPAIGN, target_id=campaign_id, detail={"cancelled": cancelled},
+    )  # fmt: skip
+    return {"cancelled": cancelled}
 
 
 @router.post("/{campaign_id}/retry")
-def retry_campaign(campaign_id: str, state: StateDep, _: CampaignsKeyDep) -> dict[str, int]:
+def retry_campaign(campaign_id: str, state: StateDep, key: CampaignsKeyDep) -> dict[str, int]:
     """Queue again the rows that failed while rendering, cancelled rows, and stranded rows."""
     runtime = state.runtime
     with runtime.db.session() as session:
         ids = campaigns.retry_failed(session, campaign_id, stranded_after=runtime.settings.reconcile_grace_seconds)
+        audit.record(
+            session, actor=audit.key_actor(key), role="campaigns", action=audit.Action.CAMPAIGN_RETRY,
+            target_type=audit.Target.CAMPAIGN, target_id=campaign_id, detail={"queued": len(ids)},
+        )  # fmt: skip
     try:
         state.queue.enqueue(ids)
     except Exception as exc:  # the rows are queued in the database: the reconciler sends them
@@ -332,12 +353,16 @@ def list_renders(
     responses={200: {"content": {"text/csv": {}, "application/json": {}}}},
 )
 def manifest(
-    campaign_id: str, state: StateDep, _: CampaignsKeyDep, format: str = Query("csv", pattern="^(csv|json)$")
+    campaign_id: str, state: StateDep, key: CampaignsKeyDep, format: str = Query("csv", pattern="^(csv|json)$")
 ) -> StreamingResponse:
     """customer id, landing/video/poster/thumbnail URLs, status, error: one row per customer, streamed."""
     db, base = state.runtime.db, state.runtime.settings.public_base_url
     with db.session() as session:
         campaigns.get_campaign(session, campaign_id)
+        audit.record(
+            session, actor=audit.key_actor(key), role="campaigns", action=audit.Action.MANIFEST_DOWNLOAD,
+            target_type=audit.Target.CAMPAIGN, target_id=campaign_id, detail={"format": format},
+        )  # fmt: skip
 
     def chunks() -> Iterator[str]:
         with db.session() as session:

@@ -13,9 +13,12 @@ from sqlalchemy import select
 
 from api.deps import AnalyticsKeyDep, SessionDep, StateDep
 from api.errors import DATABASE_DOWN, DATABASE_RETRY_SECONDS, is_database_outage
+from api.gone import token_refusal
 from api.schemas import EventsAccepted, FailedEventPublic
+from pvideo.access import audit
 from pvideo.db.models import FailedEvent
 from pvideo.jobs.campaigns import get_campaign
+from pvideo.privacy.consent import honoured_consent
 from pvideo.scene.limits import InputLimitError, check_json
 from pvideo.tracking.devices import device_class
 from pvideo.tracking.events import EventBatch, describe
@@ -83,10 +86,12 @@ async def post_events(request: Request, state: StateDep) -> Response:
     wait = state.event_limiter.take(render_id, len(batch.events))
     if wait > 0:
         raise _reject(429, "too many events for this link", {"Retry-After": str(math.ceil(wait))})
+    headers = request.headers
+    consent = honoured_consent(batch.consent, sec_gpc=headers.get("sec-gpc"), dnt=headers.get("dnt"))
     try:
         result = await state.events.submit(
             Pending(
-                batch.token, render_id, batch.events, batch.sent_at, device_class(request.headers.get("user-agent"))
+                batch.token, render_id, batch.events, batch.sent_at, device_class(headers.get("user-agent")), consent
             )
         )
     except Exception as exc:
@@ -95,7 +100,7 @@ async def post_events(request: Request, state: StateDep) -> Response:
         # the tracker keeps the batch queued and sends it again after Retry-After
         raise _reject(503, DATABASE_DOWN, {"Retry-After": str(DATABASE_RETRY_SECONDS)}) from None
     if result is None:
-        raise _reject(404, "unknown viewer token")
+        raise _reject(*await token_refusal(state, batch.token, render_id))
     accepted = EventsAccepted(
         stored=result.stored,
         duplicates=result.duplicates,
@@ -115,7 +120,7 @@ async def post_events(request: Request, state: StateDep) -> Response:
 def export_events(
     session: SessionDep,
     state: StateDep,
-    _: AnalyticsKeyDep,
+    key: AnalyticsKeyDep,
     campaign_id: str = Query(max_length=32),
     after: str | None = Query(None, max_length=100, description="X-Next-Cursor of the previous page"),
     limit: int = Query(1000, ge=1, le=10_000),
@@ -134,6 +139,11 @@ def export_events(
         session, campaign_id, after=after_id, limit=limit, settle=state.runtime.settings.event_export_settle_seconds
     )
     cursor = encode_cursor(rows[-1]["id"]) if rows else (after or encode_cursor(0))
+    if rows:  # an empty page (a poller waiting for new events) hands out nothing: no entry
+        audit.record(
+            session, actor=audit.key_actor(key), role="analytics", action=audit.Action.EVENTS_EXPORT,
+            target_type=audit.Target.CAMPAIGN, target_id=campaign_id, detail={"format": format, "events": len(rows)},
+        )  # fmt: skip
     headers = {"X-Next-Cursor": cursor, "X-Has-More": "true" if len(rows) == limit else "false"}
     if format == "csv":
         return Response(to_csv(rows), media_type="text/csv; charset=utf-8", headers=headers)

@@ -11,6 +11,7 @@ from api.deps import SessionDep, StateDep
 from api.landing import stored_chapters
 from pvideo.db.models import Render, RenderStatus
 from pvideo.jobs.campaigns import render_by_token
+from pvideo.privacy.consent import honoured_consent
 from pvideo.render.chapters import Chapter, chapters_from_ctas, to_webvtt
 from pvideo.scene.urls import check_link
 from pvideo.tracking.devices import device_class
@@ -45,8 +46,10 @@ def cta_click(
     s: str | None = Query(None, max_length=64, description="session id (tracker)"),
     q: int | None = Query(None, ge=0, le=2_000_000_000, description="sequence number (tracker)"),
     t: float | None = Query(None, ge=0, le=86_400, description="video position (tracker)"),
+    c: bool = Query(False, description="the viewer accepted tracking (consent mode; tracker)"),
 ) -> Response:
-    """Record a ``cta_click`` then redirect to that CTA's URL for this render, and only there."""
+    """Record a ``cta_click`` then redirect to that CTA's URL for this render, and only there.
+    The click is recorded as the campaign's tracking mode allows (``pvideo.privacy.consent``)."""
     render = _live_render(token, state, session)
     hotspot = next((h for h in render.hotspots or [] if h.get("id") == cta_id), None)
     if hotspot is None:
@@ -64,7 +67,9 @@ def cta_click(
         "seq": q,
     }
     if state.event_limiter.take(render.id, 1) == 0:
-        ingest(session, render, [raw], device=device_class(request.headers.get("user-agent")))
+        headers = request.headers
+        consent = honoured_consent(c, sec_gpc=headers.get("sec-gpc"), dnt=headers.get("dnt"))
+        ingest(session, render, [raw], device=device_class(headers.get("user-agent")), consent=consent)
     return RedirectResponse(target, status_code=302, headers={"Cache-Control": "no-store"})
 
 

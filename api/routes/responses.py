@@ -22,10 +22,12 @@ from pydantic import ValidationError
 
 from api.deps import StateDep
 from api.errors import DATABASE_DOWN, DATABASE_RETRY_SECONDS, is_database_outage
+from api.gone import token_refusal
 from api.routes.events import CORS, preflight
 from api.state import AppState
 from pvideo.jobs.campaigns import render_by_token
 from pvideo.plan.interactive import find
+from pvideo.privacy.consent import honoured_consent
 from pvideo.scene.answers import form_answer
 from pvideo.scene.limits import InputLimitError, check_json
 from pvideo.tracking.devices import device_class
@@ -47,9 +49,11 @@ _ANSWERS: dict[int | str, dict[str, Any]] = {
     201: {"description": 'stored: `{"status": "stored", "id": ...}`'},
     200: {"description": 'a repeat of a stored event_id: `{"status": "duplicate"}`'},
     404: {"description": "unknown viewer token"},
+    403: {"description": "personal fields the campaign may not record without the viewer's consent"},
     409: {"description": "this interaction was already answered in this session (another event_id)"},
     422: {"description": "the answer does not fit the interaction: `detail` names the field"},
 }
+REFUSALS = {AnswerStatus.CONFLICT: 409, AnswerStatus.UNCONSENTED: 403}  # any other refusal: 422
 InteractionId = Annotated[str, Path(max_length=64)]
 Token = Annotated[str, Path(max_length=200)]
 
@@ -75,10 +79,14 @@ async def _body(request: Request, limit: int) -> bytes | None:
 
 
 async def _store(state: AppState, request: Request, answer: AnswerIn, render_id: str) -> Answered | None:
-    """Spend the link's rate limit, then store; ``HTTPException`` 429 or 503 (with CORS headers)."""
+    """Spend the link's rate limit, then store; ``HTTPException`` 429 or 503 (with CORS headers).
+    The answer's consent counts as the request's headers allow (``pvideo.privacy.consent``)."""
     wait = state.event_limiter.take(render_id, 1)
     if wait > 0:
         raise _reject(429, "too many requests for this link", {"Retry-After": str(math.ceil(wait))})
+    headers = request.headers
+    consent = honoured_consent(answer.consent, sec_gpc=headers.get("sec-gpc"), dnt=headers.get("dnt"))
+    answer = answer.model_copy(update={"consent": consent})
     try:
         return await writer(request).answer(answer, render_id, device_class(request.headers.get("user-agent")))
     except Exception as exc:
@@ -109,12 +117,12 @@ async def post_response(request: Request, state: StateDep) -> Response:
         raise _reject(404, "unknown viewer token")
     result = await _store(state, request, answer, render_id)
     if result is None:
-        raise _reject(404, "unknown viewer token")
+        raise _reject(*await token_refusal(state, answer.token, render_id))
     if result.status == AnswerStatus.STORED:
         return JSONResponse({"status": "stored", "id": result.response_id}, status_code=201, headers=CORS)
     if result.status == AnswerStatus.DUPLICATE:
         return JSONResponse({"status": "duplicate"}, headers=CORS)
-    raise _reject(409 if result.status == AnswerStatus.CONFLICT else 422, result.detail or "refused")
+    raise _reject(REFUSALS.get(result.status, 422), result.detail or "refused")
 
 
 @router.post(
@@ -178,6 +186,8 @@ async def post_form_answer(token: Token, interaction_id: InteractionId, request:
         return RedirectResponse(target, status_code=303, headers={"Cache-Control": "no-store"})
     if result.status == AnswerStatus.CONFLICT:
         return _page(409, "You already answered this", "Thank you: your first answer is kept.", back)
+    if result.status == AnswerStatus.UNCONSENTED:
+        return _page(403, "Your details were not saved", result.detail or "", back)
     return _page(422, "That answer could not be saved", result.detail or "", back)
 
 

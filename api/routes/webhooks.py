@@ -11,8 +11,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
 from api.deps import CampaignsKeyDep, SessionDep, StateDep
+from pvideo.access import audit
 from pvideo.db.models import WebhookDelivery, WebhookSubscription
 from pvideo.jobs import delivery_log, subscriptions
 from pvideo.jobs.campaigns import get_campaign
@@ -110,8 +112,17 @@ class DeliveryLog(BaseModel):
 
 def _who(key: str) -> str:
     """A stored key by its public prefix (``pvk_<prefix>_...``); a configured key by no part of it."""
-    parts = key.split("_")
-    return f"api key pvk_{parts[1]}" if key.startswith("pvk_") and len(parts) > 2 else "api key (configured)"
+    return audit.key_actor(key)
+
+
+def _audit(
+    session: Session, key: str, action: audit.Action, target: audit.Target, target_id: str, campaign: str
+) -> None:
+    """One API action on a campaign's webhooks, recorded in the request's transaction, with the change."""
+    audit.record(
+        session, actor=_who(key), role="campaigns", action=action, target_type=target, target_id=target_id,
+        detail={"campaign": campaign},
+    )  # fmt: skip
 
 
 @router.post("/{campaign_id}/webhooks", status_code=201, response_model=SubscriptionPublic)
@@ -122,6 +133,7 @@ def create_subscription(
     row, secret = subscriptions.create(
         session, campaign_id, body, settings=state.runtime.settings, created_by=_who(key)
     )
+    _audit(session, key, audit.Action.WEBHOOK_CREATE, audit.Target.WEBHOOK, row.id, campaign_id)
     return SubscriptionPublic.of(row, secret=secret)
 
 
@@ -145,17 +157,19 @@ def update_subscription(
     body: SubscriptionUpdate,
     session: SessionDep,
     state: StateDep,
-    _: CampaignsKeyDep,
+    key: CampaignsKeyDep,
 ) -> SubscriptionPublic:
     """Change the URL, events, preset config or pause it (``active: false``); checked as a whole again."""
     row = subscriptions.update(session, campaign_id, subscription_id, body, settings=state.runtime.settings)
+    _audit(session, key, audit.Action.WEBHOOK_CHANGE, audit.Target.WEBHOOK, subscription_id, campaign_id)
     return SubscriptionPublic.of(row)
 
 
 @router.delete("/{campaign_id}/webhooks/{subscription_id}", status_code=204)
-def delete_subscription(campaign_id: str, subscription_id: str, session: SessionDep, _: CampaignsKeyDep) -> Response:
+def delete_subscription(campaign_id: str, subscription_id: str, session: SessionDep, key: CampaignsKeyDep) -> Response:
     """Remove it with its delivery log; deliveries not yet sent are dropped."""
     subscriptions.delete(session, campaign_id, subscription_id)
+    _audit(session, key, audit.Action.WEBHOOK_DELETE, audit.Target.WEBHOOK, subscription_id, campaign_id)
     return Response(status_code=204)
 
 
@@ -186,6 +200,8 @@ def get_delivery(campaign_id: str, delivery_id: str, session: SessionDep, _: Cam
     status_code=202,
     response_model=DeliveryPublic,
 )
-def replay_delivery(campaign_id: str, delivery_id: str, session: SessionDep, _: CampaignsKeyDep) -> DeliveryPublic:
+def replay_delivery(campaign_id: str, delivery_id: str, session: SessionDep, key: CampaignsKeyDep) -> DeliveryPublic:
     """Send it again now, whatever its status, with the same ``webhook-id``; a new retry budget."""
-    return DeliveryPublic.of(delivery_log.replay(session, campaign_id, delivery_id))
+    row = delivery_log.replay(session, campaign_id, delivery_id)
+    _audit(session, key, audit.Action.WEBHOOK_REPLAY, audit.Target.DELIVERY, delivery_id, campaign_id)
+    return DeliveryPublic.of(row)

@@ -24,7 +24,10 @@
  * Answers: POST config.responses_url {token, event_id, session_id, interaction_id, answer,
  * position, client_ts} (fetch, keepalive; the same event id on each retry); network errors,
  * 5xx, 408 and 429 are retried after 1, 2 and 4 s; another 4xx shows the server's detail in
- * the panel; 409 (already answered in this session) counts as answered. Answers, skips, the
+ * the panel; 409 (already answered in this session) counts as answered. While the tracker may
+ * send nothing personal (tracker.js personal(): anonymous tracking, or consent not given) an
+ * answer goes without session_id and client_ts, and the server refuses a form's personal fields
+ * (403, its detail shown in the panel); with consent given it says consent: true. Answers, skips, the
  * branches chosen and the interactions shown are kept in sessionStorage: a replay or a
  * reload does not ask again.
  *
@@ -571,14 +574,17 @@
 
   // POST one answer, retried with the same event id; resolves (never rejects) with the outcome.
   function send(item, answerValue) {
+    var t = tracker();
+    var personal = !(t && typeof t.personal === 'function') || t.personal() === true;
     var payload = JSON.stringify({
       token: token,
       event_id: uuid(),
-      session_id: sessionId(),
+      session_id: personal ? sessionId() : undefined,
       interaction_id: item.id,
       answer: answerValue,
       position: position(),
-      client_ts: new Date().toISOString()
+      client_ts: personal ? new Date().toISOString() : undefined,
+      consent: personal && config.tracking === 'consent' ? true : undefined
     });
     var attempt = 0;
     function once() {

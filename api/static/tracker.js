@@ -25,12 +25,19 @@
  *   again is always safe. A beacon is not acknowledged: what it carried is not
  *   sent again while the page lives, but stays stored and goes once more with
  *   the next visit's first batch, in case the beacon never arrived.
+ * - Privacy (config.tracking; pvideo/privacy/consent.py): "full" sends the above. "anonymous"
+ *   never makes a session: events go without session_id, seq and client_ts (they only count).
+ *   "consent" is anonymous until the viewer presses Accept on the banner (consent.js, loaded
+ *   first), then sends them too, each batch saying consent: true; never while the browser
+ *   refuses tracking (Global Privacy Control, Do Not Track). What a batch carries is decided
+ *   when it goes, so events queued earlier (a previous visit's) are sent as allowed now.
  * - bench/events.py replays this batching; it reads FLUSH_AT,
  *   FLUSH_INTERVAL_MS and MAX_BATCH from this file.
  *
  * Globals: window.pvideoTracker = {flush, flushNow, queue, sessionId, flushAt,
- * flushIntervalMs, track}; track(type, extra) queues one more event (interactive.js
- * sends interaction_shown / interaction_skipped through it). CSP-safe.
+ * flushIntervalMs, track, personal}; track(type, extra) queues one more event (interactive.js
+ * sends interaction_shown / interaction_skipped through it); sessionId is null while nothing
+ * personal may be sent; personal() says whether it may now. CSP-safe.
  */
 (function () {
   'use strict';
@@ -55,6 +62,23 @@
   var token = typeof config.token === 'string' ? config.token : null;
   var eventsUrl = typeof config.events_url === 'string' ? config.events_url : null;
   var pingMs = (Number(config.ping_seconds) > 0 ? Number(config.ping_seconds) : 10) * 1000;
+  var tracking = config.tracking === 'anonymous' || config.tracking === 'consent' ? config.tracking : 'full';
+  var consent = window.pvideoConsent || null;  // consent.js, taken once: the page cannot swap it later
+  var PERSONAL = ['session_id', 'seq', 'client_ts'];
+
+  function browserRefuses() {
+    var nav = window.navigator || {};
+    var dnt = nav.doNotTrack || window.doNotTrack || nav.msDoNotTrack;
+    return nav.globalPrivacyControl === true || dnt === '1' || dnt === 'yes';
+  }
+
+  // Whether the session id, sequence and the device's clock may go with the events now.
+  function personal() {
+    if (tracking === 'full') {
+      return true;
+    }
+    return tracking === 'consent' && !!consent && consent.accepted() === true && !browserRefuses();
+  }
 
   var video = document.getElementById('pvideo-video') || document.querySelector('video');
 
@@ -124,14 +148,22 @@
       '-' + h.slice(8, 10).join('') + '-' + h.slice(10, 16).join('');
   }
 
-  // One session per tab and link; a reload continues it (and its seq).
-  var session = readJson(perTab, SESSION_KEY, null);
-  if (!session || typeof session.id !== 'string' || typeof session.seq !== 'number') {
-    session = { id: uuid().replace(/-/g, ''), seq: 0 };
+  // One session per tab and link; a reload continues it (and its seq). Made (and kept in
+  // sessionStorage) only once something personal may be sent.
+  var session = null;
+
+  function currentSession() {
+    if (session === null) {
+      session = readJson(perTab, SESSION_KEY, null);
+      if (!session || typeof session.id !== 'string' || typeof session.seq !== 'number') {
+        session = { id: uuid().replace(/-/g, ''), seq: 0 };
+      }
+    }
+    return session;
   }
 
   function nextSeq() {
-    session.seq += 1;
+    currentSession().seq += 1;
     writeJson(perTab, SESSION_KEY, session);
     return session.seq;
   }
@@ -156,12 +188,14 @@
     var ev = {
       event_id: uuid(),
       type: type,
-      session_id: session.id,
-      seq: nextSeq(),
       position: position(),
       duration: mediaDuration(),
-      client_ts: new Date().toISOString()
+      client_ts: new Date().toISOString()  // kept in the queue for its age; sent only when personal
     };
+    if (personal()) {
+      ev.session_id = currentSession().id;
+      ev.seq = nextSeq();
+    }
     for (var k in extra || {}) {
       if (Object.prototype.hasOwnProperty.call(extra, k)) {
         ev[k] = extra[k];
@@ -219,7 +253,21 @@
   }
 
   function body(events) {
-    return JSON.stringify({ token: token, sent_at: new Date().toISOString(), events: events });
+    var out = { token: token, sent_at: new Date().toISOString(), events: events };
+    if (!personal()) {
+      out.events = events.map(function (ev) {
+        var copy = {};
+        for (var k in ev) {
+          if (Object.prototype.hasOwnProperty.call(ev, k) && PERSONAL.indexOf(k) < 0) {
+            copy[k] = ev[k];
+          }
+        }
+        return copy;
+      });
+    } else if (tracking === 'consent') {
+      out.consent = true;
+    }
+    return JSON.stringify(out);
   }
 
   // Events no request carries now and no beacon took, oldest first (all of them, or up to `limit`).
@@ -428,8 +476,11 @@
       return;
     }
     // The redirect records the click; these say which session, when, and where in the video.
-    link.setAttribute('href', base + '?e=' + encodeURIComponent(uuid()) +
-      '&s=' + encodeURIComponent(session.id) + '&q=' + nextSeq() + '&t=' + position());
+    var who = '';
+    if (personal()) {
+      who = '&s=' + encodeURIComponent(currentSession().id) + '&q=' + nextSeq() + (tracking === 'consent' ? '&c=1' : '');
+    }
+    link.setAttribute('href', base + '?e=' + encodeURIComponent(uuid()) + who + '&t=' + position());
     flushNow();
   }
 
@@ -585,13 +636,18 @@
     startLoop();
   }
 
-  window.pvideoTracker = {
+  var api = {
     flush: flush,
     flushNow: flushNow,
     queue: queue,
-    sessionId: session.id,
     flushAt: FLUSH_AT,
     flushIntervalMs: FLUSH_INTERVAL_MS,
-    track: track
+    track: track,
+    personal: personal
   };
+  Object.defineProperty(api, 'sessionId', {
+    enumerable: true,
+    get: function () { return personal() ? currentSession().id : null; }
+  });
+  window.pvideoTracker = api;
 })();

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from pvideo.db.models import ApiKey
 from pvideo.errors import DataError, NotFound
 
-SCOPES = ("campaigns", "analytics", "admin")
+SCOPES = ("campaigns", "analytics", "admin", "privacy")  # privacy: erase and export customers
 ALL_SCOPES = frozenset(SCOPES)
 _PREFIX = "pvk_"
 MAX_KEY_LENGTH = 200

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from pvideo.cli import apikey, campaign, db, demo, scene, serve, template, user
+from pvideo.cli import apikey, campaign, customer, db, demo, retention, scene, serve, template, user
 
 app = typer.Typer(
     help="pvideo: personalized video from scene scripts.", no_args_is_help=True, pretty_exceptions_enable=False
@@ -23,3 +23,5 @@ app.add_typer(db.app, name="db")
 app.add_typer(template.app, name="template")
 app.add_typer(apikey.app, name="apikey")
 app.add_typer(user.app, name="user")
+app.add_typer(customer.app, name="customer")  # erase, export
+app.add_typer(retention.app, name="retention")

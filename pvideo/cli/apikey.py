@@ -17,14 +17,16 @@ class Scope(enum.StrEnum):
     campaigns = "campaigns"
     analytics = "analytics"
     admin = "admin"
+    privacy = "privacy"
 
 
 @app.command("create")
 def apikey_create(
-    scope: Annotated[list[Scope], typer.Option("--scope", help="campaigns, analytics, admin (repeat)")],
+    scope: Annotated[list[Scope], typer.Option("--scope", help="campaigns, analytics, admin, privacy (repeat)")],
     name: Annotated[str | None, typer.Option(help="a label to recognise the key by")] = None,
 ) -> None:
     """Create a key and print it once: only its SHA-256 digest is stored."""
+    from pvideo.access import audit
     from pvideo.access.apikeys import create_key
 
     db = database(load_settings())
@@ -32,6 +34,11 @@ def apikey_create(
     try:
         with db.session() as session:
             row, key = create_key(session, [s.value for s in scope], name=name)
+            audit.record(
+                session, actor=audit.cli_actor(), action=audit.Action.APIKEY_CREATE,
+                target_type=audit.Target.API_KEY, target_id=row.id,
+                detail={"name": row.name, "prefix": row.prefix, "scopes": row.scopes},
+            )  # fmt: skip
             key_id, scopes = row.id, ", ".join(row.scopes)
     except PvideoError as exc:
         raise fail(str(exc)) from None
@@ -42,11 +49,16 @@ def apikey_create(
 @app.command("revoke")
 def apikey_revoke(key_id: str) -> None:
     """Revoke a key at once (requests made with it stop working)."""
+    from pvideo.access import audit
     from pvideo.access.apikeys import revoke_key
 
     try:
         with database(load_settings()).session() as session:
-            revoke_key(session, key_id)
+            row = revoke_key(session, key_id)
+            audit.record(
+                session, actor=audit.cli_actor(), action=audit.Action.APIKEY_REVOKE,
+                target_type=audit.Target.API_KEY, target_id=row.id, detail={"name": row.name, "prefix": row.prefix},
+            )  # fmt: skip
     except PvideoError as exc:
         raise fail(str(exc)) from None
     console.print(f"revoked API key {key_id}")

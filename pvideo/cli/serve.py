@@ -18,19 +18,22 @@ app = typer.Typer()
 
 
 def run_server(*, runtime: Runtime, host: str, port: int, access_log: bool = True) -> None:
-    """One server process on ``runtime`` (its in-process worker included, without Redis)."""
+    """One server process on ``runtime`` (its in-process worker included, without Redis).
+    The access log is pvideo's (``api.access_log``: no client address in the clear), not uvicorn's."""
     import uvicorn
 
+    from api.access_log import AccessLog
     from api.main import create_app
     from pvideo.logs import configure_logging
 
     configure_logging()
+    app = create_app(runtime=runtime)
     uvicorn.run(
-        create_app(runtime=runtime),
+        AccessLog(app) if access_log else app,
         host=host,
         port=port,
         log_level="info",
-        access_log=access_log,
+        access_log=False,
         **server_limits(runtime.settings),
     )
 
@@ -85,13 +88,13 @@ def serve(
 
     configure_logging()  # each process builds its own app (and runtime) from the same PVIDEO_* settings
     uvicorn.run(
-        "api.main:create_app",
+        "api.access_log:logged_app" if access_log else "api.main:create_app",
         factory=True,
         workers=workers,
         host=host,
         port=port,
         log_level="info",
-        access_log=access_log,
+        access_log=False,  # uvicorn's prints client addresses whole: api.access_log's does not
         **server_limits(settings),
     )
 
@@ -121,4 +124,5 @@ def worker(
     # Fetch no more renders than there are threads to run them (Dramatiq's default is twice as
     # many): a message fetched and waiting dies with its worker, and then waits for the rescue.
     os.environ.setdefault("dramatiq_queue_prefetch", str(threads or settings.worker_threads))
+    os.environ["PVIDEO_WORKER_QUEUES"] = queues  # workers.main: only a render worker lowers its priority
     os.execv(sys.executable, args)

@@ -19,6 +19,7 @@ ROWS_FAILED_EXIT = 3
 (1 is an error that stopped the command itself)."""
 
 if TYPE_CHECKING:
+    from pvideo.jobs.privacy_options import PrivacyOptions
     from pvideo.runtime import Runtime
     from workers.queue import RenderQueue
 
@@ -34,10 +35,13 @@ def submit_file(
     webhook_url: str | None = None,
     metadata: dict[str, Any] | None = None,
     scene_version_id: str | None = None,
+    privacy: PrivacyOptions | None = None,
 ) -> tuple[str, int]:
     """Submit a campaign (streaming the file) and fan it out; returns its id and row count."""
+    from pvideo.access.audit import cli_actor
     from pvideo.access.tokens import ViewerTokens
     from pvideo.jobs.campaigns import CampaignRequest, submit
+    from pvideo.jobs.privacy_options import PrivacyOptions
     from pvideo.scene.customers import stream_customers
     from pvideo.scene.spec import load_scene
 
@@ -51,7 +55,9 @@ def submit_file(
         webhook_url=webhook_url,
         metadata=metadata,
         idempotency_key=idempotency_key,
+        submitted_by=cli_actor(),
         scene_version_id=scene_version_id,
+        privacy=privacy or PrivacyOptions(),
     )
     with runtime.db.session() as session:
         submission = submit(session, request, settings=settings, tokens=ViewerTokens(settings.signing_key))

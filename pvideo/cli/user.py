@@ -26,10 +26,16 @@ class Role(enum.StrEnum):
 
 def invite(db: Database, email: str, role: str, *, invited_by: str) -> tuple[str, str]:
     """Invite (or re-invite) ``email``; their normalized email and the one-time token."""
-    from pvideo.access.users import invite_user
+    from pvideo.access import audit
+    from pvideo.access.users import find_user, invite_user
 
     with db.session() as session:
+        new = find_user(session, email) is None
         user, token = invite_user(session, email, role, invited_by=invited_by)
+        audit.record(
+            session, actor=audit.cli_actor(), action=audit.Action.USER_CREATE if new else audit.Action.USER_INVITE,
+            target_type=audit.Target.USER, target_id=user.id, detail={"email": user.email, "role": user.role},
+        )  # fmt: skip
         return user.email, token
 
 
@@ -70,6 +76,7 @@ def user_list() -> None:
 
 
 def _set_disabled(email: str, disabled: bool) -> str:
+    from pvideo.access import audit
     from pvideo.access.users import find_user, set_disabled
 
     db = database(load_settings())
@@ -80,6 +87,10 @@ def _set_disabled(email: str, disabled: bool) -> str:
             if user is None:
                 raise fail(f"no user {email.strip().lower()!r} (see `pvideo user list`)")
             set_disabled(session, user.id, disabled)
+            audit.record(
+                session, actor=audit.cli_actor(), action=audit.Action.USER_DISABLE if disabled else audit.Action.USER_ENABLE,
+                target_type=audit.Target.USER, target_id=user.id, detail={"email": user.email},
+            )  # fmt: skip
             return user.email
     except PvideoError as exc:
         raise fail(str(exc), BAD_INPUT) from None

@@ -15,6 +15,8 @@ from sqlalchemy import and_, func, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from pvideo.access import audit
+from pvideo.access.revocation import render_by_token as render_by_token
 from pvideo.access.tokens import ViewerTokens
 from pvideo.db.engine import rows_changed
 from pvideo.db.models import (
@@ -30,6 +32,7 @@ from pvideo.db.models import (
 )
 from pvideo.errors import NotFound
 from pvideo.jobs import outbox
+from pvideo.jobs.privacy_options import PrivacyOptions
 from pvideo.jobs.rowcheck import RowCheck
 from pvideo.plan.assets import AssetsDir
 from pvideo.plan.compiler import check_assets
@@ -79,8 +82,11 @@ class CampaignRequest:
     idempotency_key: str | None = None
     submitted_by: str | None = None
     """Who submits: a studio user's email, ``api key <prefix>`` or ``cli`` (shown in the studio)."""
+    submitter_role: str | None = None
+    """Their studio role, or the API key scope that let them in (the audit log's ``role``)."""
     scene_version_id: str | None = None
     """The scene library's version ``spec`` was read from (``None``: a scene file), pinned on the campaign."""
+    privacy: PrivacyOptions = field(default_factory=PrivacyOptions)
 
 
 def submit(session: Session, request: CampaignRequest, *, settings: Settings, tokens: ViewerTokens) -> Submission:
@@ -91,7 +97,7 @@ def submit(session: Session, request: CampaignRequest, *, settings: Settings, to
     limit is read, and nothing is kept: the renders stored so far are in the
     session's open transaction, which the caller's ``Database.session`` rolls back.
     """
-    return _store(
+    submission = _store(
         session,
         request.spec,
         limit_rows(request.rows, settings.max_rows, source=request.source),
@@ -107,6 +113,24 @@ def submit(session: Session, request: CampaignRequest, *, settings: Settings, to
         submitted_by=request.submitted_by,
         scene_version_id=request.scene_version_id,
     )
+    if not submission.replayed:  # in the same transaction as the campaign: both commit, or neither
+        options, campaign = request.privacy, submission.campaign
+        campaign.tracking, campaign.ends_at = options.tracking, options.ends_at
+        campaign.retention = options.retention.stored() if options.retention else None
+        audit.record(
+            session,
+            actor=request.submitted_by or "unknown",
+            role=request.submitter_role,
+            action=audit.Action.CAMPAIGN_SUBMIT,
+            target_type=audit.Target.CAMPAIGN,
+            target_id=submission.campaign.id,
+            detail={
+                "scene": request.spec.name,
+                "rows": submission.campaign.total,
+                "rejected": submission.rejected_count,
+            },
+        )
+    return submission
 
 
 def _store(
@@ -244,13 +268,6 @@ def get_campaign(session: Session, campaign_id: str) -> Campaign:
     if campaign is None:
         raise NotFound(f"campaign {campaign_id!r} not found")
     return campaign
-
-
-def render_by_token(session: Session, tokens: ViewerTokens, token: str) -> Render | None:
-    """The render a viewer token opens, or ``None`` for a forged, altered or revoked token."""
-    render_id = tokens.verify(token)
-    render = session.get(Render, render_id) if render_id else None
-    return render if render is not None and render.viewer_token == token else None
 
 
 def status_counts(session: Session, campaign_id: str) -> dict[str, int]:

@@ -43,6 +43,8 @@ class Job:
     row_number: int
     attempts: int
     outputs: str = Outputs.BOTH  # the campaign's
+    retention: dict[str, Any] | None = None  # the campaign's (``pvideo.jobs.privacy_options``)
+    data_kept: bool = True  # False: the row's data was cleared after an earlier render (storage-less)
 
 
 def claim(db: Database, render_id: str, lease_seconds: float, *, max_attempts: int | None = None) -> Job | str:
@@ -108,6 +110,8 @@ def claim(db: Database, render_id: str, lease_seconds: float, *, max_attempts: i
             row_number=row.row_number,
             attempts=row.attempts,
             outputs=row.campaign.outputs,
+            retention=row.campaign.retention,
+            data_kept=row.data is not None,
         )
 
 

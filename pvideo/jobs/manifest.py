@@ -4,6 +4,11 @@ One row per customer: id, landing page, video, poster, thumbnails (JPEG, and
 the animated GIF and WebP loops for email), captions, CTA/chapter track,
 status, error. Exported as CSV or JSON and streamed page by page, so a 100k-row
 campaign is never loaded at once, or as an XLSX workbook written row by row to a file.
+
+An erased customer's row is left out, not shown as a numbered blank: the manifest is what an
+email tool merges, and a row with no customer and no link would only be an empty recipient
+(the campaign's counts still hold it). A row whose outputs expired keeps its status and has
+no links: they answer 410.
 """
 
 from __future__ import annotations
@@ -42,9 +47,14 @@ PAGE = 5000
 
 
 def render_links(render: Render, base_url: str) -> dict[str, str | None]:
-    """Landing page (unless failed), video, poster, thumbnails and tracks (once done) URLs of one render."""
+    """Landing page (unless failed), video, poster, thumbnails and tracks (once done) URLs of one
+    render; none once its outputs expired."""
     landing = f"{base_url}/v/{render.viewer_token}"
-    usable = bool(render.viewer_token) and render.status not in (RenderStatus.FAILED, RenderStatus.CANCELLED)
+    usable = (
+        bool(render.viewer_token)
+        and render.outputs_expired_at is None
+        and render.status not in (RenderStatus.FAILED, RenderStatus.CANCELLED)
+    )
     done = usable and render.status == RenderStatus.DONE
     return {
         "landing_url": landing if usable else None,
@@ -74,13 +84,13 @@ def manifest_rows(renders: list[Render], base_url: str) -> list[dict[str, str]]:
 
 
 def iter_manifest(session: Session, campaign_id: str, base_url: str, *, page: int = PAGE) -> Iterator[dict[str, str]]:
-    """Every row of the campaign in row order, read ``page`` rows at a time (keyset paging)."""
+    """Every row of the campaign but erased ones, in row order, ``page`` rows at a time (keyset paging)."""
     after = 0
     while True:
         renders = list(
             session.scalars(
                 select(Render)
-                .where(Render.campaign_id == campaign_id, Render.row_number > after)
+                .where(Render.campaign_id == campaign_id, Render.row_number > after, Render.erased_at.is_(None))
                 .order_by(Render.row_number)
                 .limit(page)
             )

@@ -56,6 +56,8 @@ class OnDemand:
             skip = skipped_segments(plan, version)
             text = hls.media_playlist(hls.entries(version, planned_parts(plan, version), prefix[0], skip))
             rt.storage.put_bytes(hls.playlist_key(digest), text.encode(), "application/vnd.apple.mpegurl")
+            if pipeline.discard_if_erased(rt.db, rt.storage, render_id, digest):  # erased meanwhile
+                raise NotFound(f"render {render_id!r} was erased")
             with rt.db.session() as session:  # after the playlist: the page can show the player from now on
                 row = session.get(Render, render_id)
                 if row is None:

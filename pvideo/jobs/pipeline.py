@@ -15,10 +15,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import null, select
+
 from pvideo.db.engine import Database, database_errors
-from pvideo.db.models import Outputs, RenderStatus
-from pvideo.errors import PermanentError, PvideoError, TransientError
-from pvideo.jobs import claims
+from pvideo.db.models import ErasureJob, Outputs, Render, RenderStatus
+from pvideo.errors import DataError, PermanentError, PvideoError, StorageError, TransientError
+from pvideo.jobs import claims, privacy_options
 from pvideo.logs import log_context
 from pvideo.plan.assets import AssetsDir
 from pvideo.plan.compiler import compile_plan
@@ -92,6 +94,9 @@ def _run(db: Database, storage: Storage, settings: Settings, job: claims.Job, *,
     try:
         with claims.keep_lease(db, render_id, settings.render_lease_seconds):
             scene, data, customer, number = job.scene, job.data, job.customer_id, job.row_number
+            storage_less = privacy_options.storage_less(job.retention, settings)
+            if storage_less and not job.data_kept:
+                raise DataError(privacy_options.ROW_DATA_NOT_KEPT)
             spec = parse_scene(scene, source=f"scene {scene.get('name')!r}")
             plan = compile_plan(
                 spec,
@@ -154,8 +159,13 @@ def _run(db: Database, storage: Storage, settings: Settings, job: claims.Job, *,
             }
             if storage.exists(thumbnail_key):
                 values["thumbnail_key"] = thumbnail_key
+            # storage-less: only the id and the outputs remain; the row data goes with the transition
+            # to done (SQL NULL: None would store a JSON null)
+            cleared = {"data": null()} if storage_less else {}
             with database_errors():
-                claims.finish(db, render_id, **values)
+                marked_done = claims.finish(db, render_id, **values, **cleared)
+            if not marked_done and discard_if_erased(db, storage, render_id, digest):
+                return RenderStatus.CANCELLED
     except PermanentError as exc:
         claims.fail(db, render_id, str(exc))
         log.warning("render %s failed: %s", render_id, exc)
@@ -166,6 +176,27 @@ def _run(db: Database, storage: Storage, settings: Settings, job: claims.Job, *,
         raise
     log.info("render %s done: %s", render_id, video_key, extra={"seconds": values["render_seconds"]})
     return RenderStatus.DONE
+
+
+def discard_if_erased(db: Database, storage: Storage, render_id: str, digest: str) -> bool:
+    """Whether the customer was erased while this render ran (``pvideo.privacy.erasure``); if so,
+    delete what it stored, unless a render not erased has the same outputs: the erase wins."""
+    with db.session() as session:
+        row = session.get(Render, render_id)
+        if row is not None and row.erased_at is None:
+            return False
+        others = select(Render.id).where(Render.plan_digest == digest, Render.erased_at.is_(None))
+        shared = session.scalar(others.where(Render.id != render_id).limit(1))
+    if shared is None:
+        try:
+            storage.delete_prefix(f"outputs/{digest}")
+        except StorageError:  # left to a durable erasure job, which the reconciler sends until it is done
+            with db.session() as session:
+                session.add(
+                    ErasureJob(subject="", requested_by="system", render_ids=[render_id], keys=[f"outputs/{digest}/"])
+                )
+    log.info("render %s: the customer was erased meanwhile, its outputs are deleted", render_id)
+    return True
 
 
 def make_thumbnail(poster: Path, out: Path, width: int = 320) -> Path:

@@ -39,6 +39,7 @@ from pvideo.db.bulk import insert_rows, on_conflict, one_of
 from pvideo.db.models import Event, FailedEvent, Render, utcnow
 from pvideo.errors import PermanentError
 from pvideo.plan.interactive import render_interactive
+from pvideo.tracking.anonymity import anonymous_event, anonymous_payload, campaign_modes, records_personal
 from pvideo.tracking.rollups import apply as apply_rollups
 from pvideo.tracking.writeback import publish_events
 
@@ -130,6 +131,10 @@ class EventBatch(BaseModel):
     token: str = Field(min_length=1, max_length=200)
     sent_at: datetime | None = None
     events: list[Any] = Field(min_length=1, max_length=MAX_BATCH)
+    consent: bool = Field(
+        default=False,
+        description="the viewer accepted tracking (a campaign in consent mode); ignored with Sec-GPC: 1 or DNT: 1",
+    )
 
 
 @dataclass
@@ -176,12 +181,14 @@ def occurred_at(client_ts: datetime | None, sent_at: datetime | None, received: 
 @dataclass
 class Batch:
     """One request's events for ``render`` (a ``Render``, or any row with its id, campaign_id,
-    duration and hotspots)."""
+    duration, hotspots and optionally its campaign's ``tracking``); ``consent``: the viewer's
+    agreement as the server honours it (``pvideo.privacy.consent``)."""
 
     render: Any
     events: list[Any]
     sent_at: datetime | None = None
     device: str | None = None
+    consent: bool = False
 
 
 def ingest(
@@ -192,17 +199,21 @@ def ingest(
     sent_at: datetime | None = None,
     device: str | None = None,
     received: datetime | None = None,
+    consent: bool = False,
 ) -> Ingested:
     """Validate each event on its own; store the good ones, keep the bad ones with their reason."""
-    return ingest_many(session, [Batch(render, raw_events, sent_at, device)], received=received)[0]
+    return ingest_many(session, [Batch(render, raw_events, sent_at, device, consent)], received=received)[0]
 
 
 def ingest_many(session: Session, batches: list[Batch], *, received: datetime | None = None) -> list[Ingested]:
     """``ingest`` for several batches (several requests) in one transaction: one statement per step,
-    whatever the number of batches (group commit)."""
+    whatever the number of batches (group commit). A batch its campaign may not record personally
+    (``pvideo.tracking.anonymity``) is stored anonymous and published to no webhook."""
     received = received or utcnow()
     results = [Ingested() for _ in batches]
     failed_rows, rows, owner = [], [], {}
+    modes = campaign_modes(session, (b.render for b in batches))
+    anonymous: set[tuple[str, str]] = set()
     asked = asked_interactions(
         session,
         {
@@ -213,17 +224,21 @@ def ingest_many(session: Session, batches: list[Batch], *, received: datetime | 
     )
     for n, (batch, result) in enumerate(zip(batches, results, strict=True)):
         render = batch.render
+        personal = records_personal(modes.get(render.campaign_id), batch.consent)
         for index, raw in enumerate(batch.events):
             try:
                 event = check_event(raw, render, asked.get(render.id, {}))
             except ValueError as exc:
                 result.failed.append((index, str(exc)))
-                failed_rows.append(_failed_row(render, raw, str(exc), received))
+                failed_rows.append(_failed_row(render, raw if personal else anonymous_payload(raw), str(exc), received))
                 continue
             result.duplicates += 1  # until stored
             if (render.id, event.event_id) not in owner:  # the first batch to carry an event owns it
                 owner[(render.id, event.event_id)] = n
-                rows.append(_event_row(render, event, batch.sent_at, batch.device, received))
+                row = _event_row(render, event, batch.sent_at, batch.device, received)
+                rows.append(row if personal else anonymous_event(row))
+                if not personal:
+                    anonymous.add((render.id, event.event_id))
     if failed_rows:
         session.execute(FailedEvent.__table__.insert(), failed_rows)
     stored = _insert_events(session, rows)
@@ -232,7 +247,7 @@ def ingest_many(session: Session, batches: list[Batch], *, received: datetime | 
         result.stored += 1
         result.duplicates -= 1
     apply_rollups(session, stored, {b.render.id: (b.render.campaign_id, b.render.duration) for b in batches})
-    publish_events(session, stored, asked)
+    publish_events(session, [r for r in stored if (r["render_id"], r["event_id"]) not in anonymous], asked)
     return results
 
 

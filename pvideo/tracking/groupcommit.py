@@ -34,25 +34,39 @@ from sqlalchemy.orm import Session
 
 from pvideo.db.bulk import one_of
 from pvideo.db.engine import Database
-from pvideo.db.models import Render
+from pvideo.db.models import Campaign, Render
 from pvideo.tracking.events import Batch, Ingested, ingest_many
 
 HOLD_SECONDS = 300.0
 GATHER_SECONDS = 0.004  # a small group waits this long for company before its transaction starts
 GATHER_UNTIL = 32  # requests: a group this large starts at once
-_RENDERS = select(Render.id, Render.campaign_id, Render.duration, Render.hotspots, Render.viewer_token)
-_RENDERS_SQL = "SELECT id, campaign_id, duration, hotspots, viewer_token FROM renders WHERE id = ANY(%(ids)s)"
+# with the campaign's tracking mode: what the events keep (pvideo.tracking.anonymity)
+_RENDERS = select(
+    Render.id,
+    Render.campaign_id,
+    Render.duration,
+    Render.hotspots,
+    Render.viewer_token,
+    Render.outputs_expired_at,
+    Campaign.tracking,
+).join(Campaign, Campaign.id == Render.campaign_id)
+_RENDERS_SQL = (
+    "SELECT r.id, r.campaign_id, r.duration, r.hotspots, r.viewer_token, r.outputs_expired_at, c.tracking"
+    " FROM renders r JOIN campaigns c ON c.id = r.campaign_id WHERE r.id = ANY(%(ids)s)"
+)
 
 
 @dataclass
 class Pending:
-    """A request's batch: the token it came with and the render id the token names."""
+    """A request's batch: the token it came with and the render id the token names; ``consent``:
+    the viewer's agreement as the server honours it (``pvideo.privacy.consent``)."""
 
     token: str
     render_id: str
     events: list[Any]
     sent_at: datetime | None = None
     device: str | None = None
+    consent: bool = False
 
 
 class EventWriter:
@@ -139,10 +153,11 @@ class EventWriter:
         batches: list[Batch] = []
         for pending in items:
             render = renders.get(pending.render_id)
-            if render is None or render.viewer_token != pending.token:  # deleted, or token revoked
+            # deleted, token revoked (or erased), or outputs expired: refused (api.gone says 404 or 410)
+            if render is None or render.viewer_token != pending.token or render.outputs_expired_at is not None:
                 slots.append(None)
             else:
                 slots.append(len(batches))
-                batches.append(Batch(render, pending.events, pending.sent_at, pending.device))
+                batches.append(Batch(render, pending.events, pending.sent_at, pending.device, pending.consent))
         results = ingest_many(session, batches)
         return [None if slot is None else results[slot] for slot in slots]

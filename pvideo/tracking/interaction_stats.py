@@ -23,6 +23,9 @@ Per interaction:
   session) and ``completion_rate`` = completed / chosen.
 Rates are fractions rounded to 4 places.
 
+Every number is live rows + the tallies folded out of rows since erased or expired
+(``pvideo.tracking.tallies``; with a date range, the tallies of the days in it).
+
 Personal data. Form fields of type email, phone and text hold it (``pii``). Admins and analysts
 see it (``PII_ROLES``); marketing sees it masked (``a***@example.com``, ``***58``, ``***``), as
 does an API export asked for ``masked``.
@@ -55,6 +58,7 @@ from pvideo.scene.interactions import (
     RatingInteraction,
 )
 from pvideo.scene.spec import SceneSpec, Section
+from pvideo.tracking.tallies import Marks, Metric, answer_marks, tallied
 
 PII_ROLES = frozenset({Role.ADMIN, Role.ANALYST})
 SKIP_REASONS = ("skip", "escape", "timeout", "unknown")
@@ -148,7 +152,8 @@ def interaction_table(
         .group_by(e.interaction_id, reason)
     ):
         skipped_by[iid][why] = n
-    answers: dict[str, list[tuple[dict[str, Any], bool | None, bool]]] = defaultdict(list)
+    by_id = {item.id: item for item in items}
+    marks = tallied(conn, cid, start, end)  # folded out of rows erased or expired
     ws = WatchSession
     query = (
         select(r.interaction_id, r.interaction_type, cast(r.answer, Text), r.consent, ws.ended)
@@ -156,20 +161,24 @@ def interaction_table(
         .where(r.campaign_id == cid, *_within(r.occurred_at, start, end))
     )
     for iid, kind, text, consent, ended in conn.execute(query):
-        answers[iid].append(({} if kind in ("form", "gate") else json.loads(text), consent, bool(ended)))
+        if iid in by_id:
+            answer = {} if kind in ("form", "gate") else json.loads(text)
+            marks.setdefault(iid, Counter()).update(answer_marks(by_id[iid], answer, consent, bool(ended)))
     then = {s.name: s.then for s in sections}
     out = []
     for item in items:
-        given = answers.get(item.id, [])
+        given = marks.get(item.id, Counter())
+        n_shown = shown.get(item.id, 0) + given[(Metric.SHOWN, "")]
+        n_answered = given[(Metric.ANSWERED, "")]
         row: dict[str, Any] = {
             "interaction_id": item.id,
             "type": item.type,
             "text": _text_of(item),
-            "shown": shown.get(item.id, 0),
-            "answered": len(given),
-            "skipped": skipped.get(item.id, 0),
-            "skipped_by": {k: skipped_by[item.id].get(k, 0) for k in SKIP_REASONS},
-            "answer_rate": _rate(len(given), shown.get(item.id, 0)),
+            "shown": n_shown,
+            "answered": n_answered,
+            "skipped": skipped.get(item.id, 0) + given[(Metric.SKIPPED, "")],
+            "skipped_by": {k: skipped_by[item.id].get(k, 0) + given[(Metric.SKIPPED_BY, k)] for k in SKIP_REASONS},
+            "answer_rate": _rate(n_answered, n_shown),
         }
         row.update(_results(item, given, then))
         out.append(row)
@@ -184,21 +193,24 @@ def _text_of(item: AnyInteraction) -> str:
     return str(text or item.id)
 
 
-def _results(
-    item: AnyInteraction, given: list[tuple[dict[str, Any], bool | None, bool]], then: dict[str, str | None]
-) -> dict[str, Any]:
-    n = len(given)
+def _results(item: AnyInteraction, given: Marks, then: dict[str, str | None]) -> dict[str, Any]:
+    """The type's own numbers from the answers' marks (``pvideo.tracking.tallies.answer_marks``)."""
+    n = given[(Metric.ANSWERED, "")]
     if isinstance(item, PollInteraction):
-        picked = Counter(c for answer, _, _ in given for c in answer.get("choices", []))
         return {
             "multiple": item.multiple,
             "choices": [
-                {"id": c.id, "label": c.label, "count": picked[c.id], "share": _rate(picked[c.id], n)}
+                {
+                    "id": c.id,
+                    "label": c.label,
+                    "count": given[(Metric.CHOICE, c.id)],
+                    "share": _rate(given[(Metric.CHOICE, c.id)], n),
+                }
                 for c in item.choices
             ],
         }
     if item.type == "nps":
-        scores = Counter(int(answer["score"]) for answer, _, _ in given)
+        scores = {s: given[(Metric.SCORE, str(s))] for s in range(11)}
         promoters = scores[9] + scores[10]
         detractors = sum(scores[s] for s in range(7))
         return {
@@ -211,36 +223,32 @@ def _results(
             }
         }
     if isinstance(item, RatingInteraction):
-        stars = Counter(int(answer["stars"]) for answer, _, _ in given)
+        stars = {int(key): count for (metric, key), count in given.items() if metric == Metric.STARS}
         return {
             "rating": {
                 "average": round(sum(k * v for k, v in stars.items()) / n, 2) if n else 0.0,
                 "stars": item.stars,
-                "distribution": [{"stars": s, "count": stars[s]} for s in range(1, item.stars + 1)],
+                "distribution": [{"stars": s, "count": stars.get(s, 0)} for s in range(1, item.stars + 1)],
             }
         }
     if isinstance(item, (FormInteraction, GateInteraction)):
-        return {"submissions": n, "consented": sum(1 for _, consent, _ in given if consent)}
+        return {"submissions": n, "consented": given[(Metric.CONSENTED, "")]}
     if isinstance(item, ChoiceInteraction):
-        chosen: Counter[str] = Counter()
-        completed: Counter[str] = Counter()
-        for answer, _, ended in given:
-            chosen[answer["section"]] += 1
-            completed[answer["section"]] += ended
-        return {
-            "branches": [
+        branches = []
+        for o in item.options:
+            chosen, completed = given[(Metric.CHOSEN, o.section)], given[(Metric.COMPLETED, o.section)]
+            branches.append(
                 {
                     "section": o.section,
                     "label": o.label,
                     "then": then.get(o.section),
-                    "chosen": chosen[o.section],
-                    "share": _rate(chosen[o.section], n),
-                    "completed": completed[o.section],
-                    "completion_rate": _rate(completed[o.section], chosen[o.section]),
+                    "chosen": chosen,
+                    "share": _rate(chosen, n),
+                    "completed": completed,
+                    "completion_rate": _rate(completed, chosen),
                 }
-                for o in item.options
-            ]
-        }
+            )
+        return {"branches": branches}
     return {}
 
 

@@ -12,6 +12,12 @@ answer fits its definition (``pvideo.scene.answers``); then, in the same transac
   rollups: they carry no position and no rollup number depends on them;
 * the webhook deliveries (``pvideo.tracking.writeback``), woken after the commit.
 
+A campaign that may not record this viewer personally (``anonymous`` mode, or ``consent`` mode
+before the viewer agreed: ``pvideo.tracking.anonymity``) keeps the answer without its session id
+and device clock, and publishes it to no webhook; an answer holding personal fields (a filled
+email, phone or free-text field: ``pii``) is refused (403, ``AnswerStatus.UNCONSENTED``) rather
+than stored without what the viewer typed.
+
 Repeats: the same ``event_id`` for the same render is a duplicate (answered 200, nothing stored
 twice); another event id answering the same interaction in the same viewer session is a
 conflict (409). Both are decided by the database's unique constraints, so they hold across
@@ -40,6 +46,7 @@ from pvideo.jobs.deliveries import Published, publish_many
 from pvideo.plan.interactive import Interactive, find, render_interactive
 from pvideo.scene.answers import AnswerError, CheckedAnswer, check_answer
 from pvideo.scene.limits import text_problem
+from pvideo.tracking.anonymity import records_personal
 from pvideo.tracking.events import Ingested, InteractionEvent
 from pvideo.tracking.groupcommit import EventWriter, Pending
 from pvideo.tracking.writeback import ANSWER_WEBHOOKS, subscribed, viewer_data
@@ -60,6 +67,10 @@ class AnswerIn(BaseModel):
     answer: Any
     position: float | None = Field(default=None, ge=0, le=86_400)
     client_ts: datetime | None = None
+    consent: bool = Field(
+        default=False,
+        description="the viewer accepted tracking (a campaign in consent mode); ignored with Sec-GPC: 1 or DNT: 1",
+    )
 
     @field_validator("event_id", "interaction_id")
     @classmethod
@@ -85,6 +96,13 @@ class AnswerStatus(StrEnum):
     DUPLICATE = "duplicate"
     CONFLICT = "conflict"  # 409: the interaction was answered in this session with another event id
     REFUSED = "refused"  # 422: the answer does not fit what the render asked
+    UNCONSENTED = "unconsented"  # 403: personal fields, and the campaign may not record this viewer personally
+
+
+UNCONSENTED_DETAIL = (
+    "this video's page keeps no personal details without your consent: "
+    "nothing you typed was saved (accept tracking on the page to send it)"
+)
 
 
 @dataclass
@@ -138,7 +156,7 @@ def store_answers(session: Session, items: list[Pending], *, received: datetime 
     candidates: list[_Candidate] = []
     for index, pending in enumerate(items):
         render = renders.get(pending.render_id)
-        if render is None or render.viewer_token != pending.token:
+        if render is None or render.viewer_token != pending.token or render.outputs_expired_at is not None:
             results.append(None)
             continue
         answer = cast(AnswerIn, pending.events[0])
@@ -147,6 +165,12 @@ def store_answers(session: Session, items: list[Pending], *, received: datetime 
         except AnswerError as exc:
             results.append(Answered(failed=[(0, str(exc))], status=AnswerStatus.REFUSED, detail=str(exc)))
             continue
+        if not records_personal(render.campaign.tracking, answer.consent):
+            if checked.pii:
+                detail = UNCONSENTED_DETAIL
+                results.append(Answered(failed=[(0, detail)], status=AnswerStatus.UNCONSENTED, detail=detail))
+                continue
+            answer = answer.model_copy(update={"session_id": None, "client_ts": None, "consent": False})
         results.append(Answered(stored=1))
         candidates.append(_Candidate(index, render, answer, interaction, checked))
     stored = _insert(session, candidates, received)
@@ -283,7 +307,9 @@ def _publish(session: Session, kept: list[_Candidate], received: datetime) -> No
     published: list[Published] = []
     for c in kept:
         kind = ANSWER_WEBHOOKS[c.interaction["type"]]
-        if kind not in types.get(c.render.campaign_id, ()):
+        if kind not in types.get(c.render.campaign_id, ()) or not records_personal(
+            c.render.campaign.tracking, c.answer.consent
+        ):
             continue
         data = viewer_data(
             campaign_id=c.render.campaign_id,

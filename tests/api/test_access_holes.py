@@ -74,7 +74,7 @@ def test_a_revoked_links_media_stops_within_5_minutes(s3_client):
     with runtime.db.session() as session:
         revoke_viewer_token(session, state.tokens, ana.render_id)
     for media in ("video.mp4", "poster.jpg", "thumbnail.jpg"):
-        assert s3_client.get(f"/v/{ana.token}/{media}", follow_redirects=False).status_code == 404
+        assert s3_client.get(f"/v/{ana.token}/{media}", follow_redirects=False).status_code == 410  # gone
 
 
 def test_hls_segments_are_presigned_per_request_after_the_token_is_checked(s3_client):
@@ -100,8 +100,8 @@ def test_hls_segments_are_presigned_per_request_after_the_token_is_checked(s3_cl
         assert httpx.get(redirect.headers["location"], timeout=10).content == key.encode()
     with runtime.db.session() as session:
         revoke_viewer_token(session, state.tokens, ana.render_id)
-    assert s3_client.get(uris[0], follow_redirects=False).status_code == 404
-    assert s3_client.get(f"/v/{ana.token}/index.m3u8").status_code == 404
+    assert s3_client.get(uris[0], follow_redirects=False).status_code == 410  # gone
+    assert s3_client.get(f"/v/{ana.token}/index.m3u8").status_code == 410
 
 
 def test_presigned_url_lifetime_is_configurable_up_to_5_minutes(settings, s3_bucket):

@@ -147,8 +147,8 @@ def test_revoked_link_stops_working_everywhere_and_can_be_reissued(client, runti
     new_url = response.json()["landing_url"]
     assert new_url.startswith("http://testserver/v/") and not new_url.endswith(ana.token)
     for path in ("", "/video.mp4", "/chapters.vtt", "/cta/buy"):
-        assert client.get(f"/v/{ana.token}{path}", follow_redirects=False).status_code == 404, path
-    assert client.post("/api/events", json={"token": ana.token, "events": [event("page_view")]}).status_code == 404
+        assert client.get(f"/v/{ana.token}{path}", follow_redirects=False).status_code == 410, path  # gone
+    assert client.post("/api/events", json={"token": ana.token, "events": [event("page_view")]}).status_code == 410
     assert client.get(new_url.removeprefix("http://testserver")).status_code == 200
     assert client.get(f"/v/{bo.token}").status_code == 200  # others untouched
     with runtime.db.session() as session:
@@ -156,6 +156,6 @@ def test_revoked_link_stops_working_everywhere_and_can_be_reissued(client, runti
         assert audit.render_id == ana.render_id and audit.reason == "leaked"
         # revoke without a new link: the render has none
         assert revoke_viewer_token(session, client.app.state.pvideo.tokens, bo.render_id) is None
-    assert client.get(f"/v/{bo.token}").status_code == 404
+    assert client.get(f"/v/{bo.token}").status_code == 410
     assert client.post("/api/renders/nope/revoke-link", headers={"X-API-Key": API_KEY}).status_code == 404
     assert client.post(f"/api/renders/{bo.render_id}/revoke-link").status_code == 401

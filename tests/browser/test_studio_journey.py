@@ -4,7 +4,8 @@ An admin invites a marketer; the marketer sets a password, uploads a 25-row CSV 
 headers are not the field names, maps them, sees exactly the 3 planted bad rows, previews a
 row, submits, watches the campaign finish (22 done, 3 failed) without reloading, downloads
 the manifest and opens a personal link. An analyst can look but not submit; a signed-out
-visitor is sent to sign in. Every step leaves a screenshot in test-artifacts/studio-*.png,
+visitor is sent to sign in. The admin then finds every action of the journey in the audit log
+under the right user, filters it to the marketer and downloads it; no one else may open it. Every step leaves a screenshot in test-artifacts/studio-*.png,
 and axe-core finds no serious or critical violation on the pages around the wizard (the
 wizard's own steps are checked in test_wizard_browser.py).
 """
@@ -68,7 +69,7 @@ def test_marketing_runs_a_campaign_in_the_browser(browser, live_app, runtime, ar
     snap(anonymous, "signed-out")
 
     # the admin invites a marketer
-    admin = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    admin = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True).new_page()
     _sign_in(admin, base, "ada@example.com")
     admin.goto(f"{base}/studio/users")
     admin.fill("#invite-email", "mia@example.com")
@@ -184,6 +185,37 @@ def test_marketing_runs_a_campaign_in_the_browser(browser, live_app, runtime, ar
     assert refused.status == 403 and upload
     snap(analyst, "analyst-403")
 
+    # the audit log: every action of the journey, newest first, under the user who did it
+    assert analyst.goto(f"{base}/studio/audit").status == 403 and page.goto(f"{base}/studio/audit").status == 403
+    admin.click("nav >> text=Audit log")
+    admin.wait_for_url("**/studio/audit")
+    with runtime.db.session() as session:
+        from pvideo.db.models import User
+
+        mia_id = session.scalar(select(User.id).where(User.email == "mia@example.com"))
+    logged = "rows => rows.map(r => [r.dataset.action, ...[...r.cells].slice(1, 3).map(c => c.innerText.trim())])"
+    assert admin.eval_on_selector_all("tr[data-action]", logged) == [
+        ["manifest.download", "mia@example.com", "marketing"],
+        ["campaign.submit", "mia@example.com", "marketing"],
+        ["user.create", "ada@example.com", "admin"],
+    ]
+    assert admin.locator(f"tr[data-action='campaign.submit'] a[href='/studio/campaigns/{campaign_id}']").count() == 1
+    assert mia_id in admin.inner_text("tr[data-action='user.create']")
+    snap(admin, "audit-log")
+    admin.fill("#filter-actor", "mia@example.com")
+    with admin.expect_navigation():
+        admin.click("main form button[type=submit]")
+    assert {r[1] for r in admin.eval_on_selector_all("tr[data-action]", logged)} == {"mia@example.com"}
+    assert admin.locator("tr[data-action]").count() == 2
+    snap(admin, "audit-log-marketer")
+    with admin.expect_download() as download:
+        admin.click("text=Download CSV")
+    exported = list(csv.DictReader(io.StringIO(download.value.path().read_text())))
+    assert [(r["action"], r["actor"], r["role"]) for r in exported] == [
+        ("manifest.download", "mia@example.com", "marketing"),
+        ("campaign.submit", "mia@example.com", "marketing"),
+    ]
+
 
 def test_studio_pages_have_no_serious_accessibility_violation(browser, live_app, runtime):
     base, _app = live_app
@@ -202,6 +234,7 @@ def test_studio_pages_have_no_serious_accessibility_violation(browser, live_app,
             "/studio/account",
             "/studio/scenes",
             "/studio/scenes/card",
+            "/studio/audit",
         ):
             page.goto(base + path)
             assert serious_violations(page) == [], (path, width)

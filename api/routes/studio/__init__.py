@@ -11,6 +11,7 @@ from fastapi import APIRouter
 
 from api.routes.studio import (
     assets,
+    audit,
     auth,
     campaigns,
     editor,
@@ -41,5 +42,6 @@ for module in (
     auth,
     users,
     keys,
+    audit,
 ):
     router.include_router(module.router)

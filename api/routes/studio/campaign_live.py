@@ -27,6 +27,8 @@ from starlette.background import BackgroundTask
 from api.deps import StateDep
 from api.routes.studio.signed_in import SESSION_COOKIE, ViewerUser, current_user
 from api.state import AppState
+from pvideo.access import audit
+from pvideo.db.models import User
 from pvideo.jobs import campaigns
 from pvideo.jobs.live import LiveUpdate, live_update
 from pvideo.jobs.manifest import csv_chunks, iter_manifest, json_chunks, xlsx_file
@@ -94,13 +96,18 @@ def _attachment(campaign_id: str, extension: str) -> dict[str, str]:
     return {**NO_STORE, "Content-Disposition": f'attachment; filename="campaign-{campaign_id}-links.{extension}"'}
 
 
-def _check(state: AppState, campaign_id: str) -> None:
+def _check(state: AppState, campaign_id: str, user: User, extension: str) -> None:
+    """404 before anything is sent; else the download is on record (committed before it starts)."""
     with state.runtime.db.session() as session:
-        campaigns.get_campaign(session, campaign_id)  # 404 before anything is sent
+        campaigns.get_campaign(session, campaign_id)
+        audit.record(
+            session, actor=user.email, role=user.role, action=audit.Action.MANIFEST_DOWNLOAD,
+            target_type=audit.Target.CAMPAIGN, target_id=campaign_id, detail={"format": extension},
+        )  # fmt: skip
 
 
-def _streamed(state: AppState, campaign_id: str, extension: str, media_type: str) -> StreamingResponse:
-    _check(state, campaign_id)
+def _streamed(state: AppState, campaign_id: str, user: User, extension: str, media_type: str) -> StreamingResponse:
+    _check(state, campaign_id, user, extension)
     db, base = state.runtime.db, state.runtime.settings.public_base_url
 
     def chunks() -> Iterator[str]:
@@ -112,19 +119,19 @@ def _streamed(state: AppState, campaign_id: str, extension: str, media_type: str
 
 
 @router.get("/campaigns/{campaign_id}/manifest.csv")
-def manifest_csv(campaign_id: str, state: StateDep, _: ViewerUser) -> StreamingResponse:
-    return _streamed(state, campaign_id, "csv", "text/csv; charset=utf-8")
+def manifest_csv(campaign_id: str, state: StateDep, user: ViewerUser) -> StreamingResponse:
+    return _streamed(state, campaign_id, user, "csv", "text/csv; charset=utf-8")
 
 
 @router.get("/campaigns/{campaign_id}/manifest.json")
-def manifest_json(campaign_id: str, state: StateDep, _: ViewerUser) -> StreamingResponse:
-    return _streamed(state, campaign_id, "json", "application/json")
+def manifest_json(campaign_id: str, state: StateDep, user: ViewerUser) -> StreamingResponse:
+    return _streamed(state, campaign_id, user, "json", "application/json")
 
 
 @router.get("/campaigns/{campaign_id}/manifest.xlsx")
-def manifest_xlsx(campaign_id: str, state: StateDep, _: ViewerUser) -> FileResponse:
+def manifest_xlsx(campaign_id: str, state: StateDep, user: ViewerUser) -> FileResponse:
     """Written to a temporary file first (a workbook is a zip, its index comes last), then sent and deleted."""
-    _check(state, campaign_id)
+    _check(state, campaign_id, user, "xlsx")
     handle, name = tempfile.mkstemp(prefix="pvideo-manifest-", suffix=".xlsx")
     os.close(handle)
     path = Path(name)

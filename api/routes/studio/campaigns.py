@@ -21,10 +21,12 @@ from api.deps import SessionDep, StateDep
 from api.routes.studio import campaign_live
 from api.routes.studio.signed_in import CsrfChecked, SubmitterUser, ViewerUser, page
 from api.state import AppState
+from pvideo.access import audit
 from pvideo.db.models import SceneVersion
 from pvideo.jobs import campaigns
 from pvideo.jobs.live import FAILURES_PER_UPDATE, live_update
 from pvideo.jobs.manifest import render_links
+from pvideo.privacy.counts import gone_counts
 from pvideo.tracking.analytics import campaign_analytics
 from pvideo.tracking.charts import funnel_bars, retention_points
 from pvideo.tracking.overview import STATUSES, campaign_progress, scene_names, shown_status
@@ -100,7 +102,12 @@ async def cancel(
 ) -> Response:
     def store() -> int:
         with state.runtime.db.session() as session:
-            return campaigns.cancel_campaign(session, campaign_id)
+            cancelled = campaigns.cancel_campaign(session, campaign_id)
+            audit.record(
+                session, actor=user.email, role=user.role, action=audit.Action.CAMPAIGN_CANCEL,
+                target_type=audit.Target.CAMPAIGN, target_id=campaign_id, detail={"cancelled": cancelled},
+            )  # fmt: skip
+            return cancelled
 
     cancelled = await run_in_threadpool(store)
     log.info("campaign %s cancelled by %s (%d rows)", campaign_id, user.email, cancelled)
@@ -116,7 +123,12 @@ async def retry(
 
     def store() -> list[str]:
         with runtime.db.session() as session:
-            return campaigns.retry_failed(session, campaign_id, stranded_after=runtime.settings.reconcile_grace_seconds)
+            ids = campaigns.retry_failed(session, campaign_id, stranded_after=runtime.settings.reconcile_grace_seconds)
+            audit.record(
+                session, actor=user.email, role=user.role, action=audit.Action.CAMPAIGN_RETRY,
+                target_type=audit.Target.CAMPAIGN, target_id=campaign_id, detail={"queued": len(ids)},
+            )  # fmt: skip
+            return ids
 
     ids = await run_in_threadpool(store)
     try:
@@ -158,6 +170,7 @@ def campaign_page(
         "page": page_number,
         "more": len(renders) > LINKS_PER_PAGE,
         "stats": stats,
+        "gone": gone_counts(session, campaign_id),
         "funnel": funnel_bars(stats["funnel"]),
         "curve": retention_points(stats["drop_off"]),
         "start": start,

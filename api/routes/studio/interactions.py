@@ -18,6 +18,8 @@ from fastapi.responses import Response, StreamingResponse
 from api.deps import SessionDep, StateDep
 from api.routes.studio.signed_in import ViewerUser, page
 from api.state import AppState
+from pvideo.access import audit
+from pvideo.db.models import User
 from pvideo.jobs import campaigns
 from pvideo.tracking.charts import funnel_bars
 from pvideo.tracking.interaction_stats import (
@@ -95,9 +97,15 @@ def interactions_page(
     return page(request, "studio/campaign_interactions.html", context, user=user)
 
 
-def _export(state: AppState, campaign_id: str, see_pii: bool, extension: str) -> StreamingResponse:
+def _export(state: AppState, campaign_id: str, user: User, extension: str) -> StreamingResponse:
+    see_pii = may_see_pii(user.role)
     with state.runtime.db.session() as session:
         names = form_field_names(campaigns.get_campaign(session, campaign_id))  # 404 before anything is sent
+        audit.record(
+            session, actor=user.email, role=user.role, action=audit.Action.ANSWERS_EXPORT,
+            target_type=audit.Target.CAMPAIGN, target_id=campaign_id,
+            detail={"format": extension, "masked": not see_pii},
+        )  # fmt: skip
     db = state.runtime.db
 
     def chunks() -> Iterator[str]:
@@ -112,9 +120,9 @@ def _export(state: AppState, campaign_id: str, see_pii: bool, extension: str) ->
 
 @router.get("/campaigns/{campaign_id}/responses.csv")
 def responses_csv(campaign_id: str, state: StateDep, user: ViewerUser) -> StreamingResponse:
-    return _export(state, campaign_id, may_see_pii(user.role), "csv")
+    return _export(state, campaign_id, user, "csv")
 
 
 @router.get("/campaigns/{campaign_id}/responses.ndjson")
 def responses_ndjson(campaign_id: str, state: StateDep, user: ViewerUser) -> StreamingResponse:
-    return _export(state, campaign_id, may_see_pii(user.role), "ndjson")
+    return _export(state, campaign_id, user, "ndjson")

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from api.deps import StateDep
 from api.routes.studio.signed_in import AdminUser, CsrfChecked, page
+from pvideo.access import audit
 from pvideo.access.apikeys import SCOPES, create_key, list_keys, revoke_key
 from pvideo.db.models import ApiKey, User
 from pvideo.errors import DataError
@@ -45,6 +46,11 @@ async def keys_create(request: Request, state: StateDep, admin: AdminUser) -> Re
         except DataError:
             context = {"form": {"name": name, "scopes": scopes}, "error": "Tick at least one scope."}
             return _keys_page(request, session, admin, context, 400)
+        audit.record(
+            session, actor=admin.email, role=admin.role, action=audit.Action.APIKEY_CREATE,
+            target_type=audit.Target.API_KEY, target_id=row.id,
+            detail={"name": row.name, "prefix": row.prefix, "scopes": row.scopes},
+        )  # fmt: skip
         created = {"name": row.name, "scopes": ", ".join(row.scopes), "key": key}
         return _keys_page(request, session, admin, {"created": created})
 
@@ -54,5 +60,9 @@ def keys_revoke(key_id: str, request: Request, state: StateDep, admin: AdminUser
     with state.runtime.db.session() as session:
         if session.get(ApiKey, key_id) is None:
             return _keys_page(request, session, admin, {"error": "There is no such key."}, 404)
-        revoke_key(session, key_id)
+        row = revoke_key(session, key_id)
+        audit.record(
+            session, actor=admin.email, role=admin.role, action=audit.Action.APIKEY_REVOKE,
+            target_type=audit.Target.API_KEY, target_id=key_id, detail={"name": row.name, "prefix": row.prefix},
+        )  # fmt: skip
     return RedirectResponse("/studio/keys?done=revoked", status_code=303)

@@ -13,6 +13,7 @@ from starlette.datastructures import FormData
 
 from api.deps import StateDep
 from api.routes.studio.signed_in import AdminUser, CsrfChecked, page
+from pvideo.access import audit
 from pvideo.access.users import (
     Role,
     find_user,
@@ -32,6 +33,14 @@ DONE = {
     "enabled": "User enabled. They sign in with their old password (or a new invite link).",
     "role": "Role changed.",
     "signed-out": "That user's sessions ended.",
+}
+
+
+_ACTIONS = {
+    "disabled": audit.Action.USER_DISABLE,
+    "enabled": audit.Action.USER_ENABLE,
+    "role": audit.Action.USER_ROLE,
+    "signed-out": audit.Action.USER_SIGN_OUT,
 }
 
 
@@ -81,6 +90,11 @@ async def users_invite(request: Request, state: StateDep, admin: AdminUser) -> R
         if errors:
             return _users_page(request, session, admin, {"errors": errors, "invite": invite}, 400)
         user, token = invite_user(session, email, role, invited_by=admin.email)
+        audit.record(
+            session, actor=admin.email, role=admin.role,
+            action=audit.Action.USER_CREATE if existing is None else audit.Action.USER_INVITE,
+            target_type=audit.Target.USER, target_id=user.id, detail={"email": user.email, "role": user.role},
+        )  # fmt: skip
         url = invite_link(state.runtime.settings.public_base_url, token)
         link = {"email": user.email, "role": user.role, "url": url}
         return _users_page(request, session, admin, {"link": link})
@@ -104,12 +118,18 @@ def _change(request: Request, state: StateDep, admin: AdminUser, user_id: str, a
         if target is None or refusal is not None:
             error, status_code = refusal or ("There is no such user (any more).", 404)
             return _users_page(request, session, admin, {"error": error}, status_code)
+        detail = {"email": target.email}
         if action in {"disabled", "enabled"}:
             set_disabled(session, target.id, action == "disabled")
         elif action == "role":
+            detail.update(before=target.role, role=role)
             target.role = Role(role)
         else:
             sign_out_everywhere(session, target)
+        audit.record(
+            session, actor=admin.email, role=admin.role, action=_ACTIONS[action],
+            target_type=audit.Target.USER, target_id=target.id, detail=detail,
+        )  # fmt: skip
     return RedirectResponse(f"/studio/users?done={action}", status_code=303)
 
 

@@ -18,6 +18,7 @@ from starlette.datastructures import FormData
 
 from api.deps import StateDep
 from api.routes.studio.signed_in import CsrfChecked, SubmitterUser, page
+from pvideo.access import audit
 from pvideo.db.models import User
 from pvideo.errors import DataError
 from pvideo.jobs import delivery_log, subscriptions
@@ -106,6 +107,16 @@ def _webhooks_page(
     return page(request, "studio/webhooks.html", context, user=user, status_code=status_code)
 
 
+def _audit(
+    session: Session, user: User, action: audit.Action, target: audit.Target, target_id: str, campaign: str
+) -> None:
+    """One change to a campaign's webhooks, recorded in the same transaction as the change."""
+    audit.record(
+        session, actor=user.email, role=user.role, action=action, target_type=target, target_id=target_id,
+        detail={"campaign": campaign},
+    )  # fmt: skip
+
+
 def _back(campaign_id: str, notice: str, anchor: str = "") -> Response:
     target = f"/studio/campaigns/{campaign_id}/webhooks?notice={notice}{anchor}"
     return RedirectResponse(target, status_code=303, headers={"Cache-Control": "no-store"})
@@ -140,6 +151,7 @@ async def webhooks_create(campaign_id: str, request: Request, state: StateDep, u
                 row, secret = subscriptions.create(
                     session, campaign_id, spec, settings=state.runtime.settings, created_by=user.email
                 )
+                _audit(session, user, audit.Action.WEBHOOK_CREATE, audit.Target.WEBHOOK, row.id, campaign_id)
                 session.commit()
                 created = {"id": row.id, "url": row.url, "secret": secret}
                 return _webhooks_page(request, session, user, campaign_id, {"created": created}, 201)
@@ -156,6 +168,7 @@ def webhooks_delete(
 ) -> Response:
     with state.runtime.db.session() as session:
         subscriptions.delete(session, campaign_id, subscription_id)
+        _audit(session, user, audit.Action.WEBHOOK_DELETE, audit.Target.WEBHOOK, subscription_id, campaign_id)
     return _back(campaign_id, "deleted")
 
 
@@ -167,6 +180,7 @@ async def webhooks_active(
     with state.runtime.db.session() as session:
         change = SubscriptionUpdate(active=active)
         subscriptions.update(session, campaign_id, subscription_id, change, settings=state.runtime.settings)
+        _audit(session, user, audit.Action.WEBHOOK_CHANGE, audit.Target.WEBHOOK, subscription_id, campaign_id)
     return _back(campaign_id, "resumed" if active else "paused", f"#sub-{subscription_id}")
 
 
@@ -176,5 +190,6 @@ def webhooks_replay(
 ) -> Response:
     with state.runtime.db.session() as session:
         row = delivery_log.replay(session, campaign_id, delivery_id)
+        _audit(session, user, audit.Action.WEBHOOK_REPLAY, audit.Target.DELIVERY, delivery_id, campaign_id)
         anchor = f"#sub-{row.subscription_id}"
     return _back(campaign_id, "replayed", anchor)

@@ -24,12 +24,25 @@ from api.routes.studio.signed_in import CsrfChecked, SubmitterUser
 from api.routes.studio.wizard_steps import Upload, load_upload, wizard_page
 from api.schemas import CampaignForm
 from api.state import AppState
-from pvideo.db.models import Outputs, RenderMode, StudioUpload, User
+from pvideo.db.models import Outputs, RenderMode, StudioUpload, TrackingMode, User
 from pvideo.errors import PermanentError
 from pvideo.jobs import campaigns
 from pvideo.jobs.campaigns import CampaignRequest
+from pvideo.jobs.privacy_options import PrivacyOptions
 
 router = APIRouter()
+TRACKING_CHOICES = [
+    (TrackingMode.FULL, "Record every view and click"),
+    (TrackingMode.ANONYMOUS, "Anonymous: only counts, nothing per viewer"),
+    (TrackingMode.CONSENT, "Ask each viewer first (a consent banner; counts only until they agree)"),
+]
+PRIVACY_DEFAULTS = {
+    "tracking": TrackingMode.FULL.value,
+    "events_days": "",
+    "outputs_days": "",
+    "row_data": "",
+    "ends_at": "",
+}
 _KEY = re.compile(r"[A-Za-z0-9_-]{20,64}")
 
 
@@ -56,6 +69,7 @@ def _options_page(
             (RenderMode.ON_DEMAND, "Render each video on its first view"),
         ],
         "outputs": [(Outputs.BOTH, "MP4 and HLS"), (Outputs.MP4, "MP4 only"), (Outputs.HLS, "HLS only")],
+        "tracking_modes": TRACKING_CHOICES,
     }
     code = 422 if errors or error else 200
     return wizard_page(request, "studio/wizard_options.html", context, user=user, step=6, status_code=code)
@@ -75,6 +89,7 @@ def options_form(request: Request, state: StateDep, user: SubmitterUser, upload_
         "outputs": Outputs.BOTH.value,
         "webhook_url": "",
         "metadata": "",
+        **PRIVACY_DEFAULTS,
         "key": secrets.token_urlsafe(24),
     }
     return _options_page(request, user, upload, values)
@@ -110,6 +125,7 @@ async def _request(state: AppState, user: User, upload: Upload, values: dict[str
         errors["metadata"] = str(exc.detail).removeprefix("metadata: ")
     except PermanentError as exc:
         errors["metadata"] = str(exc)
+    privacy = _privacy(values, errors)
     if errors:
         raise ValueError(errors)
     return CampaignRequest(
@@ -123,8 +139,29 @@ async def _request(state: AppState, user: User, upload: Upload, values: dict[str
         outputs=outputs,
         idempotency_key=_key_for(user, values["key"]),
         submitted_by=user.email,
+        submitter_role=user.role,
         scene_version_id=upload.row.scene_version_id,
+        privacy=privacy or PrivacyOptions(),
     )
+
+
+def _privacy(values: dict[str, Any], errors: dict[str, str]) -> PrivacyOptions | None:
+    """The "Privacy" fieldset: a day count left empty takes the deployment's setting."""
+    retention: dict[str, Any] = {k: values[k] for k in ("events_days", "outputs_days") if values[k]}
+    if values["row_data"]:
+        retention["row_data"] = "after_render"
+    try:
+        return PrivacyOptions.model_validate(
+            {
+                "tracking": values["tracking"] or TrackingMode.FULL,
+                "retention": retention or None,
+                "ends_at": values["ends_at"] or None,
+            }
+        )
+    except ValidationError as exc:
+        for problem in exc.errors(include_url=False, include_input=False):
+            errors[str(problem["loc"][-1] if problem["loc"][0] == "retention" else problem["loc"][0])] = problem["msg"]
+        return None
 
 
 @router.post("/uploads/{upload_id}/options", dependencies=[CsrfChecked])
@@ -132,7 +169,8 @@ async def submit(request: Request, state: StateDep, user: SubmitterUser, upload_
     """Submit the campaign (or replay it: the same key), then go to its page."""
     upload = await run_in_threadpool(load_upload, request, state, user, upload_id)
     form = await request.form()
-    values = {k: str(form.get(k, "")).strip() for k in ("name", "render", "outputs", "webhook_url", "metadata", "key")}
+    names = ("name", "render", "outputs", "webhook_url", "metadata", "key", *PRIVACY_DEFAULTS)
+    values = {k: str(form.get(k, "")).strip() for k in names}
     if not _KEY.fullmatch(values["key"]):  # the page always sends one: a form from elsewhere
         values["key"] = secrets.token_urlsafe(24)
         return _options_page(

@@ -20,6 +20,19 @@ down_revision = "0011"
 branch_labels = None
 depends_on = None
 
+# PostgreSQL refuses any UPDATE, DELETE or TRUNCATE of audit_log, whoever asks (pvideo never does)
+_APPEND_ONLY_FUNCTION = """
+CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'audit_log is append-only: % refused', TG_OP USING ERRCODE = 'insufficient_privilege';
+END
+$$
+"""
+_APPEND_ONLY_TRIGGER = (
+    "CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON audit_log "
+    "FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only()"
+)
+
 
 def upgrade() -> None:
     op.create_table(
@@ -36,6 +49,9 @@ def upgrade() -> None:
     )
     op.create_index("ix_audit_log_at", "audit_log", ["at"], unique=False)
     op.create_index("ix_audit_log_action_at", "audit_log", ["action", "at"], unique=False)
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(_APPEND_ONLY_FUNCTION)
+        op.execute(_APPEND_ONLY_TRIGGER)
     op.create_table(
         "erasure_jobs",
         sa.Column("id", sa.String(length=32), nullable=False),
@@ -86,6 +102,9 @@ def downgrade() -> None:
     op.drop_index("ix_erasure_jobs_state", table_name="erasure_jobs")
     op.drop_index("ix_erasure_jobs_subject", table_name="erasure_jobs")
     op.drop_table("erasure_jobs")
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP TRIGGER IF EXISTS audit_log_append_only ON audit_log")
+        op.execute("DROP FUNCTION IF EXISTS audit_log_append_only()")
     op.drop_index("ix_audit_log_action_at", table_name="audit_log")
     op.drop_index("ix_audit_log_at", table_name="audit_log")
     op.drop_table("audit_log")
