@@ -2,7 +2,8 @@
 
 * ``render_customer(render_id)`` on ``renders``: one customer's video.
 * ``fan_out_campaign(campaign_id)`` on ``campaigns``: enqueue a campaign's rows in batches.
-* ``deliver_webhook(url, payload)`` on ``webhooks``: one signed POST, retried with backoff.
+* ``deliver_webhook(url, reference)`` on ``webhooks``: one signed POST, retried with backoff; the
+  message names the render or campaign, and the payload is built when it is sent.
 * ``ingest_asset(sha256)`` on ``campaigns``: ingest a video uploaded in the studio.
 * ``erase_customer(job_id)`` on ``campaigns``: delete an erased customer's stored outputs.
 
@@ -113,8 +114,8 @@ def declare_actors(
 
     def notify(render_id: str) -> None:
         rt = runtime()
-        for url, payload in notifications.after_render(rt.db, render_id, rt.settings.public_base_url):
-            actors.webhook.send(url, payload)
+        for url, ref in notifications.after_render(rt.db, render_id):
+            actors.webhook.send(url, ref)
 
     def render_customer(render_id: str) -> None:
         rt = runtime()
@@ -142,9 +143,17 @@ def declare_actors(
         with log_context(campaign_id=campaign_id), database_errors():
             fanout.fan_out(rt.db, campaign_id, actors.send_renders, batch_size=rt.settings.fanout_batch_size)
 
-    def deliver_webhook(url: str, payload: dict[str, Any]) -> None:
+    def deliver_webhook(url: str, message: dict[str, Any]) -> None:
         rt = runtime()
-        with log_context(campaign_id=payload.get("campaign_id"), render_id=payload.get("render_id")):
+        with log_context(campaign_id=message.get("campaign_id"), render_id=message.get("render_id")):
+            # a reference (``notifications.after_render``); a message queued before references
+            # existed carries its payload
+            payload = (
+                notifications.payload_for(rt.db, message, rt.settings.public_base_url) if "ref" in message else message
+            )
+            if payload is None:
+                log.info("webhook %s dropped: its render or campaign is gone, or the customer was erased", message)
+                return
             webhooks.deliver(
                 url,
                 payload,

@@ -168,3 +168,34 @@ def test_unresolvable_webhook_host_is_retried_not_dropped():
     with pytest.raises(WebhookError) as caught:
         webhooks.deliver("http://no-such-host.invalid/hook", {"id": "e5"}, "s" * 32, timeout=5)
     assert not isinstance(caught.value, webhooks.WebhookRejected)
+
+
+def test_queued_webhooks_name_the_render_and_the_payload_is_built_when_sent(runtime):
+    """The message waits in Redis (and may end in its dead-letter queue): it holds no customer data,
+    and a customer erased before it is sent gets no webhook."""
+    from pvideo.db.models import Campaign, Render, RenderStatus, utcnow
+    from pvideo.jobs import notifications
+
+    with runtime.db.session() as session:
+        campaign = Campaign(name="refs", scene_name="card", scene={}, webhook_url="https://crm.example/hooks")
+        session.add(campaign)
+        session.flush()
+        render = Render(
+            campaign_id=campaign.id, row_number=1, customer_id="ZX-REF-1", data={"first_name": "Quill"},
+            status=RenderStatus.DONE, attempts=1, viewer_token="tok-refs",
+        )  # fmt: skip
+        session.add(render)
+        session.flush()
+        render_id = render.id
+    queued = notifications.after_render(runtime.db, render_id)
+    assert [url for url, _ in queued] == ["https://crm.example/hooks"] * 2  # the render's, and the campaign's
+    assert "ZX-REF-1" not in json.dumps(queued) and "Quill" not in json.dumps(queued)
+    sent = notifications.payload_for(runtime.db, queued[0][1], "https://v.example")
+    assert sent is not None and sent["customer_id"] == "ZX-REF-1" and sent["id"] == f"render.done.{render_id}.1"
+    assert sent["landing_url"] == "https://v.example/v/tok-refs"
+    completed = notifications.payload_for(runtime.db, queued[1][1], "https://v.example")
+    assert completed is not None and completed["type"] == "campaign.completed" and completed["counts"]["done"] == 1
+
+    with runtime.db.session() as session:
+        session.get(Render, render_id).erased_at = utcnow()
+    assert notifications.payload_for(runtime.db, queued[0][1], "https://v.example") is None
