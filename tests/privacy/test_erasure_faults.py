@@ -58,7 +58,7 @@ def own_s3(s3_server):  # s3_server: the fake credentials in the environment
     s3.stop()
 
 
-def test_an_interrupted_erasure_completes(settings, postgres_url, redis_url, own_s3, tmp_path, monkeypatch):
+def test_an_interrupted_erasure_completes(settings, own_postgres_url, redis_url, own_s3, tmp_path, monkeypatch):
     client = boto3.client("s3", endpoint_url=own_s3.url, region_name="us-east-1")
     client.create_bucket(Bucket="erasure-faults")
     client.put_bucket_versioning(Bucket="erasure-faults", VersioningConfiguration={"Status": "Enabled"})
@@ -66,7 +66,7 @@ def test_an_interrupted_erasure_completes(settings, postgres_url, redis_url, own
         monkeypatch.setenv(name, value)
     s = settings.model_copy(
         update={
-            "database_url": postgres_url,
+            "database_url": own_postgres_url,
             "redis_url": redis_url,
             "storage_url": "s3://erasure-faults/pv",
             "s3_endpoint_url": own_s3.url,

@@ -38,7 +38,7 @@ AUTH = {"X-API-Key": API_KEY}
 
 
 @pytest.fixture()
-def deployment(settings, postgres_url, redis_url, s3_bucket, tmp_path, monkeypatch):
+def deployment(settings, own_postgres_url, redis_url, s3_bucket, tmp_path, monkeypatch):
     """Settings of a production-like deployment, and the moto client and bucket (versioning on)."""
     endpoint, bucket = s3_bucket
     client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
@@ -54,7 +54,7 @@ def deployment(settings, postgres_url, redis_url, s3_bucket, tmp_path, monkeypat
         monkeypatch.setenv(name, value)  # the worker process reads them
     s = settings.model_copy(
         update={
-            "database_url": postgres_url,
+            "database_url": own_postgres_url,
             "redis_url": redis_url,
             "storage_url": f"s3://{bucket}/pv",
             "s3_endpoint_url": endpoint,

@@ -92,7 +92,7 @@ def app(request, tmp_path, assets_dir, scenes_dir):
     from api.main import create_app
     from pvideo.runtime import Runtime
 
-    url = None if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+    url = None if request.param == "sqlite" else request.getfixturevalue("own_postgres_url")
     settings = Settings(
         data_dir=tmp_path / "data",
         database_url=url,
