@@ -51,12 +51,13 @@ class AppState:
     @classmethod
     def build(cls, runtime: Runtime) -> AppState:
         settings = runtime.settings
+        queue = RenderQueue(runtime)
         return cls(
             runtime=runtime,
-            queue=RenderQueue(runtime),
+            queue=queue,
             tokens=ViewerTokens(settings.signing_key, max_age=settings.viewer_token_max_age_days * 86400),
             event_limiter=RateLimiter(settings.event_rate_per_second, settings.event_rate_burst),
             auth_failures=RateLimiter(settings.auth_failures_per_minute / 60, settings.auth_failure_burst),
-            ondemand=OnDemand(runtime),
+            ondemand=OnDemand(runtime, queue.scheduler),  # one order for on-demand and embedded eager parts
             events=EventWriter(runtime.db, concurrency=settings.event_writers),
         )

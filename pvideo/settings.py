@@ -84,6 +84,10 @@ class Settings(BaseSettings):
     # A queued row whose last message is older than this, and is no longer on the queue, is re-sent.
     reconcile_grace_seconds: float = Field(default=30.0, ge=0)
     fanout_batch_size: int = Field(default=1000, ge=1, le=50_000)
+    # Batches (pvideo/render/batch.py): the fan-out groups up to this many renders of a campaign
+    # into one message, and the worker renders them in one pass, each shared part decoded once;
+    # 1 sends one message per render. Default from bench/batch.py (docs/benchmarks.md).
+    render_batch_size: int = Field(default=1, ge=1, le=16)
     max_upload_mb: int = Field(default=1024, ge=1)
     # Security limits (see api/limits.py, pvideo/scene/customers.py)
     max_body_mb: int = Field(default=25, ge=1)

@@ -1,6 +1,8 @@
 """The actors. Thin: the work is in ``pvideo`` (pipeline, fanout, notifications, webhooks).
 
 * ``render_customer(render_id)`` on ``renders``: one customer's video.
+* ``render_customers(render_ids)`` on ``renders``: up to ``render_batch_size`` customers of one
+  campaign in one pass (``pvideo.jobs.batches``); the fan-out sends these when it is above 1.
 * ``fan_out_campaign(campaign_id)`` on ``campaigns``: enqueue a campaign's rows in batches.
 * ``deliver_webhook(url, reference)`` on ``webhooks``: one signed POST, retried with backoff; the
   message names the render or campaign, and the payload is built when it is sent.
@@ -28,18 +30,20 @@ from dramatiq.middleware import Middleware, Retries
 
 from pvideo.db.engine import database_errors
 from pvideo.errors import PermanentError, RenderBusy
-from pvideo.jobs import assetlibrary, claims, fanout, notifications, pipeline, webhooks
+from pvideo.jobs import assetlibrary, batches, claims, fanout, notifications, pipeline, webhooks
+from pvideo.jobs.scheduling import EncodeScheduler, Kind
 from pvideo.logs import log_context
 from pvideo.privacy import erasure
 from pvideo.runtime import Runtime
 from pvideo.settings import Settings
-from workers.broker import enqueue_many, live_refs
+from workers.broker import enqueue_many, live_refs, message_refs
 
 RENDER_QUEUE = "renders"
 CAMPAIGN_QUEUE = "campaigns"
 WEBHOOK_QUEUE = "webhooks"
 QUEUES = (RENDER_QUEUE, CAMPAIGN_QUEUE, WEBHOOK_QUEUE)
 MAX_RETRIES = 4
+RENDER_ACTORS = ("render_customer", "render_customers")
 MESSAGE_RETRIES_BEYOND_ATTEMPTS = 8
 """Extra retries a render message gets to ride out a database or Redis outage (about 4 minutes)."""
 
@@ -53,6 +57,8 @@ class Actors:
     webhook: dramatiq.Actor[[str, dict[str, Any]], None]
     ingest: dramatiq.Actor[[str], None]
     erase: dramatiq.Actor[[str], None]
+    render_many: dramatiq.Actor[[list[str]], None] | None = None
+    batch_size: int = 1  # renders per fan-out message (``render_batch_size``)
 
     def send_renders(self, render_ids: Sequence[str], *, first: bool = False) -> None:
         """One message per render, in one round trip; ``first`` puts them at the front of the queue."""
@@ -65,6 +71,26 @@ class Actors:
                 for render_id in render_ids
             ],
             first=first,
+        )
+
+    def send_render_batches(self, render_ids: Sequence[str]) -> None:
+        """A campaign's renders, ``batch_size`` to a message (one message per render at 1), in one round trip."""
+        if self.batch_size <= 1 or self.render_many is None:
+            self.send_renders(render_ids)
+            return
+        ids = list(render_ids)
+        enqueue_many(
+            self.render.broker,
+            [
+                dramatiq.Message(
+                    queue_name=RENDER_QUEUE,
+                    actor_name="render_customers",
+                    args=(ids[start : start + self.batch_size],),
+                    kwargs={},
+                    options={},
+                )
+                for start in range(0, len(ids), self.batch_size)
+            ],
         )
 
     def send_fan_out(self, campaign_id: str) -> None:
@@ -98,19 +124,31 @@ class DeadLetters(Middleware):
         result: Any | None = None,
         exception: BaseException | None = None,
     ) -> None:
-        if exception is not None and message.failed and message.actor_name == "render_customer":
-            self.on_dead(message.args[0], exception)
+        if exception is not None and message.failed and message.actor_name in RENDER_ACTORS:
+            for render_id in message_refs(message.args):
+                self.on_dead(render_id, exception)
 
     def after_skip_message(self, broker: dramatiq.Broker, message: MessageProxy) -> None:
-        if message.actor_name == "render_customer":
-            self.on_dead(message.args[0], RuntimeError("message skipped (too old)"))
+        if message.actor_name in RENDER_ACTORS:
+            for render_id in message_refs(message.args):
+                self.on_dead(render_id, RuntimeError("message skipped (too old)"))
 
 
 def declare_actors(
-    broker: dramatiq.Broker, runtime: Callable[[], Runtime], *, max_retries: int = MAX_RETRIES, webhook_retries: int = 8
+    broker: dramatiq.Broker,
+    runtime: Callable[[], Runtime],
+    *,
+    max_retries: int = MAX_RETRIES,
+    webhook_retries: int = 8,
+    scheduler: EncodeScheduler | None = None,
 ) -> Actors:
-    """Declare every actor on ``broker``; ``runtime`` supplies db, storage, settings."""
+    """Declare every actor on ``broker``; ``runtime`` supplies db, storage, settings. With a
+    ``scheduler`` (embedded: the one on-demand renders use), renders encode their parts as eager work."""
     actors: Actors
+    hooks = pipeline.RenderHooks(
+        encode_slot=(lambda _: scheduler.slot(Kind.EAGER)) if scheduler else None,
+        finish_slot=(lambda: scheduler.slot(Kind.EAGER)) if scheduler else None,
+    )
 
     def notify(render_id: str) -> None:
         rt = runtime()
@@ -120,12 +158,25 @@ def declare_actors(
     def render_customer(render_id: str) -> None:
         rt = runtime()
         try:
-            status = pipeline.render_customer(rt.db, rt.storage, rt.settings, render_id)
+            status = pipeline.render_customer(rt.db, rt.storage, rt.settings, render_id, hooks=hooks)
         except RenderBusy:  # a duplicate message: the live holder finishes it (or the reconciler, if it dies)
             log.info("render %s is held by a live worker: message dropped", render_id)
             return
         if status in ("done", "failed"):
             notify(render_id)
+
+    def render_customers(render_ids: list[str]) -> None:
+        rt = runtime()
+        statuses = batches.render_customers(rt.db, rt.storage, rt.settings, render_ids, encode_slot=hooks.encode_slot)
+        for render_id, status in statuses.items():
+            if status in ("done", "failed"):
+                notify(render_id)
+        again = [render_id for render_id, status in statuses.items() if status == batches.RETRY]
+        if again:  # each alone, with a single render's retries; if the queue is down, the reconciler sends them
+            try:
+                actors.send_renders(again)
+            except Exception as exc:
+                log.warning("renders %s left for the reconciler: %s", ", ".join(again), exc)
 
     def on_dead(render_id: str, exc: BaseException) -> None:
         rt = runtime()
@@ -141,7 +192,7 @@ def declare_actors(
     def fan_out_campaign(campaign_id: str) -> None:
         rt = runtime()
         with log_context(campaign_id=campaign_id), database_errors():
-            fanout.fan_out(rt.db, campaign_id, actors.send_renders, batch_size=rt.settings.fanout_batch_size)
+            fanout.fan_out(rt.db, campaign_id, actors.send_render_batches, batch_size=rt.settings.fanout_batch_size)
 
     def deliver_webhook(url: str, message: dict[str, Any]) -> None:
         rt = runtime()
@@ -173,17 +224,16 @@ def declare_actors(
             erasure.run_erasure(runtime(), job_id)
 
     broker.add_middleware(DeadLetters(on_dead), before=Retries)
+    render_options: dict[str, Any] = {
+        "queue_name": RENDER_QUEUE,
+        "max_retries": max_retries + MESSAGE_RETRIES_BEYOND_ATTEMPTS,  # attempts are bounded in the database
+        "min_backoff": 1_000,
+        "max_backoff": 30_000,
+        "throws": (PermanentError,),
+        "time_limit": 60 * 60 * 1000,
+    }
     actors = Actors(
-        render=dramatiq.actor(
-            broker=broker,
-            actor_name="render_customer",
-            queue_name=RENDER_QUEUE,
-            max_retries=max_retries + MESSAGE_RETRIES_BEYOND_ATTEMPTS,  # attempts are bounded in the database
-            min_backoff=1_000,
-            max_backoff=30_000,
-            throws=(PermanentError,),
-            time_limit=60 * 60 * 1000,
-        )(render_customer),
+        render=dramatiq.actor(broker=broker, actor_name="render_customer", **render_options)(render_customer),
         fan_out=dramatiq.actor(
             broker=broker,
             actor_name="fan_out_campaign",
@@ -224,11 +274,23 @@ def declare_actors(
             throws=(PermanentError,),
             time_limit=60 * 60 * 1000,
         )(erase_customer),
+        render_many=dramatiq.actor(broker=broker, actor_name="render_customers", **render_options)(render_customers),
     )
     return actors
 
 
-def declare_for(broker: dramatiq.Broker, runtime: Callable[[], Runtime], settings: Settings) -> Actors:
-    return declare_actors(
-        broker, runtime, max_retries=settings.render_max_retries, webhook_retries=settings.webhook_max_retries
+def declare_for(
+    broker: dramatiq.Broker,
+    runtime: Callable[[], Runtime],
+    settings: Settings,
+    scheduler: EncodeScheduler | None = None,
+) -> Actors:
+    actors = declare_actors(
+        broker,
+        runtime,
+        max_retries=settings.render_max_retries,
+        webhook_retries=settings.webhook_max_retries,
+        scheduler=scheduler,
     )
+    actors.batch_size = settings.render_batch_size
+    return actors

@@ -144,10 +144,15 @@ class PvideoRedisBroker(RedisBroker):
         for queue_name in queue_names:
             for key in (f"{self.namespace}:{queue_name}.msgs", f"{self.namespace}:{queue_name}.DQ.msgs"):
                 for _, data in self.client.hscan_iter(key, count=1000):
-                    args = dramatiq.Message.decode(data).args
-                    if args:
-                        refs.add(str(args[0]))
+                    refs.update(message_refs(dramatiq.Message.decode(data).args))
         return refs
+
+
+def message_refs(args: Sequence[Any]) -> list[str]:
+    """The ids a message names: its first argument, or each id of a batch message's list."""
+    if not args:
+        return []
+    return [str(ref) for ref in args[0]] if isinstance(args[0], list) else [str(args[0])]
 
 
 def live_refs(broker: dramatiq.Broker, queue_names: Sequence[str]) -> set[str]:
@@ -162,7 +167,8 @@ def live_refs(broker: dramatiq.Broker, queue_names: Sequence[str]) -> set[str]:
                 if waiting is not None:
                     with waiting.mutex:
                         encoded = list(waiting.queue)
-                    refs.update(str(m.args[0]) for m in map(dramatiq.Message.decode, encoded) if m.args)
+                    for message in map(dramatiq.Message.decode, encoded):
+                        refs.update(message_refs(message.args))
     return refs
 
 

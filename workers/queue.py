@@ -9,6 +9,7 @@ from dramatiq.brokers.stub import StubBroker
 
 from pvideo.jobs import outbox
 from pvideo.jobs.fanout import mark_enqueued, send_in_batches
+from pvideo.jobs.scheduling import EncodeScheduler
 from pvideo.runtime import Runtime
 from workers.actors import CAMPAIGN_QUEUE, QUEUES, RENDER_QUEUE, WEBHOOK_QUEUE, declare_for
 from workers.broker import PvideoRedisBroker, build_broker, is_embedded
@@ -17,12 +18,15 @@ from workers.reconciler import Reconciler
 
 class RenderQueue:
     """Enqueues campaigns and renders. Without Redis, it also runs the worker threads and the
-    reconciler itself (with Redis, ``pvideo worker`` processes do)."""
+    reconciler itself (with Redis, ``pvideo worker`` processes do). ``scheduler`` orders this
+    process's part encodes (``pvideo.jobs.scheduling``): embedded, its renders are eager work."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.broker = build_broker(runtime.settings)
-        self.actors = declare_for(self.broker, lambda: runtime, runtime.settings)
+        self.scheduler = EncodeScheduler()
+        embedded = is_embedded(self.broker)
+        self.actors = declare_for(self.broker, lambda: runtime, runtime.settings, self.scheduler if embedded else None)
         self.actor = self.actors.render
         self.reconciler = Reconciler(lambda: runtime, self.actors)
         self._worker: dramatiq.Worker | None = None

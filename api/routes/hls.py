@@ -33,6 +33,9 @@ PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
 
 _STREAMABLE = (RenderStatus.DONE, RenderStatus.RENDERING, RenderStatus.QUEUED)
 PART_WAIT_SECONDS = 30.0
+PLAN_WAIT_SECONDS = 10.0
+"""How long a first view's landing page waits for the plan (the playlist, the CTAs): a burst of first
+views compiles many plans at once, and a page without them only says "come back in a moment"."""
 
 
 def hls_url(render: Render, token: str, storage: Storage) -> str | None:
@@ -43,7 +46,7 @@ def hls_url(render: Render, token: str, storage: Storage) -> str | None:
     return None
 
 
-def start_on_demand(render: Render, state: StateDep, session: SessionDep, wait: float = 3.0) -> None:
+def start_on_demand(render: Render, state: StateDep, session: SessionDep, wait: float = PLAN_WAIT_SECONDS) -> None:
     """A first view of an on-demand render starts it and waits (briefly) for its playlist."""
     if render.campaign.render_mode != RenderMode.ON_DEMAND or render.status not in (
         RenderStatus.QUEUED,
@@ -59,15 +62,33 @@ def start_on_demand(render: Render, state: StateDep, session: SessionDep, wait: 
 
 
 def _playlist(token: str, state: StateDep, session: SessionDep) -> str:
+    """The render's stored playlist; on demand, once its first personal part is stored too, so
+    that a player starts when the first part is there (later parts are encoded by their play time,
+    ``pvideo.jobs.scheduling``)."""
     render = render_by_token(session, state.tokens, token)
     if render is not None:
-        start_on_demand(render, state, session)
+        start_on_demand(render, state, session, wait=PART_WAIT_SECONDS)
     if render is None or render.status not in _STREAMABLE or not render.plan_digest:
         raise HTTPException(404, "video not found")
+    storage = state.runtime.storage
     try:
-        return state.runtime.storage.get_bytes(hls.playlist_key(render.plan_digest)).decode()
+        text = storage.get_bytes(hls.playlist_key(render.plan_digest)).decode()
     except NotFound:
         raise HTTPException(404, "video not found") from None
+    if render.status != RenderStatus.DONE:
+        first = next((k for k in hls.playlist_keys(text) if PurePosixPath(k).name.startswith("part_")), None)
+        if first is not None:
+            _wait_for(storage, first)
+    return text
+
+
+def _wait_for(storage: Storage, key: str) -> None:
+    """Return once ``key`` is stored (an on-demand part being encoded); 503 after ``PART_WAIT_SECONDS``."""
+    deadline = time.monotonic() + PART_WAIT_SECONDS
+    while not storage.exists(key):
+        if time.monotonic() > deadline:
+            raise HTTPException(503, "segment not ready", headers={"Retry-After": "1"})
+        time.sleep(0.05)
 
 
 @router.get("/v/{token}/index.m3u8")
@@ -84,11 +105,7 @@ def segment(token: str, name: str, state: StateDep, session: SessionDep) -> Resp
     if not keys:
         raise HTTPException(404, "segment not found")
     storage = state.runtime.storage
-    deadline = time.monotonic() + PART_WAIT_SECONDS
-    while not storage.exists(keys[0]):  # on demand: this part is still being encoded
-        if time.monotonic() > deadline:
-            raise HTTPException(503, "segment not ready", headers={"Retry-After": "1"})
-        time.sleep(0.05)
+    _wait_for(storage, keys[0])  # on demand: this part may still be being encoded
     return stored_file(
         storage,
         keys[0],

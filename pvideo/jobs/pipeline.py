@@ -12,6 +12,7 @@ import logging
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,6 +54,8 @@ class RenderHooks:
 
     on_plan: Callable[[RenderPlan, TemplateVersion, str], None] | None = None  # before encoding
     on_part: Callable[[PersonalPart], None] | None = None  # each personal part, earliest first
+    encode_slot: Callable[[int], AbstractContextManager[object]] | None = None  # held around each part's encode
+    finish_slot: Callable[[], AbstractContextManager[object]] | None = None  # around thumbnails, storing, done
 
 
 def render_customer(
@@ -90,92 +93,151 @@ def max_attempts(settings: Settings) -> int:
 
 
 def _run(db: Database, storage: Storage, settings: Settings, job: claims.Job, *, hooks: RenderHooks) -> str:
-    render_id, started = job.render_id, time.perf_counter()
+    started = time.perf_counter()
     try:
-        with claims.keep_lease(db, render_id, settings.render_lease_seconds):
-            scene, data, customer, number = job.scene, job.data, job.customer_id, job.row_number
-            storage_less = privacy_options.storage_less(job.retention, settings)
-            if storage_less and not job.data_kept:
-                raise DataError(privacy_options.ROW_DATA_NOT_KEPT)
-            spec = parse_scene(scene, source=f"scene {scene.get('name')!r}")
-            plan = compile_plan(
-                spec,
-                data,
-                assets_dir=asset_root(settings, storage),
-                customer_id=customer,
-                row_number=number,
-                storage=storage,
-                allow_private_fetch=settings.fetch_allow_private,
-            )
-            version = template_version(plan, storage, settings, db=db)
-            digest = output_digest(plan, version, settings.engine)
+        with claims.keep_lease(db, job.render_id, settings.render_lease_seconds):
+            work = prepare(db, storage, settings, job)
             if hooks.on_plan is not None:
-                hooks.on_plan(plan, version, digest)
-            mp4 = job.outputs != Outputs.HLS or settings.engine == "full"  # the full engine has no parts
-            want_hls = job.outputs != Outputs.MP4 and settings.engine == "segments"
-            video_key, poster_key = f"outputs/{digest}/video.mp4", f"outputs/{digest}/poster.jpg"
-            thumbnail_key = f"outputs/{digest}/thumbnail.jpg"
-            animated = {name: f"outputs/{digest}/{name}" for name in ANIMATED}
-            tracks = store_tracks(
-                spec, data, plan, version, storage, digest, asset_root(settings, storage), row_number=number
-            )
-            finished = [
-                k
-                for k in (
-                    poster_key,
-                    video_key if mp4 else None,
-                    hls.playlist_key(digest) if want_hls else None,
-                    *animated.values(),
-                )
-                if k
-            ]
+                hooks.on_plan(work.plan, work.version, work.digest)
             with tempfile.TemporaryDirectory(prefix="pvideo-render-") as tmp:
-                if not all(storage.exists(key) for key in finished):
+                outputs = None
+                if work.needs_render(storage):
                     outputs = render_on_template(
-                        plan, version, storage, settings, Path(tmp), mp4=mp4, on_part=hooks.on_part
+                        work.plan,
+                        work.version,
+                        storage,
+                        settings,
+                        Path(tmp),
+                        mp4=work.mp4,
+                        on_part=hooks.on_part,
+                        encode_slot=hooks.encode_slot,
                     )
-                    if want_hls:
-                        store_hls(version, outputs, storage, f"outputs/{digest}")
-                    thumbnail = make_thumbnail(outputs.poster, Path(tmp) / "thumbnail.jpg")
-                    loops = animated_thumbnails(spec, plan, version, outputs, storage, settings, Path(tmp))
-                    # Conditional writes: of two racing workers one creates each object, the
-                    # other keeps it; the video goes last, its presence means "all done".
-                    storage.put_file_if_absent(poster_key, outputs.poster, "image/jpeg")
-                    storage.put_file_if_absent(thumbnail_key, thumbnail, "image/jpeg")
-                    for name, path in loops.items():
-                        storage.put_file_if_absent(animated[name], path, ANIMATED[name])
-                    if mp4 and outputs.video is not None:  # the engine makes a video whenever mp4 is asked for
-                        storage.put_file_if_absent(video_key, outputs.video, "video/mp4")
-            values = {
-                "video_key": video_key if mp4 else None,
-                "poster_key": poster_key,
-                "plan_digest": digest,
-                "hotspots": [h.to_json() for h in plan.hotspots],
-                "outputs": {**animated, **tracks},
-                "width": version.width,
-                "height": version.height,
-                "duration": output_duration(plan, version),
-                "render_seconds": round(time.perf_counter() - started, 3),
-            }
-            if storage.exists(thumbnail_key):
-                values["thumbnail_key"] = thumbnail_key
-            # storage-less: only the id and the outputs remain; the row data goes with the transition
-            # to done (SQL NULL: None would store a JSON null)
-            cleared = {"data": null()} if storage_less else {}
-            with database_errors():
-                marked_done = claims.finish(db, render_id, **values, **cleared)
-            if not marked_done and discard_if_erased(db, storage, render_id, digest):
-                return RenderStatus.CANCELLED
-    except PermanentError as exc:
-        claims.fail(db, render_id, str(exc))
-        log.warning("render %s failed: %s", render_id, exc)
-        return RenderStatus.FAILED
-    except Exception as exc:  # transient, or unforeseen (OSError: disk full, permission): retried, counted
-        if _give_up_or_requeue(db, job, exc, final_attempt=job.attempts >= max_attempts(settings)):
-            return RenderStatus.FAILED
-        raise
+                with hooks.finish_slot() if hooks.finish_slot is not None else nullcontext():
+                    return store_and_finish(db, storage, settings, work, outputs, Path(tmp), started=started)
+    except Exception as exc:
+        return settle(db, settings, job, exc)
+
+
+@dataclass(frozen=True)
+class Work:
+    """A claimed render, compiled: its plan, template version, output keys; what storing it needs."""
+
+    job: claims.Job
+    spec: SceneSpec
+    plan: RenderPlan
+    version: TemplateVersion
+    digest: str
+    mp4: bool
+    want_hls: bool
+    storage_less: bool
+    tracks: dict[str, str]
+
+    def key(self, name: str) -> str:
+        return f"outputs/{self.digest}/{name}"
+
+    def needs_render(self, storage: Storage) -> bool:
+        """False when every output is already stored (a retry, a re-submitted campaign)."""
+        keys = [self.key("poster.jpg"), *(self.key(name) for name in ANIMATED)]
+        keys += [self.key("video.mp4")] if self.mp4 else []
+        keys += [hls.playlist_key(self.digest)] if self.want_hls else []
+        return not all(storage.exists(key) for key in keys)
+
+
+def prepare(db: Database, storage: Storage, settings: Settings, job: claims.Job) -> Work:
+    """Compile the row, find (or make) its template version and store its tracks."""
+    storage_less = privacy_options.storage_less(job.retention, settings)
+    if storage_less and not job.data_kept:
+        raise DataError(privacy_options.ROW_DATA_NOT_KEPT)
+    spec = parse_scene(job.scene, source=f"scene {job.scene.get('name')!r}")
+    plan = compile_plan(
+        spec,
+        job.data,
+        assets_dir=asset_root(settings, storage),
+        customer_id=job.customer_id,
+        row_number=job.row_number,
+        storage=storage,
+        allow_private_fetch=settings.fetch_allow_private,
+    )
+    version = template_version(plan, storage, settings, db=db)
+    digest = output_digest(plan, version, settings.engine)
+    tracks = store_tracks(
+        spec, job.data, plan, version, storage, digest, asset_root(settings, storage), row_number=job.row_number
+    )
+    return Work(
+        job,
+        spec,
+        plan,
+        version,
+        digest,
+        mp4=job.outputs != Outputs.HLS or settings.engine == "full",  # the full engine has no parts
+        want_hls=job.outputs != Outputs.MP4 and settings.engine == "segments",
+        storage_less=storage_less,
+        tracks=tracks,
+    )
+
+
+def store_and_finish(
+    db: Database,
+    storage: Storage,
+    settings: Settings,
+    work: Work,
+    outputs: EngineOutputs | None,
+    tmp: Path,
+    *,
+    started: float,
+) -> str:
+    """Store ``outputs`` (None: already stored) and mark the row done; returns its status."""
+    render_id, digest = work.job.render_id, work.digest
+    video_key, poster_key, thumbnail_key = work.key("video.mp4"), work.key("poster.jpg"), work.key("thumbnail.jpg")
+    animated = {name: work.key(name) for name in ANIMATED}
+    if outputs is not None:
+        if work.want_hls:
+            store_hls(work.version, outputs, storage, f"outputs/{digest}")
+        thumbnail = make_thumbnail(outputs.poster, tmp / "thumbnail.jpg")
+        loops = animated_thumbnails(work.spec, work.plan, work.version, outputs, storage, settings, tmp)
+        # Conditional writes: of two racing workers one creates each object, the
+        # other keeps it; the video goes last, its presence means "all done".
+        storage.put_file_if_absent(poster_key, outputs.poster, "image/jpeg")
+        storage.put_file_if_absent(thumbnail_key, thumbnail, "image/jpeg")
+        for name, path in loops.items():
+            storage.put_file_if_absent(animated[name], path, ANIMATED[name])
+        if work.mp4 and outputs.video is not None:  # the engine makes a video whenever mp4 is asked for
+            storage.put_file_if_absent(video_key, outputs.video, "video/mp4")
+    values = {
+        "video_key": video_key if work.mp4 else None,
+        "poster_key": poster_key,
+        "plan_digest": digest,
+        "hotspots": [h.to_json() for h in work.plan.hotspots],
+        "outputs": {**animated, **work.tracks},
+        "width": work.version.width,
+        "height": work.version.height,
+        "duration": output_duration(work.plan, work.version),
+        "render_seconds": round(time.perf_counter() - started, 3),
+    }
+    if storage.exists(thumbnail_key):
+        values["thumbnail_key"] = thumbnail_key
+    # storage-less: only the id and the outputs remain; the row data goes with the transition
+    # to done (SQL NULL: None would store a JSON null)
+    cleared = {"data": null()} if work.storage_less else {}
+    with database_errors():
+        marked_done = claims.finish(db, render_id, **values, **cleared)
+    if not marked_done and discard_if_erased(db, storage, render_id, digest):
+        return RenderStatus.CANCELLED
     log.info("render %s done: %s", render_id, video_key, extra={"seconds": values["render_seconds"]})
     return RenderStatus.DONE
+
+
+def settle(db: Database, settings: Settings, job: claims.Job, exc: Exception) -> str:
+    """A failed attempt: a permanent error fails the row; any other requeues it and is re-raised
+    (for the queue to retry), or fails the row on its last attempt."""
+    if isinstance(exc, PermanentError):
+        claims.fail(db, job.render_id, str(exc))
+        log.warning("render %s failed: %s", job.render_id, exc)
+        return RenderStatus.FAILED
+    # transient, or unforeseen (OSError: disk full, permission): retried, counted
+    if _give_up_or_requeue(db, job, exc, final_attempt=job.attempts >= max_attempts(settings)):
+        return RenderStatus.FAILED
+    raise exc
 
 
 def discard_if_erased(db: Database, storage: Storage, render_id: str, digest: str) -> bool:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -49,6 +50,15 @@ from pvideo.render.parts import (
 from pvideo.render.probe import VideoInfo, probe
 
 ENGINES = ("segments", "full")
+# A part's output options besides the encoder's: timestamps kept, audio copied, MPEG-TS.
+ENCODE_OPTIONS = {
+    "enc_time_base:v": "1/90000",
+    "c:a": "copy",
+    "copyts": None,
+    "f": "mpegts",
+    "muxdelay": 0,
+    "muxpreload": 0,
+}
 
 
 @dataclass
@@ -97,7 +107,7 @@ def retiming(version: TemplateVersion, skip: frozenset[int], origin: Fraction) -
     return out
 
 
-def _encoder(version: TemplateVersion, span: Sequence[Segment] = ()) -> dict[str, str]:
+def encoder_options(version: TemplateVersion, span: Sequence[Segment] = ()) -> dict[str, str]:
     """The mezzanine's encoder settings; for a part (``span``), IDR frames at its segments' starts."""
     if span:
         starts = [s.first_frame - span[0].first_frame for s in span]
@@ -134,8 +144,8 @@ def part_args(
         video,
         *([base.audio] if version.audio else []),
         str(out),
-        **_encoder(version, span),
-        **{"enc_time_base:v": "1/90000", "c:a": "copy", "copyts": None, "f": "mpegts", "muxdelay": 0, "muxpreload": 0},
+        **encoder_options(version, span),
+        **ENCODE_OPTIONS,
     )
     return ffmpeg_args(stream, ffmpeg_exe)
 
@@ -207,7 +217,7 @@ def full_args(
         "fps_mode": "passthrough",
         **retiming(version, skip, origin),
     }
-    return ffmpeg_args(ffmpeg.output(video, *audio, str(out), **_encoder(version), **options), ffmpeg_exe)
+    return ffmpeg_args(ffmpeg.output(video, *audio, str(out), **encoder_options(version), **options), ffmpeg_exe)
 
 
 def poster_args(source: Path, frame: int, out: Path, *, ffmpeg_exe: str) -> list[str]:
@@ -232,11 +242,13 @@ def render_plan(
     timeout: float = 600.0,
     workers: int | None = None,
     on_part: Callable[[PersonalPart], None] | None = None,
+    encode_slot: Callable[[int], AbstractContextManager[object]] | None = None,
 ) -> EngineOutputs:
     """Render ``plan`` over ``version``; ``segment_paths`` are its local segment files.
 
     ``on_part`` is called with each personal part as soon as it is encoded
-    (earliest first), which is what on-demand streaming waits for.
+    (earliest first), which is what on-demand streaming waits for. ``encode_slot(first segment)``,
+    if given, is held around each part's encode (``pvideo.jobs.scheduling`` orders them).
     """
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
@@ -271,19 +283,53 @@ def render_plan(
             timeout=timeout,
             workers=workers,
             on_part=on_part,
+            encode_slot=encode_slot,
             clips=clips,
             origin=origin,
             skip=skip,
         )
-        if mp4:
-            outputs.video = workdir / "video.mp4"
-            run_ffmpeg(
-                splice_args(version, segment_paths, outputs, outputs.video, ffmpeg_exe=ffmpeg_exe), timeout=timeout
-            )
+    return finish_outputs(
+        plan,
+        version,
+        segment_paths,
+        outputs,
+        workdir,
+        ffmpeg_exe=ffmpeg_exe,
+        mp4=mp4 and engine != "full",
+        timeout=timeout,
+    )
+
+
+def finish_outputs(
+    plan: RenderPlan,
+    version: TemplateVersion,
+    segment_paths: Sequence[Path],
+    outputs: EngineOutputs,
+    workdir: Path,
+    *,
+    ffmpeg_exe: str,
+    mp4: bool,
+    timeout: float,
+) -> EngineOutputs:
+    """After the parts: the spliced MP4 (when ``mp4``), the poster and the probe (``pvideo.render.batch`` too)."""
+    if mp4:
+        outputs.video = workdir / "video.mp4"
+        run_ffmpeg(splice_args(version, segment_paths, outputs, outputs.video, ffmpeg_exe=ffmpeg_exe), timeout=timeout)
     _poster(plan, version, segment_paths, outputs, ffmpeg_exe=ffmpeg_exe, timeout=timeout)
     if outputs.video is not None:
         outputs.info = probe(outputs.video)
     return outputs
+
+
+def personal_spans(
+    version: TemplateVersion,
+    overlays: Sequence[PlacedOverlay],
+    clips: Sequence[PlacedClip],
+    skip: frozenset[int] = frozenset(),
+) -> list[list[Segment]]:
+    """The runs of segments a customer's placed overlays and clips touch: each becomes a part."""
+    windows = [(o.first, o.stop) for o in overlays] + [(c.first, c.stop) for c in clips]
+    return part_spans(touched_segments(version, windows, skip))
 
 
 def _encode_parts(
@@ -296,21 +342,22 @@ def _encode_parts(
     timeout: float,
     workers: int | None,
     on_part: Callable[[PersonalPart], None] | None,
+    encode_slot: Callable[[int], AbstractContextManager[object]] | None = None,
     clips: Sequence[PlacedClip] = (),
     origin: Fraction = Fraction(0),
     skip: frozenset[int] = frozenset(),
 ) -> list[PersonalPart]:
-    windows = [(o.first, o.stop) for o in overlays] + [(c.first, c.stop) for c in clips]
-    spans = part_spans(touched_segments(version, windows, skip))
+    spans = personal_spans(version, overlays, clips, skip)
 
     def encode(span: list[Segment]) -> PersonalPart:
         out = workdir / part_name(span[0].index)
         paths = [segment_paths[s.index] for s in span]
         at = origin + Fraction(span[0].first_frame) / version.fps
-        run_ffmpeg(
-            part_args(version, span, paths, overlays, out, ffmpeg_exe=ffmpeg_exe, clips=clips, origin=at),
-            timeout=timeout,
-        )
+        with encode_slot(span[0].index) if encode_slot is not None else nullcontext():
+            run_ffmpeg(
+                part_args(version, span, paths, overlays, out, ffmpeg_exe=ffmpeg_exe, clips=clips, origin=at),
+                timeout=timeout,
+            )
         return PersonalPart(span[0].index, len(span), out)
 
     parts: list[PersonalPart] = []

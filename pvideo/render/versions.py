@@ -21,7 +21,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -183,6 +183,7 @@ def render_on_template(
     *,
     mp4: bool = True,
     on_part: Callable[[PersonalPart], None] | None = None,
+    encode_slot: Callable[[int], AbstractContextManager[object]] | None = None,
 ) -> EngineOutputs:
     """Run the configured engine (``PVIDEO_ENGINE``) for ``plan`` over ``version``."""
     paths = segment_files(version, storage, cache_dir(settings))
@@ -196,6 +197,7 @@ def render_on_template(
         mp4=mp4,
         timeout=settings.ffmpeg_timeout,
         on_part=on_part,
+        encode_slot=encode_slot,
     )
 
 
