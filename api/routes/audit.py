@@ -26,6 +26,7 @@ from pvideo.access.audit_query import (
     iter_entries,
     ndjson_chunks,
 )
+from pvideo.db.engine import Database
 
 router = APIRouter(prefix="/api/audit", tags=["audit"])
 AdminKeyDep = Annotated[str, Depends(require_scope("admin"))]
@@ -88,12 +89,27 @@ def export_audit(
     state: StateDep, key: AdminKeyDep, which: FilterDep, format: Literal["ndjson", "csv"] = "ndjson"
 ) -> StreamingResponse:
     """Every matching entry, streamed (CSV: ``detail`` as JSON, formula-safe cells)."""
-    db = state.runtime.db
+    return audit_export(state.runtime.db, which, format, actor=audit.key_actor(key), role="admin")
+
+
+def audit_export(
+    db: Database,
+    which: AuditFilter,
+    format: str,
+    *,
+    actor: str,
+    role: str | None,
+    headers: dict[str, str] | None = None,
+) -> StreamingResponse:
+    """The export itself, recorded before it streams (also the studio's download)."""
     with db.session() as session:
         audit.record(
-            session, actor=audit.key_actor(key), role="admin", action=audit.Action.AUDIT_EXPORT,
+            session,
+            actor=actor,
+            role=role,
+            action=audit.Action.AUDIT_EXPORT,
             detail={"format": format, **which.query()},
-        )  # fmt: skip
+        )
 
     def chunks() -> Iterator[str]:
         with db.session() as reading:
@@ -102,4 +118,6 @@ def export_audit(
 
     media = "text/csv; charset=utf-8" if format == "csv" else "application/x-ndjson"
     disposition = f'attachment; filename="pvideo-audit.{format}"'
-    return StreamingResponse(chunks(), media_type=media, headers={"Content-Disposition": disposition})
+    return StreamingResponse(
+        chunks(), media_type=media, headers={**(headers or {}), "Content-Disposition": disposition}
+    )

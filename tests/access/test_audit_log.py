@@ -8,7 +8,6 @@ import csv
 import io
 import json
 import re
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
@@ -19,10 +18,9 @@ from sqlalchemy import select
 from pvideo.access import audit
 from pvideo.access.audit import Action, Target
 from pvideo.access.audit_query import AuditFilter, audit_page, csv_chunks, iter_entries, ndjson_chunks, parse_cursor
-from pvideo.db.engine import Database, normalize_url
+from pvideo.db.engine import Database
 from pvideo.db.models import AuditEntry
 from pvideo.settings import PROJECT_ROOT
-from tests.services import PG_URL, unavailable
 
 DAY = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 
@@ -35,41 +33,27 @@ def _add(db, actor: str, action: Action, at: datetime, **kwargs) -> int:
         return entry.id
 
 
-def _fresh_postgresql() -> Iterator[Database]:
-    """A schema of its own, migrated (the trigger included), dropped afterwards: the log cannot
-    be emptied between tests (it is append-only), and the session's shared schema is not empty."""
-    schema = f"pvideo_audit_{uuid.uuid4().hex[:10]}"
-    try:
-        admin = sa.create_engine(normalize_url(PG_URL), isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    except Exception as exc:
-        unavailable("PostgreSQL", exc)
-    sep = "&" if "?" in PG_URL else "?"
-    database = Database(f"{PG_URL}{sep}options=-csearch_path%3D{schema}")
+def _migrated(url: str) -> Iterator[Database]:
+    """The schema migrated (the trigger included). PostgreSQL gets a schema of its own
+    (``own_postgres_url``): the log cannot be emptied between tests, it is append-only."""
+    database = Database(url)
     database.create_schema()
     yield database
     database.dispose()
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db(request, tmp_path) -> Iterator[Database]:
     """An empty database of each kind."""
     if request.param == "postgresql":
-        yield from _fresh_postgresql()
-        return
-    database = Database(f"sqlite:///{tmp_path / 'audit.sqlite'}")
-    database.create_schema()
-    yield database
-    database.dispose()
+        yield from _migrated(request.getfixturevalue("own_postgres_url"))
+    else:
+        yield from _migrated(f"sqlite:///{tmp_path / 'audit.sqlite'}")
 
 
 @pytest.fixture()
-def postgresql() -> Iterator[Database]:
-    yield from _fresh_postgresql()
+def postgresql(own_postgres_url) -> Iterator[Database]:
+    yield from _migrated(own_postgres_url)
 
 
 @pytest.fixture()

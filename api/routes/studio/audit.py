@@ -8,24 +8,21 @@ Others get the 403 page: ``AdminUser`` checks the role on the server.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import Response
 
 from api.deps import StateDep
+from api.routes.audit import audit_export
 from api.routes.studio.signed_in import AdminUser, page
 from api.state import AppState
 from pvideo.access import audit
 from pvideo.access.audit_query import (
     AuditFilter,
     audit_page,
-    csv_chunks,
     entry_public,
-    iter_entries,
-    ndjson_chunks,
 )
 from pvideo.db.models import User
 
@@ -71,21 +68,7 @@ def _export(request: Request, state: AppState, admin: User, extension: str) -> R
     if isinstance(which, str):
         context = {"nav": "audit", "actions": list(audit.Action), "sent": sent, "error": which}
         return page(request, "studio/audit.html", context, user=admin, status_code=400)
-    db = state.runtime.db
-    with db.session() as session:
-        audit.record(
-            session, actor=admin.email, role=admin.role, action=audit.Action.AUDIT_EXPORT,
-            detail={"format": extension, **which.query()},
-        )  # fmt: skip
-
-    def chunks() -> Iterator[str]:
-        with db.session() as reading:
-            entries = iter_entries(reading, which)
-            yield from (csv_chunks(entries) if extension == "csv" else ndjson_chunks(entries))
-
-    media = "text/csv; charset=utf-8" if extension == "csv" else "application/x-ndjson"
-    disposition = f'attachment; filename="pvideo-audit.{extension}"'
-    return StreamingResponse(chunks(), media_type=media, headers={**NO_STORE, "Content-Disposition": disposition})
+    return audit_export(state.runtime.db, which, extension, actor=admin.email, role=admin.role, headers=NO_STORE)
 
 
 @router.get("/audit.csv")
