@@ -53,7 +53,10 @@ def test_fold_everything_keeps_every_number(db):
     assert removed == {"events": events, "responses": answers}
     assert _raw(db, campaign_id) == (0, 0)
     with db.session() as session:
-        assert session.scalar(select(func.count()).select_from(FailedEvent)) == 0
+        assert (
+            session.scalar(select(func.count()).select_from(FailedEvent).where(FailedEvent.campaign_id == campaign_id))
+            == 0
+        )
         assert session.scalar(select(func.sum(InteractionTally.count))) > 0
     assert _numbers(db, campaign_id) == numbers
     assert numbers[0]["interactions"] == GOLDEN["expected"]
