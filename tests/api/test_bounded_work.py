@@ -119,7 +119,9 @@ def test_a_preview_past_its_memory_ceiling_is_refused(settings, big_assets):
 
 def test_a_preview_past_its_cpu_time_is_refused(settings, big_assets):
     scene = _shape("uhd.mp4", 7680, 4320)
-    scene["layers"] *= 3  # ~1 CPU-s each to rasterize, in the child; the engine draws in ffmpeg
+    # ~1 CPU-s each to rasterize, in the child: six of them, each its own colour (no two alike for
+    # any cache to share), so the work is well past the second whatever ran before in that child
+    scene["layers"] = [dict(scene["layers"][0], id=f"huge{n}", fill=f"#ff00{n:02x}") for n in range(6)]
     with app_client(settings, assets_dir=big_assets, preview_cpu_seconds=1) as client:
         start = time.monotonic()
         response = _preview(client, scene)
