@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import yaml
 
-from tests.conftest import API_KEY, FPS, HEIGHT, WIDTH
+from tests.conftest import API_KEY, FPS, HEIGHT, WIDTH, copy_assets
 
 FRAME = 1 / FPS
 
@@ -60,6 +60,24 @@ def scene(name: str, video: str, sections: list[dict[str, Any]], interactions: l
         "sections": sections,
         "interactions": interactions,
     }
+
+
+def make_colour_assets(assets_dir: Path, target: Path, blocks: list[tuple[str, float]]) -> Path:
+    """A copy of the test assets whose ``templates/colours.mp4`` is made of ``blocks``."""
+    from pvideo.settings import Settings
+
+    assets = copy_assets(assets_dir, target)
+    make_colour_template(assets / "templates" / "colours.mp4", blocks, Settings().ffmpeg_exe)
+    return assets
+
+
+def use_scenes(settings: Any, assets: Path, scenes_dir: Path, *specs: dict) -> Any:
+    """``settings`` pointed at ``assets`` and at a scenes folder holding ``specs``."""
+    settings.assets_dir = assets
+    settings.scenes_dir = scenes_dir
+    for spec in specs:
+        write_scene(scenes_dir, spec)
+    return settings
 
 
 def write_scene(scenes_dir: Path, spec: dict) -> None:

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.colours import FRAME, SAMPLER, make_colour_template, nearest, render_campaign, scene, write_scene
-from tests.conftest import copy_assets
+from tests.browser.colours import FRAME, SAMPLER, make_colour_assets, nearest, render_campaign, scene, use_scenes
 
 BLOCKS = [("red", 2), ("green", 1), ("blue", 1), ("yellow", 1), ("magenta", 1), ("cyan", 1)]
 SECTIONS = [
@@ -68,19 +67,12 @@ PLAYED = {  # the sections whose frames show on each path
 
 @pytest.fixture(scope="module")
 def colour_assets(tmp_path_factory, assets_dir):
-    from pvideo.settings import Settings
-
-    assets = copy_assets(assets_dir, tmp_path_factory.mktemp("paths") / "assets")
-    make_colour_template(assets / "templates" / "colours.mp4", BLOCKS, Settings().ffmpeg_exe)
-    return assets
+    return make_colour_assets(assets_dir, tmp_path_factory.mktemp("paths") / "assets", BLOCKS)
 
 
 @pytest.fixture()
 def settings(settings, colour_assets, tmp_path):
-    settings.assets_dir = colour_assets
-    settings.scenes_dir = tmp_path / "scenes"
-    write_scene(settings.scenes_dir, SCENE)
-    return settings
+    return use_scenes(settings, colour_assets, tmp_path / "scenes", SCENE)
 
 
 def _section_at(t: float) -> str:

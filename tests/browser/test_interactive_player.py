@@ -14,8 +14,7 @@ from sqlalchemy import select
 
 from pvideo.db.models import Event, Response
 from tests.browser.axe import serious_violations
-from tests.browser.colours import FRAME, SAMPLER, make_colour_template, nearest, render_campaign, scene, write_scene
-from tests.conftest import copy_assets
+from tests.browser.colours import FRAME, SAMPLER, make_colour_assets, nearest, render_campaign, scene, use_scenes
 
 BLOCKS = [("red", 2), ("green", 1.5), ("blue", 1.5), ("yellow", 2)]
 CHECKIN = scene(
@@ -100,20 +99,12 @@ PLAY = f"() => {{ const v = {VIDEO}; v.muted = true; return v.play(); }}"
 
 @pytest.fixture(scope="module")
 def colour_assets(tmp_path_factory, assets_dir):
-    from pvideo.settings import Settings
-
-    assets = copy_assets(assets_dir, tmp_path_factory.mktemp("checkin") / "assets")
-    make_colour_template(assets / "templates" / "colours.mp4", BLOCKS, Settings().ffmpeg_exe)
-    return assets
+    return make_colour_assets(assets_dir, tmp_path_factory.mktemp("checkin") / "assets", BLOCKS)
 
 
 @pytest.fixture()
 def settings(settings, colour_assets, tmp_path):
-    settings.assets_dir = colour_assets
-    settings.scenes_dir = tmp_path / "scenes"
-    write_scene(settings.scenes_dir, CHECKIN)
-    write_scene(settings.scenes_dir, KINDS)
-    return settings
+    return use_scenes(settings, colour_assets, tmp_path / "scenes", CHECKIN, KINDS)
 
 
 @pytest.fixture()
