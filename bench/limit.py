@@ -25,9 +25,8 @@ from typing import Any
 import ffmpeg
 
 from pvideo.plan.model import RenderPlan
-from pvideo.render.engine import concat_source
 from pvideo.render.ffmpeg_run import ffmpeg_args
-from pvideo.render.ingest import TemplateVersion, x264_args
+from pvideo.render.ingest import TemplateVersion, concat_source, x264_args
 from pvideo.render.overlays import frame_window, overlay_chain, place
 
 

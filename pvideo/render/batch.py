@@ -1,13 +1,20 @@
-"""Render several customers of one template version in one pass: each shared part decoded once.
+"""Render several customers of one template version in one pass: the frames decoded once.
 
 ``render_batch`` plans every customer as ``render_plan`` does (overlays placed
 in the customer's own workdir, clips, skipped sections, the runs of segments
-the personal windows touch), then groups the customers by part: the customers
-whose part covers the same segments share one ffmpeg process, which decodes
-those segments once and ``split``s the frames into one overlay + encode chain
-per customer (``batch_part_args``). A part only one customer has is encoded as
-it is alone (``part_args``). The splice, the poster and the probe then run per
-customer (``finish_outputs``).
+the personal windows touch), then encodes them the way ``render_plan`` would
+alone, shared where it can be:
+
+* without an ``encode_slot`` (worker processes), customers whose parts are the
+  same share one joint process (``pvideo.render.joint``): every touched segment
+  decoded once and ``split`` into one overlay + encode chain per customer, each
+  cut into that customer's parts;
+* with one (embedded mode, where the scheduler orders part encodes), and for
+  customers the joint path cannot take, part by part: the customers whose part
+  covers the same segments share one process (``batch_part_args``); a part only
+  one customer has is encoded as it is alone (``part_args``).
+
+The splice, the poster and the probe then run per customer (``finish_outputs``).
 
 Byte-identical to rendering alone: each chain gets the same frames with the
 same timestamps, the same filters and the same x264 settings (x264 is
@@ -39,16 +46,16 @@ from pvideo.render.clips import PlacedClip, draw_clips, first_time, place_clips
 from pvideo.render.engine import (
     ENCODE_OPTIONS,
     EngineOutputs,
-    concat_source,
     encoder_options,
     finish_outputs,
     part_args,
     personal_spans,
 )
 from pvideo.render.ffmpeg_run import ffmpeg_args, run_ffmpeg
-from pvideo.render.ingest import Segment, TemplateVersion
+from pvideo.render.ingest import Segment, TemplateVersion, concat_source
+from pvideo.render.joint import JointChain, joinable, joint_args, joint_parts
 from pvideo.render.overlays import PlacedOverlay, overlay_chain, place
-from pvideo.render.parts import PersonalPart, part_name, skipped_segments
+from pvideo.render.parts import PersonalPart, part_name, poster_frame, skipped_segments
 
 log = logging.getLogger(__name__)
 
@@ -134,9 +141,12 @@ def render_batch(
         raise ValueError("render_batch needs one workdir per plan")
     origin = first_time(segment_paths[0])
     customers = [_prepare(plan, version, workdir, origin) for plan, workdir in zip(plans, workdirs)]
+    todo = [c for c in customers if isinstance(c, _Customer)]
+    if encode_slot is None:  # as render_plan: every part from one process (``pvideo.render.joint``)
+        todo = _encode_joint(version, segment_paths, todo, ffmpeg_exe=ffmpeg_exe, timeout=timeout, workers=workers)
     groups: dict[tuple[int, int], list[_Customer]] = {}
     spans: dict[tuple[int, int], list[Segment]] = {}
-    for customer in customers:
+    for customer in todo:
         if isinstance(customer, _Customer):
             for span in customer.spans:
                 key = (span[0].index, len(span))
@@ -152,6 +162,67 @@ def render_batch(
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         list(pool.map(encode, sorted(groups)))
     return [_finish(c, version, segment_paths, ffmpeg_exe=ffmpeg_exe, mp4=mp4, timeout=timeout) for c in customers]
+
+
+def _encode_joint(
+    version: TemplateVersion,
+    segment_paths: Sequence[Path],
+    customers: list[_Customer],
+    *,
+    ffmpeg_exe: str,
+    timeout: float,
+    workers: int,
+) -> list[_Customer]:
+    """Customers whose parts are the same share one joint process (alone, one each); returns
+    those the joint path cannot take (``joinable``), for the per-part path."""
+    groups: dict[tuple[tuple[int, int], ...], list[_Customer]] = {}
+    rest = []
+    for customer in customers:
+        if joinable(customer.spans, customer.overlays, bool(customer.clips)):
+            groups.setdefault(tuple((s[0].index, len(s)) for s in customer.spans), []).append(customer)
+        else:
+            rest.append(customer)
+
+    def encode(group: list[_Customer]) -> None:
+        spans = group[0].spans
+        if len(group) > 1:
+            chains = [_chain(c, version) for c in group]
+            try:
+                run_ffmpeg(
+                    joint_args(version, spans, segment_paths, chains, ffmpeg_exe=ffmpeg_exe),
+                    timeout=timeout * len(group),
+                )
+            except Exception as exc:  # one chain may have failed them all: find it by encoding each alone
+                log.warning("a shared render of %d customers failed, encoding them alone: %s", len(group), exc)
+            else:
+                for customer in group:
+                    customer.parts = {p.first: p for p in joint_parts(spans, customer.workdir)}
+                return
+        for customer in group:
+            try:
+                run_ffmpeg(
+                    joint_args(
+                        version,
+                        spans,
+                        segment_paths,
+                        [_chain(customer, version)],
+                        ffmpeg_exe=ffmpeg_exe,
+                    ),
+                    timeout=timeout,
+                )
+            except Exception as exc:
+                customer.error = exc
+            else:
+                customer.parts = {p.first: p for p in joint_parts(spans, customer.workdir)}
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        list(pool.map(encode, groups.values()))
+    return rest
+
+
+def _chain(customer: _Customer, version: TemplateVersion) -> JointChain:
+    poster = poster_frame(customer.plan, version, customer.outputs.skip)
+    return JointChain(customer.overlays, customer.workdir, (poster, customer.outputs.poster))
 
 
 def _prepare(plan: RenderPlan, version: TemplateVersion, workdir: Path, origin: Fraction) -> _Customer | Outcome:

@@ -34,7 +34,8 @@ import ffmpeg
 from pvideo.plan.model import RenderPlan
 from pvideo.render.clips import PlacedClip, draw_clips, first_time, place_clips
 from pvideo.render.ffmpeg_run import ffmpeg_args, run_ffmpeg
-from pvideo.render.ingest import Segment, TemplateVersion, x264_args
+from pvideo.render.ingest import Segment, TemplateVersion, concat_source, x264_args
+from pvideo.render.joint import JointChain, joinable, joint_args, joint_parts
 from pvideo.render.overlays import PlacedOverlay, overlay_chain, place
 from pvideo.render.parts import (
     PersonalPart,
@@ -148,14 +149,6 @@ def part_args(
         **ENCODE_OPTIONS,
     )
     return ffmpeg_args(stream, ffmpeg_exe)
-
-
-def concat_source(paths: Sequence[Path]) -> str:
-    """MPEG-TS segments with continuous timestamps concatenate byte for byte."""
-    for path in paths:
-        if "|" in str(path):
-            raise ValueError(f"segment path {path} contains '|'")
-    return "concat:" + "|".join(str(p) for p in paths)
 
 
 def mp4_args(paths: Sequence[Path], out: Path, *, ffmpeg_exe: str, retime: dict[str, str] | None = None) -> list[str]:
@@ -287,6 +280,7 @@ def render_plan(
             clips=clips,
             origin=origin,
             skip=skip,
+            poster=(poster_frame(plan, version, skip), outputs.poster),
         )
     return finish_outputs(
         plan,
@@ -346,8 +340,16 @@ def _encode_parts(
     clips: Sequence[PlacedClip] = (),
     origin: Fraction = Fraction(0),
     skip: frozenset[int] = frozenset(),
+    poster: tuple[int, Path] | None = None,
 ) -> list[PersonalPart]:
     spans = personal_spans(version, overlays, clips, skip)
+    if on_part is None and encode_slot is None and joinable(spans, overlays, bool(clips)):
+        # nothing waits for the parts one by one: one process, one encoder (``pvideo.render.joint``)
+        run_ffmpeg(
+            joint_args(version, spans, segment_paths, [JointChain(overlays, workdir, poster)], ffmpeg_exe=ffmpeg_exe),
+            timeout=timeout,
+        )
+        return joint_parts(spans, workdir)
 
     def encode(span: list[Segment]) -> PersonalPart:
         out = workdir / part_name(span[0].index)
@@ -380,6 +382,8 @@ def _poster(
     ffmpeg_exe: str,
     timeout: float,
 ) -> None:
+    if outputs.poster.exists():  # drawn by the joint process (``pvideo.render.joint``)
+        return
     frame = poster_frame(plan, version, outputs.skip)
     if outputs.parts or outputs.video is None:  # decode one segment or part, not the whole video
         source, local = locate(frame, version, segment_paths, outputs.parts)

@@ -219,6 +219,14 @@ def ingest_args(
     return ffmpeg_args(stream, ffmpeg_exe)
 
 
+def concat_source(paths: Sequence[Path]) -> str:
+    """MPEG-TS segments with continuous timestamps concatenate byte for byte."""
+    for path in paths:
+        if "|" in str(path):
+            raise ValueError(f"segment path {path} contains '|'")
+    return "concat:" + "|".join(str(p) for p in paths)
+
+
 def segmenting(cuts: Sequence[int], gop: int, rate: Fraction) -> dict[str, object]:
     """Segment-muxer options: cut every ``gop`` frames, or exactly at the ``cuts`` frames."""
     placement: dict[str, object] = (

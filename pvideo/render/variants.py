@@ -22,9 +22,16 @@ import ffmpeg
 from pvideo.errors import AssetError
 from pvideo.plan.model import AudioTrack
 from pvideo.render.clips import first_time
-from pvideo.render.engine import concat_source
 from pvideo.render.ffmpeg_run import ffmpeg_args, run_ffmpeg
-from pvideo.render.ingest import AUDIO_RATE, TemplateVersion, describe, segmenting, store_version, stored_version
+from pvideo.render.ingest import (
+    AUDIO_RATE,
+    TemplateVersion,
+    concat_source,
+    describe,
+    segmenting,
+    store_version,
+    stored_version,
+)
 from pvideo.storage import Storage
 
 
