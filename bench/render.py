@@ -112,7 +112,8 @@ def run_one(approach: str, root: Path, index: int, out: Path, name: str = "refer
             settings,
             out.parent / f"work-{approach}-{index}",
             mp4=approach != "d",
-            on_part=lambda part: first or first.append(time.perf_counter() - started),
+            # (d) waits for its first part as a viewer does; (c) renders as a campaign's worker does
+            on_part=(lambda part: first or first.append(time.perf_counter() - started)) if approach == "d" else None,
         )
         if outputs.video is not None:
             outputs.video.replace(out)
