@@ -27,6 +27,18 @@ from tests.jobs.runs import ROW, outputs, submit, wait_finished
 from tests.services import unavailable
 from workers.queue import RenderQueue
 
+# How long a test waits for its workers before it gives up: a point to stop waiting and fail with
+# the worker's log, never a measure of speed. A killed worker's render waits for the worker's
+# heartbeat and its ingest lease to lapse (redis_heartbeat_timeout, ingest_lease_seconds), then
+# for a render on a machine other tests keep busy. Under the suite's per-test timeout (300 s), so
+# that a test that gives up says why.
+PATIENCE = 240
+
+
+def _patience_left(give_up: float) -> float:
+    """The seconds left until ``give_up`` (a ``time.monotonic()``), at least one: a last look."""
+    return round(max(1.0, give_up - time.monotonic()), 1)
+
 
 def slow_ffmpeg(tmp_path: Path, real: str) -> tuple[Path, Path, Path]:
     """A wrapper: while ``slow`` exists it touches ``started`` and sleeps, then runs the real ffmpeg."""
@@ -57,7 +69,7 @@ def worker_env(s: Settings) -> dict[str, str]:
                 "PVIDEO_FFMPEG": s.ffmpeg,
                 "PVIDEO_FFMPEG_TIMEOUT": s.ffmpeg_timeout,
                 # at the tests' priority: the other test worker is no preview to yield to, and these
-                # tests time a kill and a recovery against deadlines
+                # tests wait for a kill and a recovery
                 "PVIDEO_RENDER_NICE": 0,
             }.items()
             if v is not None
@@ -131,34 +143,33 @@ def test_killed_worker_render_is_redelivered_and_stored_once(shared, card_spec, 
     flag.write_text("60")
     first = Worker(s, tmp_path / "worker-1.log")
     second = None
+    root = runtime.storage.root
     try:
         queue.fan_out(campaign_id)
-        deadline = time.monotonic() + 60
+        give_up = time.monotonic() + PATIENCE
         while not started.exists():
-            assert time.monotonic() < deadline and first.process.poll() is None, first.tail()
+            assert time.monotonic() < give_up, f"no ffmpeg started in {PATIENCE} s\n{first.tail()}"
+            assert first.process.poll() is None, first.tail()
             time.sleep(0.1)
-        with runtime.db.session() as session:
-            assert session.get(Render, ids[0]).status == "rendering"
         first.kill9()  # the machine dies mid-render: worker, its threads and its ffmpeg
-        killed_at = time.monotonic()
+        with runtime.db.session() as session:
+            render = session.get(Render, ids[0])
+            assert render is not None and (render.status, render.attempts) == ("rendering", 1)
+        assert not outputs(root), "the render was stored before the kill"
         flag.unlink()
         second = Worker(s, tmp_path / "worker-2.log")
-        counts = wait_finished(runtime, campaign_id, 1, timeout=60, tail=second.tail)
-        recovered_in = time.monotonic() - killed_at
+        counts = wait_finished(runtime, campaign_id, 1, timeout=_patience_left(give_up), tail=second.tail)
     finally:
         for w in (first, second):
             if w is not None:
                 w.stop()
         queue.close()
     assert counts["done"] == 1, second.tail()
-    assert recovered_in < 60
     with runtime.db.session() as session:
         render = session.get(Render, ids[0])
-        assert render.attempts == 2 and render.error is None
-    root = runtime.storage.root
+        assert render is not None and render.attempts == 2 and render.error is None  # the second worker's
     assert len(outputs(root)) == 1 and len(outputs(root, "poster.jpg")) == 1
     assert not list(root.rglob("*.tmp"))  # no half-written object either
-    print(f"killed worker's render finished {recovered_in:.1f} s after the kill")
     runtime.db.dispose()
 
 
@@ -241,18 +252,18 @@ def test_redis_restart_mid_campaign_loses_and_repeats_nothing(settings, own_post
     queue = RenderQueue(runtime)
     try:
         queue.fan_out(campaign_id)
-        deadline = time.monotonic() + 60
+        give_up = time.monotonic() + PATIENCE
         while True:
             with runtime.db.session() as session:
                 done = status_counts(session, campaign_id)["done"]
             if done >= 2:
                 break
-            assert time.monotonic() < deadline, worker.tail()
+            assert time.monotonic() < give_up, f"not two renders done in {PATIENCE} s\n{worker.tail()}"
             time.sleep(0.1)
         own.stop()
         time.sleep(2)
         own.start()
-        counts = wait_finished(runtime, campaign_id, len(rows), timeout=90, tail=worker.tail)
+        counts = wait_finished(runtime, campaign_id, len(rows), timeout=_patience_left(give_up), tail=worker.tail)
     finally:
         worker.stop()
         queue.close()
