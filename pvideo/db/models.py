@@ -124,6 +124,7 @@ class Render(Base):
     __table_args__ = (
         Index("ix_renders_campaign_row", "campaign_id", "row_number"),
         Index("ix_renders_campaign_status_row", "campaign_id", "status", "row_number"),
+        Index("ix_renders_customer_id", "customer_id"),  # erasure and access export look a person up
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
