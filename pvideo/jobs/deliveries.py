@@ -32,9 +32,9 @@ from enum import StrEnum
 from typing import Any, NamedTuple
 
 from sqlalchemy import and_, bindparam, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from pvideo.db.bulk import insert_rows, on_conflict
 from pvideo.db.engine import Database
 from pvideo.db.models import Campaign, Render, WebhookDelivery, WebhookSubscription, utcnow
 from pvideo.errors import DataError
@@ -164,20 +164,14 @@ def publish_many(session: Session, events: Sequence[Published]) -> int:
         ]
     if not rows:
         return 0
-    statement = _INSERT["postgresql" if session.get_bind().dialect.name == "postgresql" else "sqlite"]
-    added = len(session.execute(statement, rows).all())  # rowcount is -1 on psycopg
-    if added:
+    # one statement of fixed text, the rows one JSON parameter (``pvideo.db.bulk``): the ORM's bulk
+    # insert spent a fifth of an answering server's CPU here at 500 answers/s
+    inserted = insert_rows(
+        session.connection(), _DELIVERIES, rows, conflict=on_conflict(["subscription_id", "event_id"]), returning=["id"]
+    )
+    if inserted:
         wake_after_commit(session)
-    return added
-
-
-_INSERT = {
-    name: dialect.insert(WebhookDelivery)
-    .on_conflict_do_nothing(index_elements=["subscription_id", "event_id"])
-    .returning(WebhookDelivery.id)
-    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
-}
-"""Built once: the statement compiles once per dialect, not per answer (the rows are its parameters)."""
+    return len(inserted)
 
 
 # -- sending ------------------------------------------------------------------------------------
