@@ -121,11 +121,16 @@ def test_a_hung_endpoint_fails_the_call_once_the_retry_time_is_spent(
     proxy: TcpProxy, s3_bucket: tuple[str, str]
 ) -> None:
     storage = through(proxy, s3_bucket[1], s3_read_timeout=1.0, storage_retry_seconds=3.0)
+    sent = sent_requests(storage)
     proxy.freeze()
     started = time.monotonic()
     with pytest.raises(StorageError, match=r"S3 put failed for s3://pvideo-test-\w+/k/v\.mp4"):
         storage.put_bytes("k/v.mp4", b"x")
-    assert 3 <= time.monotonic() - started < 15  # retry time + one call's own (botocore) attempts
+    assert time.monotonic() - started >= 3  # it kept trying for the retry time
+    # then gave up: every attempt waits out the 1 s read timeout, so calls start only in the first
+    # 3 s (at most three of them) with at most three (botocore) attempts each. Counted, not timed:
+    # a loaded machine makes fewer attempts, never more; a loop that did not stop makes more.
+    assert set(sent) == {"PUT"} and 2 <= len(sent) <= 9, sent
 
 
 def sent_requests(storage: S3Storage) -> list[str]:
@@ -137,10 +142,9 @@ def sent_requests(storage: S3Storage) -> list[str]:
 def test_no_such_bucket_is_not_retried(s3_server: str) -> None:
     storage = S3Storage("pvideo-no-such-bucket", endpoint_url=s3_server)
     sent = sent_requests(storage)
-    started = time.monotonic()
     with pytest.raises(StorageError, match="NoSuchBucket"):
         storage.put_bytes("k", b"x")
-    assert sent == ["PUT"] and time.monotonic() - started < 5
+    assert sent == ["PUT"]  # one request: neither botocore nor the call retried
 
 
 def test_a_missing_key_is_not_found_at_once(s3_bucket: tuple[str, str]) -> None:
