@@ -53,7 +53,7 @@ from pvideo.render.engine import (
 )
 from pvideo.render.ffmpeg_run import ffmpeg_args, run_ffmpeg
 from pvideo.render.ingest import Segment, TemplateVersion, concat_source
-from pvideo.render.joint import JointChain, joinable, joint_args, joint_parts
+from pvideo.render.joint import JointChain, joinable, run_joint
 from pvideo.render.overlays import PlacedOverlay, overlay_chain, place
 from pvideo.render.parts import PersonalPart, part_name, poster_frame, skipped_segments
 
@@ -183,37 +183,25 @@ def _encode_joint(
         else:
             rest.append(customer)
 
+    def run(group: list[_Customer]) -> None:
+        chains = [_chain(c, version) for c in group]
+        made = run_joint(version, group[0].spans, segment_paths, chains, ffmpeg_exe=ffmpeg_exe, timeout=timeout)
+        for customer, parts in zip(group, made):
+            customer.parts = {p.first: p for p in parts}
+
     def encode(group: list[_Customer]) -> None:
-        spans = group[0].spans
         if len(group) > 1:
-            chains = [_chain(c, version) for c in group]
             try:
-                run_ffmpeg(
-                    joint_args(version, spans, segment_paths, chains, ffmpeg_exe=ffmpeg_exe),
-                    timeout=timeout * len(group),
-                )
+                run(group)
             except Exception as exc:  # one chain may have failed them all: find it by encoding each alone
                 log.warning("a shared render of %d customers failed, encoding them alone: %s", len(group), exc)
             else:
-                for customer in group:
-                    customer.parts = {p.first: p for p in joint_parts(spans, customer.workdir)}
                 return
         for customer in group:
             try:
-                run_ffmpeg(
-                    joint_args(
-                        version,
-                        spans,
-                        segment_paths,
-                        [_chain(customer, version)],
-                        ffmpeg_exe=ffmpeg_exe,
-                    ),
-                    timeout=timeout,
-                )
+                run([customer])
             except Exception as exc:
                 customer.error = exc
-            else:
-                customer.parts = {p.first: p for p in joint_parts(spans, customer.workdir)}
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         list(pool.map(encode, groups.values()))

@@ -35,9 +35,10 @@ from pvideo.plan.model import RenderPlan
 from pvideo.render.clips import PlacedClip, draw_clips, first_time, place_clips
 from pvideo.render.ffmpeg_run import ffmpeg_args, run_ffmpeg
 from pvideo.render.ingest import Segment, TemplateVersion, concat_source, x264_args
-from pvideo.render.joint import JointChain, joinable, joint_args, joint_parts
+from pvideo.render.joint import JointChain, joinable, run_joint
 from pvideo.render.overlays import PlacedOverlay, overlay_chain, place
 from pvideo.render.parts import (
+    POSTER_OPTIONS,
     PersonalPart,
     gaps,
     locate,
@@ -215,11 +216,7 @@ def full_args(
 
 def poster_args(source: Path, frame: int, out: Path, *, ffmpeg_exe: str) -> list[str]:
     """Frame number ``frame`` of ``source`` (counted from its first frame) as a JPEG."""
-    stream = (
-        ffmpeg.input(str(source))
-        .video.filter("select", f"eq(n,{frame})")
-        .output(str(out), vframes=1, **{"q:v": 3, "update": 1, "fps_mode": "passthrough"})
-    )
+    stream = ffmpeg.input(str(source)).video.filter("select", f"eq(n,{frame})").output(str(out), **POSTER_OPTIONS)
     return ffmpeg_args(stream, ffmpeg_exe)
 
 
@@ -345,11 +342,8 @@ def _encode_parts(
     spans = personal_spans(version, overlays, clips, skip)
     if on_part is None and encode_slot is None and joinable(spans, overlays, bool(clips)):
         # nothing waits for the parts one by one: one process, one encoder (``pvideo.render.joint``)
-        run_ffmpeg(
-            joint_args(version, spans, segment_paths, [JointChain(overlays, workdir, poster)], ffmpeg_exe=ffmpeg_exe),
-            timeout=timeout,
-        )
-        return joint_parts(spans, workdir)
+        chain = JointChain(overlays, workdir, poster)
+        return run_joint(version, spans, segment_paths, [chain], ffmpeg_exe=ffmpeg_exe, timeout=timeout)[0]
 
     def encode(span: list[Segment]) -> PersonalPart:
         out = workdir / part_name(span[0].index)

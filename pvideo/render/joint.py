@@ -26,14 +26,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import ffmpeg
 
-from pvideo.render.ffmpeg_run import ffmpeg_args
+from pvideo.render.ffmpeg_run import ffmpeg_args, run_ffmpeg
 from pvideo.render.ingest import Segment, TemplateVersion, concat_source, segmenting, x264_args
 from pvideo.render.overlays import PlacedOverlay, overlay_chain
-from pvideo.render.parts import PersonalPart, part_name
+from pvideo.render.parts import POSTER_OPTIONS, PersonalPart, part_name
 
 _PATTERN = "joint_%05d.ts"
 
@@ -99,21 +98,23 @@ def joint_args(
         "c:a": "copy",
         "copyts": None,
     }
+    # each run: its first template frame, its frames, and template frame less joint frame number
+    shifts = [(r[0].first_frame, sum(s.frames for s in r), r[0].first_frame - starts[r[0].index]) for r in runs(spans)]
     streams = source.video.split() if len(chains) > 1 else None
     outputs = []
     for index, chain in enumerate(chains):
         video = streams[index] if streams is not None else source.video
-        for run in runs(spans):
-            first, frames = run[0].first_frame, sum(s.frames for s in run)
+        for first, frames, shift in shifts:
             drawn = [o for o in chain.overlays if o.touches(first, frames)]
             if drawn:
-                video = overlay_chain(video, drawn, first - starts[run[0].index])
+                video = overlay_chain(video, drawn, shift)
         video = video.filter("format", "yuv420p")
         at = _position(chain.poster[0], segments, starts) if chain.poster is not None else None
         if chain.poster is not None and at is not None:
             copies = video.split()
             video = copies[0]
-            outputs.append(_poster(copies[1], at, chain.poster[1]))
+            still = copies[1].filter("select", f"eq(n,{at})")
+            outputs.append(ffmpeg.output(still, str(chain.poster[1]), **POSTER_OPTIONS))
         audio = [source.audio] if version.audio else []
         outputs.append(ffmpeg.output(video, *audio, str(chain.workdir / _PATTERN), **options))
     return ffmpeg_args(ffmpeg.merge_outputs(*outputs) if len(outputs) > 1 else outputs[0], ffmpeg_exe)
@@ -127,17 +128,23 @@ def _position(frame: int, segments: Sequence[Segment], starts: dict[int, int]) -
     return None
 
 
-def _poster(video: Any, at: int, out: Path) -> Any:
-    """Frame ``at`` of the joint stream as the poster JPEG (``poster_args``'s settings)."""
-    still = video.filter("select", f"eq(n,{at})")
-    return ffmpeg.output(still, str(out), vframes=1, **{"q:v": 3, "update": 1, "fps_mode": "passthrough"})
-
-
-def joint_parts(spans: Sequence[Sequence[Segment]], workdir: Path) -> list[PersonalPart]:
-    """After ``joint_args`` ran: its files in ``workdir`` renamed as the parts they are."""
-    parts = []
-    for number, span in enumerate(spans):
-        path = workdir / part_name(span[0].index)
-        (workdir / (_PATTERN % number)).replace(path)
-        parts.append(PersonalPart(span[0].index, len(span), path))
-    return parts
+def run_joint(
+    version: TemplateVersion,
+    spans: Sequence[Sequence[Segment]],
+    segment_paths: Sequence[Path],
+    chains: Sequence[JointChain],
+    *,
+    ffmpeg_exe: str,
+    timeout: float,
+) -> list[list[PersonalPart]]:
+    """Run ``joint_args`` (``timeout`` per chain); each chain's parts, in its workdir, named as parts are."""
+    run_ffmpeg(joint_args(version, spans, segment_paths, chains, ffmpeg_exe=ffmpeg_exe), timeout=timeout * len(chains))
+    out = []
+    for chain in chains:
+        parts = []
+        for number, span in enumerate(spans):
+            path = chain.workdir / part_name(span[0].index)
+            (chain.workdir / (_PATTERN % number)).replace(path)
+            parts.append(PersonalPart(span[0].index, len(span), path))
+        out.append(parts)
+    return out

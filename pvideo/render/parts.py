@@ -159,6 +159,10 @@ def locate(
     return segment_paths[segment.index], frame - segment.first_frame
 
 
+POSTER_OPTIONS: dict[str, object] = {"vframes": 1, "q:v": 3, "update": 1, "fps_mode": "passthrough"}
+"""The poster JPEG's output options, wherever its frame is taken from."""
+
+
 def poster_frame(plan: RenderPlan, version: TemplateVersion, skip: frozenset[int]) -> int:
     """The template frame of the poster: the scripted one, or the first kept frame after a skipped section."""
     frame = min(version.frames - 1, max(0, round(plan.poster_at * version.fps)))
