@@ -12,7 +12,6 @@ bounded: a few examples per operation, short stateful sequences.
 from __future__ import annotations
 
 import contextlib
-import time
 from collections import Counter
 
 import pytest
@@ -134,7 +133,6 @@ def test_no_server_error_in_stateful_sequences(api_schema):
             _check(case, response, server_errors)
 
     before = ANSWERS.copy()
-    started = time.monotonic()
     # Replaying a sequence against a server whose state moved on (a campaign now exists, an
     # Idempotency-Key now replays) takes other branches: Hypothesis calls that Flaky and stops the
     # round, and Schemathesis's own runner ignores it too; every answer was checked as it came.
@@ -152,9 +150,12 @@ def test_no_server_error_in_stateful_sequences(api_schema):
                 )
             )
     assert not server_errors, "\n".join(server_errors[:20])
-    assert time.monotonic() - started < 150
     stateful = ANSWERS - before
-    assert sum(stateful.values()) >= 1000
+    # bounded, which keeps the run short: a request per step, STATEFUL_SCENARIOS sequences of each
+    # round's steps (2,928 of the 3,000 that allows, measured), twice that for the draws Hypothesis
+    # rejects and does not count as scenarios
+    sent = sum(stateful.values())
+    assert 1000 <= sent <= 2 * STATEFUL_SCENARIOS * sum(STATEFUL_ROUNDS), f"{sent} requests"
     assert stateful[("POST /api/campaigns", 201)] >= 20
     followed = {op for (op, status), n in stateful.items() if status == 200 and "{campaign_id}" in op}
     assert len(followed) >= 3, followed  # e.g. the campaign, its renders, its manifest, its analytics

@@ -51,13 +51,11 @@ def test_nothing_renders_until_viewed(on_demand):
 
 def test_first_view_streams_while_rendering_then_finishes(on_demand, tmp_path):
     client, tokens, ids, runtime = on_demand
-    started = time.perf_counter()
     playlist = client.get(f"/v/{tokens[0]}/index.m3u8")
     assert playlist.status_code == 200
     uris = hls.playlist_keys(playlist.text)
-    first = client.get(uris[0])  # segment 0 is shared: playable at once
-    first_seconds = time.perf_counter() - started
-    assert first.status_code == 200 and first_seconds < 5
+    first = client.get(uris[0])  # segment 0 is shared: playable at once, while the render goes on
+    assert first.status_code == 200 and _row(runtime, ids[0]).status == "rendering"
     frames = 0
     for uri in uris:  # personal parts: the route waits for each to be encoded
         body = client.get(uri)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import time
 from html.parser import HTMLParser
 
 import openpyxl
@@ -273,7 +272,6 @@ def test_the_stream_ends_when_the_viewer_is_signed_out(marketer, runtime, monkey
             session.get(User, user_id).session_generation += 1
 
     body, signed_out = "", False
-    started = time.monotonic()
     with marketer.stream("GET", f"/studio/campaigns/{campaign_id}/live") as response:
         for chunk in response.iter_text():
             body += chunk
@@ -281,7 +279,7 @@ def test_the_stream_ends_when_the_viewer_is_signed_out(marketer, runtime, monkey
                 sign_out_everywhere()
                 signed_out = True
     events = _events(body)
-    assert time.monotonic() - started < 10 and 1 <= len(events) <= 3
+    assert 1 <= len(events) <= 3  # one a second: a stream that ran on to its 30 s would hold about 30
 
 
 @pytest.mark.parametrize("role", ["analyst", "marketing", "admin"])
