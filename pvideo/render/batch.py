@@ -14,12 +14,12 @@ alone, shared where it can be:
   covers the same segments share one process (``batch_part_args``); a part only
   one customer has is encoded as it is alone (``part_args``).
 
-The splice, the poster and the probe then run per customer (``finish_outputs``).
+The splice, the poster and the probe then run per customer (``finish_outputs``), one per core.
 
 Byte-identical to rendering alone: each chain gets the same frames with the
 same timestamps, the same filters and the same x264 settings (x264 is
-deterministic for a given input and thread count, which does not depend on
-how many encoders share the process), and each output muxes the same packets.
+deterministic for a given input and thread count, fixed for parts:
+``pvideo.render.ingest.PART_THREADS``), and each output muxes the same packets.
 
 One customer cannot fail the others: preparing a customer (its overlays, its
 sections) fails only that customer, and when a shared process fails, its
@@ -32,6 +32,7 @@ unless ``workers`` says otherwise.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
@@ -161,7 +162,13 @@ def render_batch(
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         list(pool.map(encode, sorted(groups)))
-    return [_finish(c, version, segment_paths, ffmpeg_exe=ffmpeg_exe, mp4=mp4, timeout=timeout) for c in customers]
+
+    def finish(customer: _Customer | Outcome) -> Outcome:
+        return _finish(customer, version, segment_paths, ffmpeg_exe=ffmpeg_exe, mp4=mp4, timeout=timeout)
+
+    # each customer's splice, poster and probe are a process of a single thread: side by side, one per core
+    with ThreadPoolExecutor(max_workers=min(len(customers), os.cpu_count() or 2) or 1) as pool:
+        return list(pool.map(finish, customers))
 
 
 def _encode_joint(

@@ -148,10 +148,21 @@ def version_hash(source_hash: str, options: IngestOptions, baked: Sequence[Overl
     return hashlib.sha256(payload.encode()).hexdigest()[:24]
 
 
+# x264 threads for a personalized part. x264's output is deterministic for a given thread count,
+# and its default count follows the machine (1.5 per core), so a customer's parts were other bytes
+# on another worker's machine; fixed, they are the same everywhere, alone or in a batch
+# (``pvideo.render.batch``). Two: on the 2-core reference machine x264's default is 3, which
+# renders no faster (the reference workload's joint process: median 1.82 s with 2 threads, 1.84 s
+# with 3, five runs each), and with 2 a batch of 4 peaks at 407 MB instead of 444. Larger
+# machines get their throughput from renders side by side.
+PART_THREADS = 2
+
+
 def x264_args(preset: str, crf: int, gop: int, keyframes: Sequence[int] = (), *, grid: bool = True) -> list[str]:
     """The encoder settings every mezzanine and personalized segment shares: an IDR frame every
     ``gop`` frames and at every ``keyframes`` frame (section and personal window cuts); with
-    ``grid`` False, at the first frame and the ``keyframes`` only (a part's segment starts)."""
+    ``grid`` False, at the first frame and the ``keyframes`` only (a part's segment starts), and
+    ``PART_THREADS`` encoder threads."""
     if grid:
         forced = f"eq(mod(n,{gop}),0)" + "".join(f"+eq(n,{k})" for k in keyframes if k % gop)
     else:
@@ -177,6 +188,7 @@ def x264_args(preset: str, crf: int, gop: int, keyframes: Sequence[int] = (), *,
         "0",
         "-force_key_frames",
         f"expr:{forced}",
+        *([] if grid else ["-threads", str(PART_THREADS)]),
     ]
 
 
