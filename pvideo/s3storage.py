@@ -63,6 +63,7 @@ class S3Storage:
         self._config = Config(
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
+            # botocore's max_attempts counts retries: 3 is 4 tries of a request
             retries={"max_attempts": max_attempts, "mode": "standard"},
             signature_version="s3v4",
             # Custom endpoints (MinIO, moto, localhost) rarely have wildcard DNS.

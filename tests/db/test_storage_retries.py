@@ -128,9 +128,10 @@ def test_a_hung_endpoint_fails_the_call_once_the_retry_time_is_spent(
         storage.put_bytes("k/v.mp4", b"x")
     assert time.monotonic() - started >= 3  # it kept trying for the retry time
     # then gave up: every attempt waits out the 1 s read timeout, so calls start only in the first
-    # 3 s (at most three of them) with at most three (botocore) attempts each. Counted, not timed:
-    # a loaded machine makes fewer attempts, never more; a loop that did not stop makes more.
-    assert set(sent) == {"PUT"} and 2 <= len(sent) <= 9, sent
+    # 3 s (at most three of them) with at most four tries each (botocore's first and its 3 retries).
+    # Counted, not timed: a loaded machine makes fewer tries, never more; a loop that did not stop
+    # makes more.
+    assert set(sent) == {"PUT"} and 2 <= len(sent) <= 12, sent
 
 
 def sent_requests(storage: S3Storage) -> list[str]:
