@@ -30,11 +30,8 @@ MAX_WORKERS = 4  # tests/services.py gives each worker a Redis database of its o
 
 
 def pytest_xdist_auto_num_workers(config):
-    """``-n auto``: two workers per core, at most ``MAX_WORKERS``. The suite waits more than it
-    computes (timeouts that must fire, outages ridden out, browsers, servers starting): a CI run
-    with a worker per core kept the 2 cores 52 % busy (1,587 CPU s in 25 min 22 s), so a second
-    worker per core fills the waits."""
-    return max(1, min(MAX_WORKERS, 2 * (os.cpu_count() or 1)))
+    """``-n auto``: one worker per core, at most ``MAX_WORKERS``."""
+    return max(1, min(MAX_WORKERS, os.cpu_count() or 1))
 
 
 def pytest_addoption(parser):
