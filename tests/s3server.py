@@ -18,6 +18,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from functools import lru_cache
+from typing import Any
 
 import pytest
 
@@ -103,3 +104,11 @@ def s3_bucket(s3_server: str) -> Iterator[tuple[str, str]]:
         client.delete_bucket(Bucket=bucket)
     except Exception:
         pass
+
+
+def sent_requests(storage: Any) -> list[str]:
+    """The HTTP method of every request ``storage`` (a ``pvideo.s3storage.S3Storage``) sends from now
+    on, each try of botocore's own retries included."""
+    sent: list[str] = []
+    storage.client.meta.events.register("before-send.s3", lambda request, **_: sent.append(request.method))
+    return sent

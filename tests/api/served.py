@@ -6,6 +6,7 @@ half-way through its headers or body, one that goes away, a proxy's headers.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -90,31 +91,62 @@ def raw(port: int, head: bytes) -> socket.socket:
     return sock
 
 
-def answer(sock: socket.socket, within: float, drip: float | None = None) -> tuple[float, str]:
-    """Seconds until the server answers or closes (``within`` if it does neither), and its status
-    line ("" when it closed without one); with ``drip``, one more body byte every ``drip`` seconds."""
-    start = last = time.monotonic()
-    data = b""
+@dataclass
+class Answer:
+    """A server's whole answer to a raw request: what is checked instead of how long it took."""
+
+    status: str  # "" when the connection closed without an answer
+    detail: str  # the JSON body's "detail", or the body as text
+    closed: bool  # the server closed the connection after answering
+    took: float  # seconds until the answer began
+
+
+def whole_answer(
+    sock: socket.socket, *, drip: float | None = None, within: float = 60, start: float | None = None
+) -> Answer:
+    """The server's whole answer on ``sock`` (with ``drip``, one more body byte every ``drip`` seconds
+    until the answer begins), and whether it then closed the connection; ``took`` counts from
+    ``start`` (default: now). ``within`` bounds nothing a test checks: it only ends the wait for a
+    server that never answers or never closes."""
+    start = time.monotonic() if start is None else start
+    last = time.monotonic()
+    took, data, closed = None, b"", False
     sock.settimeout(0.05)
     while time.monotonic() - start < within:
-        if drip and time.monotonic() - last >= drip:
+        if drip and not data and time.monotonic() - last >= drip:
             try:
                 sock.send(b"x")
             except OSError:
+                closed = True
                 break
             last = time.monotonic()
         try:
-            chunk = sock.recv(4096)
+            chunk = sock.recv(65536)
         except TimeoutError:
             continue
-        except OSError:
+        except OSError:  # reset: closed as well
+            closed = True
             break
         if not chunk:
+            closed = True
             break
+        took = took if took is not None else time.monotonic() - start
         data += chunk
-        if b"\r\n" in data:
-            break
-    return time.monotonic() - start, data.split(b"\r\n", 1)[0].decode(errors="replace")
+    sock.close()
+    top, _, body = data.partition(b"\r\n\r\n")
+    try:
+        detail = str(json.loads(body)["detail"])
+    except (ValueError, KeyError, TypeError):
+        detail = body.decode(errors="replace")
+    status = top.split(b"\r\n", 1)[0].decode(errors="replace")
+    return Answer(status, detail, closed, took if took is not None else time.monotonic() - start)
+
+
+def refusal(port: int, head: bytes, *, drip: float | None = None, within: float = 60) -> Answer:
+    """``whole_answer`` to a new connection that sends ``head``. The clock starts before the
+    connection, so ``took`` is never less than a server timeout that fired."""
+    start = time.monotonic()
+    return whole_answer(raw(port, head), drip=drip, within=within, start=start)
 
 
 def post_head(path: str, length: int, *, key: str | None = API_KEY, content_type: str = "application/json") -> bytes:

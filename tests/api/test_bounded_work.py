@@ -15,7 +15,6 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +33,14 @@ from tests.api.served import (
     FrozenListener,
     PeakRss,
     alive,
-    answer,
     app_client,
     children,
     post_head,
     raw,
+    refusal,
     served,
     wait_until,
+    whole_answer,
 )
 from tests.conftest import API_KEY, CARD_SCENE, copy_assets
 
@@ -229,11 +229,11 @@ def slow_server(tmp_path, assets_dir, scenes_dir):
 def test_stalled_and_dripping_bodies_get_408(slow_server):
     """Stalled uploads were held 62 s and more; one byte a second was still open after 40 s."""
     port = slow_server.port
-    stalled = _refusal(port, post_head("/api/campaigns", 1000) + b'{"scene": ')
+    stalled = refusal(port, post_head("/api/campaigns", 1000) + b'{"scene": ')
     assert stalled.status == "HTTP/1.1 408 Request Timeout" and stalled.closed, stalled
     assert stalled.detail == "no request body data for 1 s" and stalled.took >= 0.8, stalled  # not before
     for path in ("/api/campaigns", "/api/scenes/preview"):  # the idle timeout never fires: the whole body's does
-        dripped = _refusal(port, post_head(path, 1000) + b"{", drip=0.5)
+        dripped = refusal(port, post_head(path, 1000) + b"{", drip=0.5)
         assert dripped.status == "HTTP/1.1 408 Request Timeout" and dripped.closed, (path, dripped)
         assert dripped.detail.startswith("request body not received within 3"), (path, dripped)
         assert dripped.took >= 2.5, (path, dripped)
@@ -242,7 +242,7 @@ def test_stalled_and_dripping_bodies_get_408(slow_server):
 def test_many_stalled_uploads_are_all_released(slow_server):
     socks = [raw(slow_server.port, post_head("/api/campaigns", 1000) + b"{") for _ in range(200)]
     time.sleep(3)
-    statuses = [answer(sock, within=30)[1] for sock in socks]
+    statuses = [whole_answer(sock, within=30).status for sock in socks]
     for sock in socks:
         sock.close()
     assert statuses == ["HTTP/1.1 408 Request Timeout"] * 200
@@ -251,11 +251,11 @@ def test_many_stalled_uploads_are_all_released(slow_server):
 
 def test_stalled_headers_get_408_and_huge_headers_are_refused(slow_server):
     for head in (b"GET /healthz HTTP/1.1\r\nHost: x\r\n", b""):  # half the headers; connected, sent nothing
-        stalled = _refusal(slow_server.port, head)
+        stalled = refusal(slow_server.port, head)
         assert stalled.status == "HTTP/1.1 408 Request Timeout" and stalled.closed, (head, stalled)
         assert stalled.took >= 1.5, (head, stalled)  # the header timeout (2 s), not before
     huge = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Filler: " + b"a" * 100_000 + b"\r\n\r\n"
-    refused = _refusal(slow_server.port, huge)  # refused for its size: a timeout would be a 408
+    refused = refusal(slow_server.port, huge)  # refused for its size: a timeout would be a 408
     assert refused.status.startswith("HTTP/1.1 400") and refused.closed, refused
 
 
@@ -263,59 +263,9 @@ def test_a_declared_length_over_the_routes_limit_is_413_at_once(slow_server):
     """/api/events waited for a body it would refuse: 64 KB is its limit."""
     assert ROUTE_BODY_LIMITS["/api/events"] == events.MAX_BODY
     # no byte of the body is ever sent: waiting for it would end in a 408, so a 413 was "at once"
-    refused = _refusal(slow_server.port, post_head("/api/events", 100_000, key=None))
+    refused = refusal(slow_server.port, post_head("/api/events", 100_000, key=None))
     assert refused.status == "HTTP/1.1 413 Request Entity Too Large" and refused.closed, refused
     assert refused.detail == "request body larger than 64 KB", refused
-
-
-@dataclass
-class Refusal:
-    """A server's whole answer to a raw request: what is checked instead of how long it took."""
-
-    status: str  # "" when the connection closed without an answer
-    detail: str  # the JSON body's "detail", or the body as text
-    closed: bool  # the server closed the connection after answering
-    took: float  # seconds until the answer began
-
-
-def _refusal(port: int, head: bytes, *, drip: float | None = None, within: float = 60) -> Refusal:
-    """The server's whole answer to a connection that sends ``head`` (then, with ``drip``, one more
-    body byte every ``drip`` seconds until the answer begins), and whether it then closed the
-    connection. The clock starts before the connection, so ``took`` is never less than a server
-    timeout that fired; ``within`` bounds nothing a test checks: it only ends the wait for a server
-    that never answers or never closes."""
-    start = last = time.monotonic()
-    sock = raw(port, head)
-    took, data, closed = None, b"", False
-    sock.settimeout(0.05)
-    while time.monotonic() - start < within:
-        if drip and not data and time.monotonic() - last >= drip:
-            try:
-                sock.send(b"x")
-            except OSError:
-                closed = True
-                break
-            last = time.monotonic()
-        try:
-            chunk = sock.recv(65536)
-        except TimeoutError:
-            continue
-        except OSError:  # reset: closed as well
-            closed = True
-            break
-        if not chunk:
-            closed = True
-            break
-        took = took if took is not None else time.monotonic() - start
-        data += chunk
-    sock.close()
-    top, _, body = data.partition(b"\r\n\r\n")
-    try:
-        detail = str(json.loads(body)["detail"])
-    except (ValueError, KeyError, TypeError):
-        detail = body.decode(errors="replace")
-    status = top.split(b"\r\n", 1)[0].decode(errors="replace")
-    return Refusal(status, detail, closed, took if took is not None else time.monotonic() - start)
 
 
 def test_readyz_answers_within_2_s_with_s3_frozen_and_shows_details_only_to_admins(tmp_path, assets_dir, scenes_dir):

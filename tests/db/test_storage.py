@@ -21,6 +21,7 @@ from pvideo.storage import (
     storage_from_url,
     validate_key,
 )
+from tests.s3server import sent_requests
 
 BAD_KEYS = ["../x", "a/../../x", "/abs", "a//b", "a\\b", "", "a/", "./a", "a/./b", ".."]
 
@@ -217,8 +218,7 @@ def test_s3_closed_port_raises_storage_error_quickly(s3_server: str) -> None:
         max_attempts=1,
         retry_seconds=0,
     )
-    sent: list[str] = []
-    store.client.meta.events.register("before-send.s3", lambda request, **_: sent.append(request.method))
+    sent = sent_requests(store)
     for call in (
         lambda: store.put_bytes("k/v.mp4", b"x"),
         lambda: store.get_bytes("k/v.mp4"),

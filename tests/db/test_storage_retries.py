@@ -23,6 +23,7 @@ from botocore.config import Config
 from pvideo.errors import NotFound, StorageError
 from pvideo.settings import Settings
 from pvideo.storage import S3Storage, Storage, storage_from_settings
+from tests.s3server import sent_requests
 from tests.tcpproxy import TcpProxy
 
 CALLERS = 24  # worker threads, each with its own storage (its own connections)
@@ -132,12 +133,6 @@ def test_a_hung_endpoint_fails_the_call_once_the_retry_time_is_spent(
     # Counted, not timed: a loaded machine makes fewer tries, never more; a loop that did not stop
     # makes more.
     assert set(sent) == {"PUT"} and 2 <= len(sent) <= 12, sent
-
-
-def sent_requests(storage: S3Storage) -> list[str]:
-    sent: list[str] = []
-    storage.client.meta.events.register("before-send.s3", lambda request, **_: sent.append(request.method))
-    return sent
 
 
 def test_no_such_bucket_is_not_retried(s3_server: str) -> None:
